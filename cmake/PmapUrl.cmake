@@ -1,0 +1,52 @@
+# PmapUrl.cmake — the URL stage: its sources in pmap_core, the local HTTP fixture server and the
+# URL tests. Include it from the top-level CMakeLists.txt after pmap_core exists (a library that
+# links CURL::libcurl publicly and has include/ as public include directory) and after
+# include(GoogleTest) / enable_testing().
+
+if(NOT TARGET pmap_core)
+  message(FATAL_ERROR "PmapUrl.cmake: define target pmap_core before including this file")
+endif()
+
+# Paths from this file, not PROJECT_SOURCE_DIR: the fragment works from any including project.
+get_filename_component(_pmap_url_root "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
+
+target_sources(pmap_core PRIVATE
+  "${_pmap_url_root}/src/url_check.cpp"
+  "${_pmap_url_root}/src/detail/curl_handle.cpp"
+  "${_pmap_url_root}/src/detail/url_scheduler.cpp")
+
+# Flags shared by the test programs: the project's warnings and sanitizers when it has them.
+function(_pmap_url_common target)
+  target_compile_features(${target} PRIVATE cxx_std_20)
+  foreach(helper IN ITEMS pmap_warnings pmap_sanitizers)
+    if(TARGET ${helper})
+      target_link_libraries(${target} PRIVATE ${helper})
+    endif()
+  endforeach()
+endfunction()
+
+# The fixture: a standalone single-threaded epoll HTTP server (no dependencies).
+add_executable(pmap_http_fixture "${_pmap_url_root}/tests/support/http_fixture.cpp")
+_pmap_url_common(pmap_http_fixture)
+
+if(BUILD_TESTING OR NOT DEFINED BUILD_TESTING)
+  find_package(Threads REQUIRED)
+  if(NOT TARGET GTest::gtest_main)
+    find_package(GTest REQUIRED)
+  endif()
+  if(NOT TARGET nlohmann_json::nlohmann_json)
+    find_package(nlohmann_json 3 REQUIRED)
+  endif()
+  include(GoogleTest)
+
+  add_executable(pmap_url_tests "${_pmap_url_root}/tests/unit/url_check_test.cpp")
+  _pmap_url_common(pmap_url_tests)
+  target_link_libraries(pmap_url_tests PRIVATE
+    pmap::core GTest::gtest_main Threads::Threads nlohmann_json::nlohmann_json)
+  target_compile_definitions(pmap_url_tests PRIVATE
+    "PMAP_HTTP_FIXTURE=\"$<TARGET_FILE:pmap_http_fixture>\"")
+  add_dependencies(pmap_url_tests pmap_http_fixture)
+  gtest_discover_tests(pmap_url_tests
+    DISCOVERY_TIMEOUT 60
+    PROPERTIES LABELS "urls" TIMEOUT 120)
+endif()

@@ -1,0 +1,47 @@
+// pmap — the end-of-run report: figures of merit, one parsable line, the same values as attributes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "pmap/results.hpp"
+
+namespace pmap {
+
+/// Figures of a finished stage, identical on every rank after run_compute returns.
+struct RunReport {
+  std::string stage = "compute";
+  std::string kernel;
+  std::string schedule;
+  std::uint64_t chunk = 0;  ///< 0: automatic
+  int ranks = 1;
+  int threads = 1;          ///< per rank (maximum over ranks)
+  int workers = 1;          ///< threads summed over ranks
+  std::uint64_t items = 0;
+  std::uint64_t ok = 0;
+  std::uint64_t failed = 0;
+  std::uint64_t timed_out = 0;
+  std::uint64_t not_run = 0;
+  double wall_seconds = 0;
+  double busy_seconds = 0;          ///< sum of item seconds over all items
+  double parallel_efficiency = 0;   ///< busy / (wall x workers)
+  double load_imbalance = 1;        ///< max rank busy / mean rank busy
+  double write_seconds = 0;         ///< max over ranks of time in HDF5 writes (incl. create, close)
+  std::uint64_t checksum = 0;       ///< order-independent hash of (row, values) of ok rows
+  std::uint64_t remote_claims = 0;  ///< chunks claimed from rank 0's coordinator by other ranks
+
+  [[nodiscard]] double items_per_second() const {
+    return wall_seconds > 0 ? static_cast<double>(items) / wall_seconds : 0.0;
+  }
+  /// `pmap-report key=value ...` (one line, no spaces inside values).
+  [[nodiscard]] std::string line() const;
+  /// A short human summary (several lines).
+  [[nodiscard]] std::string summary() const;
+  /// The same figures as HDF5 attributes.
+  [[nodiscard]] Attrs attrs() const;
+};
+
+/// Contribution of one ok row to RunReport::checksum (sum modulo 2^64 over rows).
+std::uint64_t row_checksum(std::uint64_t row, const double* values, std::size_t columns);
+
+}  // namespace pmap

@@ -1,0 +1,116 @@
+// pmap — the URL stage: check that URLs exist, concurrently, with nothing hanging.
+//
+//   pmap::UrlChecker checker({.threads = 64, .timeout = 5.0});
+//   checker.check(urls, [&](std::size_t i, const pmap::UrlResult& r) {
+//     std::cout << urls[i] << ' ' << pmap::to_string(r.verdict) << '\n';
+//   });
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace pmap {
+
+/// The tutorial's verdict: 200 -> Exists, 404 -> DoesNotExist, anything else -> Unknown.
+enum class Verdict : std::int8_t { Exists = 0, DoesNotExist = 1, Unknown = 2 };
+
+/// "exists", "does not exist" or "unknown".
+[[nodiscard]] std::string_view to_string(Verdict verdict) noexcept;
+
+/// The request method; Head falls back to one Get when the server answers 405 or 501.
+enum class HttpMethod { Get, Head };
+
+/// How URLs are checked; every field has a sensible default.
+struct UrlOptions {
+  /// Concurrent requests in this process (worker threads).
+  int threads = 32;
+  /// Seconds per attempt, in total (connect, redirects and body); also ends slow-drip bodies.
+  double timeout = 10.0;
+  /// Seconds allowed to connect; 0 means min(timeout, 5).
+  double connect_timeout = 0;
+  /// Extra attempts for transient failures only (see UrlChecker).
+  int retries = 2;
+  /// Concurrent requests per host name in this process (the host of the URL as given).
+  int per_host = 8;
+  /// Get, or Head with one Get fallback on 405/501.
+  HttpMethod method = HttpMethod::Get;
+  /// Skip TLS certificate and host name verification.
+  bool insecure = false;
+  /// Redirects followed at most (http and https targets only).
+  int max_redirects = 10;
+  /// Seconds; a longer Retry-After is cut to this.
+  double retry_after_cap = 30;
+  /// Seconds; the n-th retry waits backoff_base * 2^n * a random factor in [0.5, 1.5).
+  double backoff_base = 0.25;
+  /// User-Agent header; empty means "pmap/<version>".
+  std::string user_agent;
+};
+
+/// What became of one URL.
+struct UrlResult {
+  /// Exists (200), DoesNotExist (404) or Unknown (anything else).
+  Verdict verdict = Verdict::Unknown;
+  /// Status of the last response received, 0 when none was.
+  std::int32_t http_status = 0;
+  /// Why the verdict is not final: curl's error text, "invalid URL: ...", "interrupted"; else empty.
+  std::string error;
+  /// Wall time spent on the URL, retries and back-off included.
+  double seconds = 0;
+  /// Requests made (retries and the Head->Get fallback included); 0 for an invalid URL.
+  std::int32_t attempts = 0;
+  /// The URL after redirects (as far as they were followed); empty when no request was made.
+  std::string final_url;
+};
+
+/// nullopt for a valid http(s) URL, else the reason, e.g. "invalid URL: no scheme".
+[[nodiscard]] std::optional<std::string> url_invalid_reason(std::string_view line);
+
+/// Lower-cased host name of a URL ("[::1]" for IPv6 literals); empty when the URL is invalid.
+[[nodiscard]] std::string url_host(std::string_view url);
+
+/// FNV-1a 64 of the bytes of host: stable across machines, for sharding URLs by host.
+[[nodiscard]] std::uint64_t host_hash(std::string_view host) noexcept;
+
+/// Checks lists of URLs with libcurl from a pool of worker threads.
+///
+/// Retried (at most `retries` times, with exponential back-off and jitter, or the server's
+/// Retry-After): statuses 408, 429, 502, 503, 504, and failures to connect, send or receive
+/// (refused, reset, empty reply). Not retried: 200, 404 and every other status, DNS failures,
+/// TLS errors, and timeouts (a timeout has already spent the URL's whole budget).
+/// At most 64 KiB of a body is read: a response whose status is known is complete.
+class UrlChecker {
+ public:
+  /// Validates the options (pmap::UsageError if out of range) and initialises libcurl once.
+  explicit UrlChecker(UrlOptions options);
+
+  /// Checks every URL; on_result(index, result) runs as each finishes (calls serialised, never
+  /// concurrent, from worker threads or, for invalid lines, from the calling thread). Invalid
+  /// lines get Unknown + "invalid URL: ..." with attempts 0 and no request. Identical URLs are
+  /// requested once and every index naming one gets its result. URLs start in input order,
+  /// skipping those whose host is at its per_host limit. Once *stop is true (polled every 100 ms)
+  /// no request starts, in-flight ones end quickly as Unknown + "interrupted", and URLs not yet
+  /// started are not reported. An exception from on_result stops the run and is rethrown here.
+  ///
+  ///   std::atomic<bool> stop{false};  // set from a signal-watching thread
+  ///   checker.check(urls, [&](std::size_t i, const pmap::UrlResult& r) { rows[i] = r; }, &stop);
+  void check(std::span<const std::string> urls,
+             const std::function<void(std::size_t, const UrlResult&)>& on_result,
+             const std::atomic<bool>* stop = nullptr) const;
+
+  /// Checks a single URL (same rules as check); never throws for a bad or failing URL.
+  [[nodiscard]] UrlResult check_one(const std::string& url) const;
+
+  /// The options in use (user_agent filled in).
+  [[nodiscard]] const UrlOptions& options() const noexcept { return options_; }
+
+ private:
+  UrlOptions options_;
+};
+
+}  // namespace pmap

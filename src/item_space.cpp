@@ -1,0 +1,138 @@
+#include "pmap/item_space.hpp"
+
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <string>
+
+#include "pmap/error.hpp"
+
+namespace pmap {
+namespace {
+
+std::string_view trim(std::string_view s) {
+  const auto* ws = " \t\r\n\f\v";
+  const auto b = s.find_first_not_of(ws);
+  if (b == std::string_view::npos) return {};
+  const auto e = s.find_last_not_of(ws);
+  return s.substr(b, e - b + 1);
+}
+
+bool parse_int64(std::string_view s, std::int64_t& out) {
+  s = trim(s);
+  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+  if (s.empty()) return false;
+  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+}  // namespace
+
+std::uint64_t Range::size() const noexcept {
+  // Unsigned arithmetic: stop - start may not fit in int64, but always fits in uint64.
+  const auto ustart = static_cast<std::uint64_t>(start);
+  const auto ustop = static_cast<std::uint64_t>(stop);
+  if (step > 0 && stop > start) {
+    return (ustop - ustart - 1) / static_cast<std::uint64_t>(step) + 1;
+  }
+  if (step < 0 && stop < start) {
+    const std::uint64_t abs_step = std::uint64_t{0} - static_cast<std::uint64_t>(step);
+    return (ustart - ustop - 1) / abs_step + 1;
+  }
+  return 0;
+}
+
+Range parse_range(std::string_view text) {
+  const std::string where = "--range " + std::string(text) + ": ";
+  std::vector<std::string_view> parts;
+  std::size_t from = 0;
+  while (true) {
+    const auto colon = text.find(':', from);
+    parts.push_back(text.substr(from, colon == std::string_view::npos ? text.npos : colon - from));
+    if (colon == std::string_view::npos) break;
+    from = colon + 1;
+  }
+  if (parts.size() < 2 || parts.size() > 3) {
+    throw UsageError(where + "expected START:STOP or START:STOP:STEP (Python range semantics, "
+                             "e.g. 0:100 or 10:0:-2)");
+  }
+  std::int64_t v[3] = {0, 0, 1};
+  const char* names[3] = {"START", "STOP", "STEP"};
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    const auto part = trim(parts[i]);
+    if (part.empty()) {
+      if (i == 2) throw UsageError(where + "STEP is empty (omit the second ':' for step 1)");
+      throw UsageError(where + names[i] + " is missing (expected an integer)");
+    }
+    if (!parse_int64(part, v[i])) {
+      throw UsageError(where + "'" + std::string(part) + "' is not an integer (" + names[i] +
+                       " must be a 64-bit integer)");
+    }
+  }
+  if (v[2] == 0) throw UsageError(where + "STEP must not be zero");
+  return Range{v[0], v[1], v[2]};
+}
+
+InputLines read_input(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw UsageError("--input " + path + ": cannot open (" + std::strerror(errno) +
+                     "); give a readable text file with one item a line");
+  }
+  InputLines lines;
+  std::string line;
+  std::int64_t number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.find('\0') != std::string::npos) {
+      throw UsageError("--input " + path + ":" + std::to_string(number) +
+                       ": contains a NUL byte; the input must be a text file, one item a line");
+    }
+    const auto t = trim(line);
+    if (t.empty() || t.front() == '#') continue;
+    lines.text.emplace_back(t);
+    lines.line_number.push_back(number);
+  }
+  if (in.bad()) {
+    throw UsageError("--input " + path + ": read error (" + std::strerror(errno) + ")");
+  }
+  return lines;
+}
+
+std::int64_t Item::as_int() const {
+  if (!from_input) return value;
+  std::int64_t v = 0;
+  if (parse_int64(text, v)) return v;
+  throw ItemError("line " + std::to_string(value) + ": '" + std::string(text.substr(0, 80)) +
+                  "' is not an integer");
+}
+
+double Item::as_double() const {
+  if (!from_input) return static_cast<double>(value);
+  const std::string s(trim(text));
+  if (!s.empty()) {
+    char* end = nullptr;
+    errno = 0;
+    const double v = std::strtod(s.c_str(), &end);
+    if (end == s.c_str() + s.size() && errno != ERANGE && std::isfinite(v)) return v;
+  }
+  throw ItemError("line " + std::to_string(value) + ": '" + std::string(text.substr(0, 80)) +
+                  "' is not a number");
+}
+
+Item ItemSpace::at(std::uint64_t i) const noexcept {
+  if (from_input_) return Item{i, lines_.line_number[i], lines_.text[i], true};
+  return Item{i, range_.at(i), {}, false};
+}
+
+std::string ItemSpace::describe() const {
+  if (from_input_) return "input (" + std::to_string(size_) + " items)";
+  return "range " + std::to_string(range_.start) + ":" + std::to_string(range_.stop) + ":" +
+         std::to_string(range_.step) + " (" + std::to_string(size_) + " items)";
+}
+
+}  // namespace pmap

@@ -1,0 +1,101 @@
+#include "pmap/mpi.hpp"
+
+#include <unistd.h>
+
+#include "pmap/error.hpp"
+
+namespace pmap::mpi {
+
+void check(int rc, const char* what) {
+  if (rc == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING] = {};
+  int len = 0;
+  MPI_Error_string(rc, text, &len);
+  throw RuntimeError(std::string("MPI error in ") + what + ": " + std::string(text, len));
+}
+
+Environment::Environment(int& argc, char**& argv) {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (initialized) {
+    MPI_Query_thread(&provided_);
+  } else {
+    check(MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided_), "MPI_Init_thread");
+    owns_ = true;
+  }
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  if (provided_ < MPI_THREAD_MULTIPLE) {
+    throw RuntimeError(
+        "the MPI library does not provide MPI_THREAD_MULTIPLE (got level " +
+        std::to_string(provided_) +
+        "); pmap's dynamic scheduler needs it: use an MPI built with thread support");
+  }
+}
+
+Environment::~Environment() {
+  if (!owns_) return;
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized) MPI_Finalize();
+}
+
+Comm Comm::dup(MPI_Comm parent) {
+  MPI_Comm c = MPI_COMM_NULL;
+  check(MPI_Comm_dup(parent, &c), "MPI_Comm_dup");
+  MPI_Comm_set_errhandler(c, MPI_ERRORS_RETURN);
+  return Comm(c);
+}
+
+Comm Comm::split_shared(MPI_Comm parent) {
+  MPI_Comm c = MPI_COMM_NULL;
+  check(MPI_Comm_split_type(parent, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &c),
+        "MPI_Comm_split_type");
+  return Comm(c);
+}
+
+Comm::~Comm() {
+  if (comm_ == MPI_COMM_NULL) return;
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized) MPI_Comm_free(&comm_);
+}
+
+Comm& Comm::operator=(Comm&& other) noexcept {
+  if (this != &other) {
+    Comm tmp(std::move(*this));
+    comm_ = other.comm_;
+    other.comm_ = MPI_COMM_NULL;
+  }
+  return *this;
+}
+
+int Comm::rank() const { return mpi::rank(comm_); }
+int Comm::size() const { return mpi::size(comm_); }
+
+int rank(MPI_Comm comm) {
+  int r = 0;
+  check(MPI_Comm_rank(comm, &r), "MPI_Comm_rank");
+  return r;
+}
+
+int size(MPI_Comm comm) {
+  int s = 0;
+  check(MPI_Comm_size(comm, &s), "MPI_Comm_size");
+  return s;
+}
+
+std::string bcast_string(MPI_Comm comm, std::string s, int root) {
+  unsigned long long n = s.size();
+  check(MPI_Bcast(&n, 1, MPI_UNSIGNED_LONG_LONG, root, comm), "MPI_Bcast");
+  s.resize(n);
+  if (n > 0) check(MPI_Bcast(s.data(), static_cast<int>(n), MPI_CHAR, root, comm), "MPI_Bcast");
+  return s;
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
+}  // namespace pmap::mpi

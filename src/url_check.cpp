@@ -1,0 +1,519 @@
+// pmap — the URL stage: worker threads, each driving one reused curl handle.
+//
+// Each worker owns a multi handle holding its single easy handle (so its connections are reused
+// from one URL to the next) and drives it with curl_multi_poll in slices of at most 100 ms, so a
+// stop request aborts an in-flight transfer within 100 ms whatever the transfer is doing.
+// The per-host limit is enforced by UrlScheduler before a transfer starts, never by
+// CURLMOPT_MAX_HOST_CONNECTIONS, so waiting for a host slot does not eat a URL's timeout.
+#include "pmap/url_check.hpp"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "detail/curl_handle.hpp"
+#include "detail/url_scheduler.hpp"
+#include "pmap/error.hpp"
+
+#ifndef PMAP_VERSION
+#define PMAP_VERSION "0.1.0"
+#endif
+
+namespace pmap {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using detail::curl_check;
+using detail::curl_set;
+
+constexpr std::size_t max_url_bytes = 8 * 1024;
+constexpr std::size_t max_body_bytes = 64 * 1024;  // read (and discard) at most this much body
+constexpr long poll_slice_ms = 100;                 // stop-flag latency while a transfer runs
+constexpr std::size_t none = std::numeric_limits<std::size_t>::max();
+constexpr std::string_view interrupted_text = "interrupted";
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(), ascii_lower);
+  return out;
+}
+
+bool is_scheme_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' ||
+         c == '-' || c == '.';
+}
+
+/// Either the reason a line is not a URL we request, or its lower-cased host.
+struct ParsedUrl {
+  std::optional<std::string> invalid;
+  std::string host;
+};
+
+ParsedUrl invalid(std::string_view why) { return {std::string("invalid URL: ").append(why), {}}; }
+
+ParsedUrl parse_url(std::string_view line) {
+  if (line.empty()) return invalid("empty line");
+  if (line.size() > max_url_bytes) return invalid("longer than 8 KiB");
+  for (const char c : line) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte <= 0x20 || byte == 0x7f) return invalid("contains whitespace or control characters");
+  }
+  const std::size_t colon = line.find("://");
+  const std::string_view scheme = line.substr(0, colon == std::string_view::npos ? 0 : colon);
+  if (scheme.empty() || !std::all_of(scheme.begin(), scheme.end(), is_scheme_char)) {
+    return invalid("no scheme");
+  }
+  const std::string scheme_lower = lower(scheme);
+  if (scheme_lower != "http" && scheme_lower != "https") {
+    return invalid("unsupported scheme '" + scheme_lower + "' (http and https only)");
+  }
+  // An empty authority ("http:///x"): curl, like browsers, would skip the slashes and take "x"
+  // for the host; an http URL without a host is a typo, not a request to make.
+  const std::string_view after = line.substr(colon + 3);
+  if (after.empty() || after.front() == '/' || after.front() == '?' || after.front() == '#') {
+    return invalid("no host");
+  }
+
+  detail::curl_global_init_once();
+  const detail::CurlUrl url(curl_url());
+  if (!url) throw RuntimeError("curl_url failed");
+  const std::string text(line);
+  const CURLUcode set = curl_url_set(url.get(), CURLUPART_URL, text.c_str(), 0);
+  if (set == CURLUE_NO_HOST) return invalid("no host");
+  if (set != CURLUE_OK) return invalid(curl_url_strerror(set));
+  char* raw_host = nullptr;
+  const CURLUcode got = curl_url_get(url.get(), CURLUPART_HOST, &raw_host, 0);
+  const detail::CurlString host(raw_host);
+  if (got != CURLUE_OK || !host || *host == '\0') return invalid("no host");
+  return {std::nullopt, lower(host.get())};
+}
+
+bool retryable_status(long status) {
+  return status == 408 || status == 429 || status == 502 || status == 503 || status == 504;
+}
+
+/// Transport failures worth another try: the server refused, reset or went quiet mid-answer.
+/// Timeouts are not among them: one already spent the URL's whole budget.
+bool retryable_code(CURLcode code) {
+  switch (code) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+      return true;
+    default:
+      return false;
+  }
+}
+
+Verdict verdict_of(long status) {
+  if (status == 200) return Verdict::Exists;
+  if (status == 404) return Verdict::DoesNotExist;
+  return Verdict::Unknown;
+}
+
+long milliseconds(double seconds) {
+  const double ms = std::ceil(seconds * 1000.0);
+  return static_cast<long>(std::clamp(ms, 1.0, static_cast<double>(std::numeric_limits<int>::max())));
+}
+
+/// Shared state of one check() run: the stop condition and the serialised result callback.
+class Run {
+ public:
+  Run(const std::function<void(std::size_t, const UrlResult&)>& on_result,
+      const std::atomic<bool>* stop)
+      : on_result_(on_result), stop_(stop) {}
+
+  [[nodiscard]] bool stopping() const noexcept {
+    return failed_.load(std::memory_order_relaxed) ||
+           (stop_ != nullptr && stop_->load(std::memory_order_relaxed));
+  }
+
+  /// Calls on_result for the index `first` and every later index in its duplicate chain.
+  void report(std::size_t first, const std::vector<std::size_t>& next_duplicate,
+              const UrlResult& result) {
+    const std::lock_guard lock(mutex_);
+    if (error_) return;
+    try {
+      for (std::size_t index = first; index != none; index = next_duplicate[index]) {
+        on_result_(index, result);
+      }
+    } catch (...) {
+      fail_locked(std::current_exception());
+    }
+  }
+
+  void fail(std::exception_ptr error) {
+    const std::lock_guard lock(mutex_);
+    fail_locked(std::move(error));
+  }
+
+  void rethrow_if_failed() const {
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  void fail_locked(std::exception_ptr error) {
+    if (!error_) error_ = std::move(error);
+    failed_.store(true);
+  }
+
+  const std::function<void(std::size_t, const UrlResult&)>& on_result_;
+  const std::atomic<bool>* stop_;
+  std::atomic<bool> failed_{false};
+  std::mutex mutex_;
+  std::exception_ptr error_;
+};
+
+/// Removes an easy handle from its multi handle when the scope ends.
+class MultiAttachment {
+ public:
+  MultiAttachment(CURLM* multi, CURL* easy) : multi_(multi), easy_(easy) {
+    curl_check(curl_multi_add_handle(multi_, easy_), "curl_multi_add_handle");
+  }
+  MultiAttachment(const MultiAttachment&) = delete;
+  MultiAttachment& operator=(const MultiAttachment&) = delete;
+  ~MultiAttachment() { curl_multi_remove_handle(multi_, easy_); }
+
+ private:
+  CURLM* multi_;
+  CURL* easy_;
+};
+
+/// One worker thread's curl state, reused for every URL the worker checks.
+class Worker {
+ public:
+  Worker(const UrlOptions& options, CURLSH* shared, const Run& run)
+      : options_(options),
+        run_(run),
+        multi_(detail::make_curl_multi()),
+        easy_(detail::make_curl_easy()),
+        random_(std::random_device{}()) {
+    CURL* easy = easy_.get();
+    const double connect =
+        options.connect_timeout > 0 ? options.connect_timeout : std::min(options.timeout, 5.0);
+    curl_set(easy, CURLOPT_NOSIGNAL, 1L, "CURLOPT_NOSIGNAL");
+    curl_set(easy, CURLOPT_QUICK_EXIT, 1L, "CURLOPT_QUICK_EXIT");  // never wait on a slow DNS
+    curl_set(easy, CURLOPT_TIMEOUT_MS, milliseconds(options.timeout), "CURLOPT_TIMEOUT_MS");
+    curl_set(easy, CURLOPT_CONNECTTIMEOUT_MS, milliseconds(connect), "CURLOPT_CONNECTTIMEOUT_MS");
+    curl_set(easy, CURLOPT_FOLLOWLOCATION, 1L, "CURLOPT_FOLLOWLOCATION");
+    curl_set(easy, CURLOPT_MAXREDIRS, static_cast<long>(options.max_redirects), "CURLOPT_MAXREDIRS");
+    curl_set(easy, CURLOPT_PROTOCOLS_STR, "http,https", "CURLOPT_PROTOCOLS_STR");
+    curl_set(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https", "CURLOPT_REDIR_PROTOCOLS_STR");
+    curl_set(easy, CURLOPT_USERAGENT, options.user_agent.c_str(), "CURLOPT_USERAGENT");
+    curl_set(easy, CURLOPT_SSL_VERIFYPEER, options.insecure ? 0L : 1L, "CURLOPT_SSL_VERIFYPEER");
+    curl_set(easy, CURLOPT_SSL_VERIFYHOST, options.insecure ? 0L : 2L, "CURLOPT_SSL_VERIFYHOST");
+    curl_set(easy, CURLOPT_ERRORBUFFER, error_buffer_.data(), "CURLOPT_ERRORBUFFER");
+    curl_set(easy, CURLOPT_WRITEFUNCTION, &Worker::on_body, "CURLOPT_WRITEFUNCTION");
+    curl_set(easy, CURLOPT_WRITEDATA, this, "CURLOPT_WRITEDATA");
+    curl_set(easy, CURLOPT_SHARE, shared, "CURLOPT_SHARE");
+  }
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+  ~Worker() = default;
+
+  /// Every attempt for one URL: the Head->Get fallback, retries and back-off.
+  UrlResult fetch(const std::string& url) {
+    const auto start = Clock::now();
+    UrlResult result;
+    HttpMethod method = options_.method;
+    bool fell_back = false;
+    int retries_done = 0;
+    for (;;) {
+      const Attempt attempt = perform(url, method);
+      ++result.attempts;
+      result.http_status = static_cast<std::int32_t>(attempt.status);
+      result.final_url = attempt.final_url;
+      if (attempt.interrupted) {
+        result.verdict = Verdict::Unknown;
+        result.error = interrupted_text;
+        break;
+      }
+      if (attempt.complete && method == HttpMethod::Head && !fell_back &&
+          (attempt.status == 405 || attempt.status == 501)) {
+        method = HttpMethod::Get;
+        fell_back = true;
+        continue;
+      }
+      result.verdict = attempt.complete ? verdict_of(attempt.status) : Verdict::Unknown;
+      result.error = attempt.complete ? std::string() : attempt.error;
+      const bool transient =
+          attempt.complete ? retryable_status(attempt.status) : retryable_code(attempt.code);
+      if (!transient || retries_done >= options_.retries) break;
+      const double wait = attempt.retry_after > 0
+                              ? std::min(attempt.retry_after, options_.retry_after_cap)
+                              : backoff(retries_done);
+      if (!sleep_unless_stopped(wait)) {
+        result.verdict = Verdict::Unknown;
+        result.error = interrupted_text;
+        break;
+      }
+      ++retries_done;
+    }
+    result.seconds = seconds_since(start);
+    return result;
+  }
+
+ private:
+  struct Attempt {
+    CURLcode code = CURLE_OK;
+    long status = 0;
+    bool complete = false;  // a whole response arrived (or its first 64 KiB of body)
+    bool interrupted = false;
+    double retry_after = 0;  // seconds, 0 when the server sent none
+    std::string error;
+    std::string final_url;
+  };
+
+  Attempt perform(const std::string& url, HttpMethod method) {
+    CURL* easy = easy_.get();
+    curl_set(easy, CURLOPT_URL, url.c_str(), "CURLOPT_URL");
+    if (method == HttpMethod::Head) {
+      curl_set(easy, CURLOPT_NOBODY, 1L, "CURLOPT_NOBODY");
+    } else {
+      curl_set(easy, CURLOPT_HTTPGET, 1L, "CURLOPT_HTTPGET");
+    }
+    error_buffer_.front() = '\0';
+    body_bytes_ = 0;
+    body_capped_ = false;
+
+    Attempt attempt;
+    attempt.code = CURLE_GOT_NOTHING;
+    {
+      const MultiAttachment attached(multi_.get(), easy);
+      for (bool done = false; !done;) {
+        int running = 0;
+        curl_check(curl_multi_perform(multi_.get(), &running), "curl_multi_perform");
+        int queued = 0;
+        while (const CURLMsg* message = curl_multi_info_read(multi_.get(), &queued)) {
+          if (message->msg == CURLMSG_DONE) {
+            attempt.code = message->data.result;
+            done = true;
+          }
+        }
+        if (done || running == 0) break;
+        if (run_.stopping()) {
+          attempt.interrupted = true;  // leaving the scope removes the handle: the transfer ends
+          break;
+        }
+        curl_check(curl_multi_poll(multi_.get(), nullptr, 0, poll_slice_ms, nullptr),
+                   "curl_multi_poll");
+      }
+    }
+
+    long status = 0;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    attempt.status = status;
+    char* effective = nullptr;
+    if (curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &effective) == CURLE_OK &&
+        effective != nullptr) {
+      attempt.final_url = effective;
+    }
+    curl_off_t retry_after = 0;
+    if (curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK) {
+      attempt.retry_after = static_cast<double>(retry_after);
+    }
+    attempt.complete =
+        !attempt.interrupted && status != 0 &&
+        (attempt.code == CURLE_OK || (attempt.code == CURLE_WRITE_ERROR && body_capped_));
+    if (!attempt.complete && !attempt.interrupted) {
+      attempt.error =
+          error_buffer_.front() != '\0' ? error_buffer_.data() : curl_easy_strerror(attempt.code);
+    }
+    return attempt;
+  }
+
+  /// Bodies are counted and dropped; past max_body_bytes the transfer is cut (a complete answer).
+  static std::size_t on_body(char* /*data*/, std::size_t size, std::size_t count, void* self) {
+    auto& worker = *static_cast<Worker*>(self);
+    const std::size_t bytes = size * count;
+    worker.body_bytes_ += bytes;
+    if (worker.body_bytes_ > max_body_bytes) {
+      worker.body_capped_ = true;
+      return 0;  // CURLE_WRITE_ERROR, recognised by perform()
+    }
+    return bytes;
+  }
+
+  double backoff(int retries_done) {
+    std::uniform_real_distribution<double> jitter(0.5, 1.5);
+    const double wait = options_.backoff_base * std::ldexp(1.0, std::min(retries_done, 30));
+    return std::min(wait * jitter(random_), options_.retry_after_cap);
+  }
+
+  /// Sleeps `seconds` in short slices; false if a stop was requested meanwhile.
+  bool sleep_unless_stopped(double seconds) const {
+    const auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                          std::chrono::duration<double>(seconds));
+    while (!run_.stopping()) {
+      const auto now = Clock::now();
+      if (now >= until) return true;
+      std::this_thread::sleep_for(std::min<Clock::duration>(until - now, std::chrono::milliseconds(50)));
+    }
+    return false;
+  }
+
+  const UrlOptions& options_;
+  const Run& run_;
+  std::array<char, CURL_ERROR_SIZE> error_buffer_{};
+  std::size_t body_bytes_ = 0;
+  bool body_capped_ = false;
+  detail::CurlMulti multi_;  // declared before easy_: the easy handle goes first
+  detail::CurlEasy easy_;
+  std::mt19937_64 random_;
+};
+
+void validate(const UrlOptions& options) {
+  const auto require = [](bool ok, const std::string& what) {
+    if (!ok) throw UsageError("URL options: " + what);
+  };
+  require(options.threads >= 1, "threads must be at least 1, got " + std::to_string(options.threads));
+  require(options.per_host >= 1, "per_host must be at least 1, got " + std::to_string(options.per_host));
+  require(std::isfinite(options.timeout) && options.timeout > 0,
+          "timeout must be a positive number of seconds, got " + std::to_string(options.timeout));
+  require(std::isfinite(options.connect_timeout) && options.connect_timeout >= 0,
+          "connect_timeout must be 0 or a positive number of seconds");
+  require(options.retries >= 0, "retries must not be negative, got " + std::to_string(options.retries));
+  require(options.max_redirects >= 0,
+          "max_redirects must not be negative, got " + std::to_string(options.max_redirects));
+  require(std::isfinite(options.retry_after_cap) && options.retry_after_cap >= 0,
+          "retry_after_cap must not be negative");
+  require(std::isfinite(options.backoff_base) && options.backoff_base >= 0,
+          "backoff_base must not be negative");
+}
+
+}  // namespace
+
+std::string_view to_string(Verdict verdict) noexcept {
+  switch (verdict) {
+    case Verdict::Exists:
+      return "exists";
+    case Verdict::DoesNotExist:
+      return "does not exist";
+    case Verdict::Unknown:
+      break;
+  }
+  return "unknown";
+}
+
+std::optional<std::string> url_invalid_reason(std::string_view line) {
+  return parse_url(line).invalid;
+}
+
+std::string url_host(std::string_view url) { return parse_url(url).host; }
+
+std::uint64_t host_hash(std::string_view host) noexcept {
+  std::uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a 64 offset basis
+  for (const char c : host) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 0x100000001b3ULL;  // FNV 64 prime
+  }
+  return hash;
+}
+
+UrlChecker::UrlChecker(UrlOptions options) : options_(std::move(options)) {
+  validate(options_);
+  if (options_.user_agent.empty()) options_.user_agent = std::string("pmap/") + PMAP_VERSION;
+  detail::curl_global_init_once();
+}
+
+void UrlChecker::check(std::span<const std::string> urls,
+                       const std::function<void(std::size_t, const UrlResult&)>& on_result,
+                       const std::atomic<bool>* stop) const {
+  Run run(on_result, stop);
+  if (run.stopping()) return;
+
+  // One job per distinct valid URL, numbered in input order; duplicates chain after the first.
+  std::vector<std::size_t> next_duplicate(urls.size(), none);
+  std::vector<std::size_t> job_first;  // first input index of each job
+  std::vector<std::size_t> job_host;
+  std::vector<std::pair<std::size_t, std::string>> invalid_lines;  // (first index, reason)
+  std::size_t host_count = 0;
+  {
+    std::unordered_map<std::string_view, std::size_t> last_index_of_url;
+    std::unordered_map<std::string, std::size_t> host_ids;
+    for (std::size_t index = 0; index < urls.size(); ++index) {
+      const auto [seen, is_new] = last_index_of_url.try_emplace(urls[index], index);
+      if (!is_new) {
+        next_duplicate[seen->second] = index;
+        seen->second = index;
+        continue;
+      }
+      ParsedUrl parsed = parse_url(urls[index]);
+      if (parsed.invalid) {
+        invalid_lines.emplace_back(index, std::move(*parsed.invalid));
+        continue;
+      }
+      const auto host = host_ids.try_emplace(std::move(parsed.host), host_ids.size()).first;
+      job_first.push_back(index);
+      job_host.push_back(host->second);
+    }
+    host_count = host_ids.size();
+  }
+
+  for (const auto& [index, reason] : invalid_lines) {  // no request: reported at once
+    if (run.stopping()) break;
+    UrlResult result;
+    result.error = reason;
+    run.report(index, next_duplicate, result);
+  }
+  run.rethrow_if_failed();
+  if (job_first.empty() || run.stopping()) return;
+
+  const detail::CurlSharedCache shared;  // outlives the workers' easy handles
+  detail::UrlScheduler scheduler(std::move(job_host), host_count, options_.per_host,
+                                 [&run] { return run.stopping(); });
+  const auto work = [&] {
+    try {
+      Worker worker(options_, shared.get(), run);
+      while (const auto job = scheduler.acquire()) {
+        const std::size_t first = job_first[*job];
+        const UrlResult result = worker.fetch(urls[first]);
+        scheduler.release(*job);
+        run.report(first, next_duplicate, result);
+      }
+    } catch (...) {
+      run.fail(std::current_exception());  // never let an exception leave a worker thread
+    }
+  };
+  {
+    const std::size_t wanted =
+        std::min(static_cast<std::size_t>(options_.threads), job_first.size());
+    std::vector<std::jthread> workers;
+    try {
+      workers.reserve(wanted);
+      for (std::size_t i = 0; i < wanted; ++i) workers.emplace_back(work);
+    } catch (...) {
+      run.fail(std::current_exception());  // the started workers see it and leave
+    }
+  }  // joins every worker
+  run.rethrow_if_failed();
+}
+
+UrlResult UrlChecker::check_one(const std::string& url) const {
+  UrlResult out;
+  const std::array<std::string, 1> urls{url};
+  check(urls, [&out](std::size_t /*index*/, const UrlResult& result) { out = result; });
+  return out;
+}
+
+}  // namespace pmap

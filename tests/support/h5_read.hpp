@@ -1,0 +1,59 @@
+// Test support: read a whole dataset or an attribute of a results file back (serial HDF5).
+#pragma once
+
+#include <hdf5.h>
+
+#include <string>
+#include <vector>
+
+#include "pmap/h5.hpp"
+
+namespace pmap::test {
+
+/// All elements of dataset `name` in `path` converted to T (native type given by `mem_type`).
+template <typename T>
+std::vector<T> read_dataset(const std::string& path, const std::string& name, hid_t mem_type) {
+  h5::silence_errors();
+  h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
+  h5::Handle d(H5Dopen2(file.get(), name.c_str(), H5P_DEFAULT), "open " + name);
+  h5::Handle space(H5Dget_space(d.get()), "space");
+  const auto n = H5Sget_simple_extent_npoints(space.get());
+  std::vector<T> out(static_cast<std::size_t>(n));
+  if (n > 0) h5::check(H5Dread(d.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), "read " + name);
+  return out;
+}
+
+inline std::vector<double> read_doubles(const std::string& path, const std::string& name) {
+  return read_dataset<double>(path, name, H5T_NATIVE_DOUBLE);
+}
+inline std::vector<std::int64_t> read_int64s(const std::string& path, const std::string& name) {
+  return read_dataset<std::int64_t>(path, name, H5T_NATIVE_INT64);
+}
+inline std::vector<std::int32_t> read_int32s(const std::string& path, const std::string& name) {
+  return read_dataset<std::int32_t>(path, name, H5T_NATIVE_INT32);
+}
+inline std::vector<std::int8_t> read_int8s(const std::string& path, const std::string& name) {
+  return read_dataset<std::int8_t>(path, name, H5T_NATIVE_INT8);
+}
+
+/// Attribute `attr` of object `object` ("/" or "/compute") as a string / integer / double.
+inline std::string read_string_attr(const std::string& path, const std::string& object,
+                                    const std::string& attr) {
+  h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
+  h5::Handle o(H5Oopen(file.get(), object.c_str(), H5P_DEFAULT), "open " + object);
+  return h5::read_attr_string(o.get(), attr);
+}
+inline std::int64_t read_int_attr(const std::string& path, const std::string& object,
+                                  const std::string& attr) {
+  h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
+  h5::Handle o(H5Oopen(file.get(), object.c_str(), H5P_DEFAULT), "open " + object);
+  return h5::read_attr_int(o.get(), attr);
+}
+inline double read_double_attr(const std::string& path, const std::string& object,
+                               const std::string& attr) {
+  h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
+  h5::Handle o(H5Oopen(file.get(), object.c_str(), H5P_DEFAULT), "open " + object);
+  return h5::read_attr_double(o.get(), attr);
+}
+
+}  // namespace pmap::test
