@@ -1,6 +1,7 @@
 #include "pmap/compute.hpp"
 
 #include <omp.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -84,6 +85,7 @@ struct RankStatsWire {
   double wall;
   double write;
   std::int32_t threads;
+  double rss_mib;
   char host[kHostLen];
 };
 
@@ -125,6 +127,13 @@ std::vector<ErrorRecord> gather_errors(MPI_Comm comm, const std::vector<ErrorRec
     out.push_back(std::move(e));
   }
   return out;
+}
+
+/// Peak resident set size of this process.
+double peak_rss_mib() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_maxrss) / 1024.0;  // KiB on Linux
 }
 
 std::string join(const std::vector<std::string>& v) {
@@ -344,6 +353,8 @@ RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {
   const double busy_mean = busy_sum / size;
   report.load_imbalance = busy_mean > 0 ? busy_max / busy_mean : 1.0;
   report.write_seconds = write_max;
+  double rss = peak_rss_mib();
+  mpi::check(MPI_Allreduce(&rss, &report.max_rss_mib, 1, MPI_DOUBLE, MPI_MAX, comm), "MPI_Allreduce");
   std::uint64_t claims = remote_claims;
   mpi::check(MPI_Bcast(&claims, 1, MPI_UINT64_T, 0, comm), "MPI_Bcast");
   report.remote_claims = claims;
@@ -355,6 +366,7 @@ RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {
   me.wall = work_wall;
   me.write = write_seconds;
   me.threads = threads;
+  me.rss_mib = peak_rss_mib();
   std::strncpy(me.host, mpi::host_name().c_str(), kHostLen - 1);
   std::vector<RankStatsWire> all(rank == 0 ? static_cast<std::size_t>(size) : 0);
   mpi::check(MPI_Gather(&me, sizeof me, MPI_BYTE, all.data(), sizeof me, MPI_BYTE, 0, comm),
@@ -363,7 +375,7 @@ RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {
   on_root_collective(comm, [&] {
     std::vector<RankRecord> ranks;
     for (const auto& r : all) {
-      ranks.push_back({r.items, r.busy, r.wall, r.write, r.threads,
+      ranks.push_back({r.items, r.busy, r.wall, r.write, r.threads, r.rss_mib,
                        std::string(r.host, strnlen(r.host, kHostLen))});
     }
     std::sort(errors.begin(), errors.end(),

@@ -49,6 +49,7 @@ std::string RunReport::line() const {
      << " parallel_efficiency=" << fixed(parallel_efficiency, 4)
      << " load_imbalance=" << fixed(load_imbalance, 4)
      << " write_seconds=" << fixed(write_seconds, 6) << " remote_claims=" << remote_claims
+     << " max_rss_mib=" << fixed(max_rss_mib, 1)
      << " checksum=" << hex(checksum);
   return os.str();
 }
@@ -81,6 +82,7 @@ Attrs RunReport::attrs() const {
           {"not_run", static_cast<std::int64_t>(not_run)},
           {"workers", static_cast<std::int64_t>(workers)},
           {"remote_claims", static_cast<std::int64_t>(remote_claims)},
+          {"max_rss_mib", max_rss_mib},
           {"checksum", hex(checksum)},
           {"report", line()}};
 }

@@ -128,6 +128,7 @@ void finalize_results_file(const std::string& path, const std::string& group_nam
       double wall_seconds;
       double write_seconds;
       std::int32_t threads;
+      double max_rss_mib;
       const char* host;
     };
     h5::Handle t(H5Tcreate(H5T_COMPOUND, sizeof(Row)), "compound type");
@@ -137,12 +138,13 @@ void finalize_results_file(const std::string& path, const std::string& group_nam
     h5::check(H5Tinsert(t.get(), "wall_seconds", HOFFSET(Row, wall_seconds), H5T_NATIVE_DOUBLE), "insert");
     h5::check(H5Tinsert(t.get(), "write_seconds", HOFFSET(Row, write_seconds), H5T_NATIVE_DOUBLE), "insert");
     h5::check(H5Tinsert(t.get(), "threads", HOFFSET(Row, threads), H5T_NATIVE_INT32), "insert");
+    h5::check(H5Tinsert(t.get(), "max_rss_mib", HOFFSET(Row, max_rss_mib), H5T_NATIVE_DOUBLE), "insert");
     h5::check(H5Tinsert(t.get(), "host", HOFFSET(Row, host), str.get()), "insert");
     std::vector<Row> rows;
     for (std::size_t i = 0; i < ranks.size(); ++i) {
       const auto& r = ranks[i];
       rows.push_back({static_cast<std::int32_t>(i), r.items, r.busy_seconds, r.wall_seconds,
-                      r.write_seconds, r.threads, r.host.c_str()});
+                      r.write_seconds, r.threads, r.max_rss_mib, r.host.c_str()});
     }
     if (H5Lexists(group.get(), "ranks", H5P_DEFAULT) > 0) {
       h5::check(H5Ldelete(group.get(), "ranks", H5P_DEFAULT), "delete old ranks table");

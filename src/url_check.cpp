@@ -38,7 +38,7 @@ using detail::curl_set;
 
 constexpr std::size_t max_url_bytes = 8 * 1024;
 constexpr std::size_t max_body_bytes = 64 * 1024;  // read (and discard) at most this much body
-constexpr long poll_slice_ms = 100;                 // stop-flag latency while a transfer runs
+constexpr long poll_slice_ms = 100;                // stop-flag latency while a transfer runs
 constexpr std::size_t none = std::numeric_limits<std::size_t>::max();
 constexpr std::string_view interrupted_text = "interrupted";
 
@@ -133,7 +133,8 @@ Verdict verdict_of(long status) {
 
 long milliseconds(double seconds) {
   const double ms = std::ceil(seconds * 1000.0);
-  return static_cast<long>(std::clamp(ms, 1.0, static_cast<double>(std::numeric_limits<int>::max())));
+  return static_cast<long>(
+      std::clamp(ms, 1.0, static_cast<double>(std::numeric_limits<int>::max())));
 }
 
 /// Shared state of one check() run: the stop condition and the serialised result callback.
@@ -216,7 +217,8 @@ class Worker {
     curl_set(easy, CURLOPT_TIMEOUT_MS, milliseconds(options.timeout), "CURLOPT_TIMEOUT_MS");
     curl_set(easy, CURLOPT_CONNECTTIMEOUT_MS, milliseconds(connect), "CURLOPT_CONNECTTIMEOUT_MS");
     curl_set(easy, CURLOPT_FOLLOWLOCATION, 1L, "CURLOPT_FOLLOWLOCATION");
-    curl_set(easy, CURLOPT_MAXREDIRS, static_cast<long>(options.max_redirects), "CURLOPT_MAXREDIRS");
+    curl_set(easy, CURLOPT_MAXREDIRS, static_cast<long>(options.max_redirects),
+             "CURLOPT_MAXREDIRS");
     curl_set(easy, CURLOPT_PROTOCOLS_STR, "http,https", "CURLOPT_PROTOCOLS_STR");
     curl_set(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https", "CURLOPT_REDIR_PROTOCOLS_STR");
     curl_set(easy, CURLOPT_USERAGENT, options.user_agent.c_str(), "CURLOPT_USERAGENT");
@@ -239,6 +241,11 @@ class Worker {
     bool fell_back = false;
     int retries_done = 0;
     for (;;) {
+      if (result.attempts > 0 && run_.stopping()) {  // no new attempt once stopping
+        result.verdict = Verdict::Unknown;
+        result.error = interrupted_text;
+        break;
+      }
       const Attempt attempt = perform(url, method);
       ++result.attempts;
       result.http_status = static_cast<std::int32_t>(attempt.status);
@@ -367,7 +374,8 @@ class Worker {
     while (!run_.stopping()) {
       const auto now = Clock::now();
       if (now >= until) return true;
-      std::this_thread::sleep_for(std::min<Clock::duration>(until - now, std::chrono::milliseconds(50)));
+      std::this_thread::sleep_for(
+          std::min<Clock::duration>(until - now, std::chrono::milliseconds(50)));
     }
     return false;
   }
@@ -386,13 +394,16 @@ void validate(const UrlOptions& options) {
   const auto require = [](bool ok, const std::string& what) {
     if (!ok) throw UsageError("URL options: " + what);
   };
-  require(options.threads >= 1, "threads must be at least 1, got " + std::to_string(options.threads));
-  require(options.per_host >= 1, "per_host must be at least 1, got " + std::to_string(options.per_host));
+  require(options.threads >= 1,
+          "threads must be at least 1, got " + std::to_string(options.threads));
+  require(options.per_host >= 1,
+          "per_host must be at least 1, got " + std::to_string(options.per_host));
   require(std::isfinite(options.timeout) && options.timeout > 0,
           "timeout must be a positive number of seconds, got " + std::to_string(options.timeout));
   require(std::isfinite(options.connect_timeout) && options.connect_timeout >= 0,
           "connect_timeout must be 0 or a positive number of seconds");
-  require(options.retries >= 0, "retries must not be negative, got " + std::to_string(options.retries));
+  require(options.retries >= 0,
+          "retries must not be negative, got " + std::to_string(options.retries));
   require(options.max_redirects >= 0,
           "max_redirects must not be negative, got " + std::to_string(options.max_redirects));
   require(std::isfinite(options.retry_after_cap) && options.retry_after_cap >= 0,

@@ -29,6 +29,7 @@ struct RunReport {
   double write_seconds = 0;         ///< max over ranks of time in HDF5 writes (incl. create, close)
   std::uint64_t checksum = 0;       ///< order-independent hash of (row, values) of ok rows
   std::uint64_t remote_claims = 0;  ///< chunks claimed from rank 0's coordinator by other ranks
+  double max_rss_mib = 0;           ///< peak resident memory of the largest rank
 
   [[nodiscard]] double items_per_second() const {
     return wall_seconds > 0 ? static_cast<double>(items) / wall_seconds : 0.0;

@@ -80,6 +80,7 @@ struct RankRecord {
   double wall_seconds = 0;
   double write_seconds = 0;
   std::int32_t threads = 0;
+  double max_rss_mib = 0;  ///< peak resident memory of the rank
   std::string host;
 };
 

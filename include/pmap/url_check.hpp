@@ -58,7 +58,8 @@ struct UrlResult {
   Verdict verdict = Verdict::Unknown;
   /// Status of the last response received, 0 when none was.
   std::int32_t http_status = 0;
-  /// Why the verdict is not final: curl's error text, "invalid URL: ...", "interrupted"; else empty.
+  /// Why the verdict is not final: curl's error text, "invalid URL: ...", "interrupted"; else
+  /// empty.
   std::string error;
   /// Wall time spent on the URL, retries and back-off included.
   double seconds = 0;

@@ -20,7 +20,8 @@ std::once_flag global_init_flag;
 
 void curl_global_init_once() {
   // call_once: if the init throws, the flag stays unset and the next call tries again.
-  std::call_once(global_init_flag, [] { curl_check(curl_global_init(CURL_GLOBAL_DEFAULT), "curl_global_init"); });
+  std::call_once(global_init_flag,
+                 [] { curl_check(curl_global_init(CURL_GLOBAL_DEFAULT), "curl_global_init"); });
 }
 
 void curl_check(CURLcode code, std::string_view what) {
@@ -50,7 +51,8 @@ CurlMulti make_curl_multi() {
 CurlSharedCache::CurlSharedCache() : share_(curl_share_init()) {
   if (!share_) throw RuntimeError("curl_share_init failed");
   CURLSH* share = share_.get();
-  curl_check(curl_share_setopt(share, CURLSHOPT_LOCKFUNC, &CurlSharedCache::lock), "CURLSHOPT_LOCKFUNC");
+  curl_check(curl_share_setopt(share, CURLSHOPT_LOCKFUNC, &CurlSharedCache::lock),
+             "CURLSHOPT_LOCKFUNC");
   curl_check(curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, &CurlSharedCache::unlock),
              "CURLSHOPT_UNLOCKFUNC");
   curl_check(curl_share_setopt(share, CURLSHOPT_USERDATA, this), "CURLSHOPT_USERDATA");

@@ -6,8 +6,8 @@
 
 namespace pmap::detail {
 
-UrlScheduler::UrlScheduler(std::vector<std::size_t> job_hosts, std::size_t host_count,
-                           int per_host, std::function<bool()> stopping)
+UrlScheduler::UrlScheduler(std::vector<std::size_t> job_hosts, std::size_t host_count, int per_host,
+                           std::function<bool()> stopping)
     : job_host_(std::move(job_hosts)),
       next_of_host_(job_host_.size(), none),
       hosts_(host_count),
@@ -58,11 +58,6 @@ void UrlScheduler::release(std::size_t job) {
     ready_.emplace(host.head, id);
     wake_.notify_one();
   }
-}
-
-std::size_t UrlScheduler::pending() const {
-  const std::lock_guard lock(mutex_);
-  return pending_;
 }
 
 }  // namespace pmap::detail

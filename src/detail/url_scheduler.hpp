@@ -28,9 +28,6 @@ class UrlScheduler {
   /// Marks a job acquired earlier as finished, freeing its host slot.
   void release(std::size_t job);
 
-  /// Jobs not yet handed out.
-  [[nodiscard]] std::size_t pending() const;
-
  private:
   static constexpr std::size_t none = std::numeric_limits<std::size_t>::max();
   struct Host {
@@ -39,7 +36,7 @@ class UrlScheduler {
     int running = 0;
   };
 
-  mutable std::mutex mutex_;
+  std::mutex mutex_;
   std::condition_variable wake_;
   std::vector<std::size_t> job_host_;
   std::vector<std::size_t> next_of_host_;  // next job of the same host, or none
