@@ -16,8 +16,8 @@ class Spin final : public BasicKernel {
  public:
   Spin()
       : BasicKernel("spin",
-                    "burns `seconds` of CPU time (this thread's) per item; returns x and a "
-                    "checksum of the work",
+                    "burns `seconds` of CPU time (this thread's) per item; returns x "
+                    "(the calibrated CPU-bound load of scaling studies)",
                     {{"seconds", ArgType::Double, 0.01, "CPU seconds per item (0: no work)"}},
                     {"x"}) {}
 
