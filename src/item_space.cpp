@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -24,7 +25,10 @@ std::string_view trim(std::string_view s) {
 
 bool parse_int64(std::string_view s, std::int64_t& out) {
   s = trim(s);
-  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+  if (!s.empty() && s.front() == '+') {
+    s.remove_prefix(1);
+    if (!s.empty() && (s.front() == '-' || s.front() == '+')) return false;
+  }
   if (s.empty()) return false;
   const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
   return ec == std::errc() && p == s.data() + s.size();
@@ -127,6 +131,30 @@ double Item::as_double() const {
 Item ItemSpace::at(std::uint64_t i) const noexcept {
   if (from_input_) return Item{i, lines_.line_number[i], lines_.text[i], true};
   return Item{i, range_.at(i), {}, false};
+}
+
+std::string ItemSpace::fingerprint() const {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  const auto mix = [&h](const void* data, std::size_t len) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (std::size_t i = 0; i < len; ++i) {
+      h ^= p[i];
+      h *= 0x100000001b3ULL;
+    }
+  };
+  if (from_input_) {
+    for (std::size_t i = 0; i < lines_.text.size(); ++i) {
+      mix(&lines_.line_number[i], sizeof(std::int64_t));
+      mix(lines_.text[i].data(), lines_.text[i].size());
+    }
+  } else {
+    mix(&range_.start, sizeof range_.start);
+    mix(&range_.stop, sizeof range_.stop);
+    mix(&range_.step, sizeof range_.step);
+  }
+  char buf[20];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
 }
 
 std::string ItemSpace::describe() const {

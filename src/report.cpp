@@ -1,5 +1,6 @@
 #include "pmap/report.hpp"
 
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <sstream>
@@ -37,9 +38,18 @@ std::uint64_t row_checksum(std::uint64_t row, const double* values, std::size_t 
   return h;
 }
 
+/// A value as one token of the report line: whitespace and '=' become '_'.
+static std::string token(std::string s) {
+  for (auto& c : s) {
+    if (std::isspace(static_cast<unsigned char>(c)) || c == '=') c = '_';
+  }
+  return s.empty() ? std::string("-") : s;
+}
+
 std::string RunReport::line() const {
   std::ostringstream os;
-  os << "pmap-report stage=" << stage << " kernel=" << kernel << " schedule=" << schedule
+  os << "pmap-report stage=" << token(stage) << " kernel=" << token(kernel)
+     << " schedule=" << token(schedule)
      << " chunk=" << (chunk == 0 ? std::string("auto") : std::to_string(chunk))
      << " ranks=" << ranks << " threads=" << threads << " workers=" << workers
      << " items=" << items << " ok=" << ok << " failed=" << failed << " timed_out=" << timed_out
@@ -49,7 +59,9 @@ std::string RunReport::line() const {
      << " parallel_efficiency=" << fixed(parallel_efficiency, 4)
      << " load_imbalance=" << fixed(load_imbalance, 4)
      << " write_seconds=" << fixed(write_seconds, 6) << " remote_claims=" << remote_claims
-     << " max_rss_mib=" << fixed(max_rss_mib, 1)
+     << " max_rss_mib=" << fixed(max_rss_mib, 1) << " interrupted=" << interrupted
+     << " stop_reason=" << (stop_reason.empty() ? std::string("none") : stop_reason)
+     << " ran=" << ran << " resumed=" << (resumed ? 1 : 0)
      << " checksum=" << hex(checksum);
   return os.str();
 }
@@ -59,6 +71,8 @@ std::string RunReport::summary() const {
   os << stage << ": " << items << " items (" << ok << " ok, " << failed << " failed, "
      << timed_out << " timed out";
   if (not_run > 0) os << ", " << not_run << " not run";
+  if (!stop_reason.empty()) os << "; stopped early: " << stop_reason;
+  if (resumed) os << "; " << ran << " run now";
   os << ") in " << fixed(wall_seconds, 3) << " s, " << fixed(items_per_second(), 1)
      << " items/s on " << ranks << (ranks == 1 ? " rank" : " ranks") << " x " << threads
      << (threads == 1 ? " thread" : " threads") << "\n";
@@ -83,6 +97,8 @@ Attrs RunReport::attrs() const {
           {"workers", static_cast<std::int64_t>(workers)},
           {"remote_claims", static_cast<std::int64_t>(remote_claims)},
           {"max_rss_mib", max_rss_mib},
+          {"interrupted", static_cast<std::int64_t>(interrupted)},
+          {"stop_reason", stop_reason.empty() ? std::string("none") : stop_reason},
           {"checksum", hex(checksum)},
           {"report", line()}};
 }

@@ -41,7 +41,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-constexpr std::size_t max_header_bytes = 64 * 1024;
+constexpr std::size_t max_header_bytes = std::size_t{64} * 1024;
 constexpr std::uint64_t big_body_bytes = 1ULL << 30;
 constexpr int drip_bytes = 60;
 constexpr auto hang_limit = 60s;
@@ -176,20 +176,34 @@ Fd listen_on(const std::string& host, int port, int* bound_port) {
 
 std::string_view reason_phrase(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Status";
+    case 200:
+      return "OK";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Status";
   }
 }
 
@@ -374,11 +388,12 @@ class Server {
 
   /// Reads what is there; false when the peer has gone.
   bool read_from(Connection& c) {
-    std::array<char, 16 * 1024> buffer{};
+    std::array<char, std::size_t{16} * 1024> buffer{};
     for (;;) {
       const ssize_t n = ::recv(c.fd.get(), buffer.data(), buffer.size(), 0);
       if (n > 0) {
-        if (c.in.size() < 2 * max_header_bytes) c.in.append(buffer.data(), static_cast<std::size_t>(n));
+        if (c.in.size() < 2 * max_header_bytes)
+          c.in.append(buffer.data(), static_cast<std::size_t>(n));
         continue;
       }
       if (n == 0) return false;
@@ -401,17 +416,18 @@ class Server {
         }
       }
       if (c.phase == Phase::Big && c.out_offset == c.out.size() && c.big_left > 0) {
-        static const std::string zeros(256 * 1024, '\0');
-        const auto chunk = static_cast<std::size_t>(std::min<std::uint64_t>(c.big_left, zeros.size()));
+        static const std::string zeros(std::size_t{256} * 1024, '\0');
+        const auto chunk =
+            static_cast<std::size_t>(std::min<std::uint64_t>(c.big_left, zeros.size()));
         c.out.assign(zeros, 0, chunk);
         c.out_offset = 0;
         c.big_left -= chunk;
       }
       if (!flush(c)) return false;
       if (c.out_offset < c.out.size()) break;  // socket full: wait for EPOLLOUT
-      const bool finished =
-          c.phase == Phase::Writing || (c.phase == Phase::Big && c.big_left == 0) ||
-          (c.phase == Phase::Drip && c.drip_left == 0);
+      const bool finished = c.phase == Phase::Writing ||
+                            (c.phase == Phase::Big && c.big_left == 0) ||
+                            (c.phase == Phase::Drip && c.drip_left == 0);
       if (!finished) break;  // Waiting, Hang, Drip or more Big to come
       end_request(c);
       if (c.close_after) return false;
@@ -503,7 +519,8 @@ class Server {
 
   static std::string response(int status, std::string_view body, bool head,
                               const std::vector<std::string>& extra_headers, bool close) {
-    std::string out = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason_phrase(status)) + "\r\n";
+    std::string out =
+        "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason_phrase(status)) + "\r\n";
     const bool bodiless = status == 204 || status == 304;
     if (!bodiless) out += "Content-Length: " + std::to_string(body.size()) + "\r\n";
     for (const auto& header : extra_headers) out += header + "\r\n";
@@ -564,7 +581,8 @@ class Server {
              std::string host) {
     const std::string path = target.substr(0, target.find('?'));
     const bool head = method == "HEAD";
-    const auto reply = [&](int status, std::string_view body, std::vector<std::string> headers = {}) {
+    const auto reply = [&](int status, std::string_view body,
+                           const std::vector<std::string>& headers = {}) {
       c.held = response(status, body, head, headers, c.close_after);
       c.out_offset = 0;
       if (options_.delay_ms > 0) {
@@ -635,7 +653,9 @@ class Server {
       }
     } else if (first == "redirect" && parts.size() == 2 && arg_number(1)) {
       const long long hops = *arg_number(1);
-      reply(301, "moved\n", {"Location: " + (hops <= 1 ? std::string("/ok") : "/redirect/" + std::to_string(hops - 1))});
+      reply(301, "moved\n",
+            {"Location: " +
+             (hops <= 1 ? std::string("/ok") : "/redirect/" + std::to_string(hops - 1))});
     } else if (path == "/loop") {
       reply(301, "moved\n", {"Location: /loop"});
     } else if (path == "/to-ftp") {

@@ -1,0 +1,771 @@
+// pmap — URL stage tests against the local fixture server (tests/support/http_fixture.cpp).
+#include "pmap/url_check.hpp"
+
+#include <curl/curl.h>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "pmap/error.hpp"
+
+extern char** environ;  // NOLINT: POSIX
+
+/// Interposed on libc's resolver for this test binary: names under .slow-dns.test take 5 s to
+/// fail, everything else goes to the real getaddrinfo. Lets a test prove that a slow DNS cannot
+/// hold a URL past its timeout (libcurl waits for its resolver thread unless CURLOPT_QUICK_EXIT).
+extern "C" int getaddrinfo(const char* node, const char* service, const addrinfo* hints,
+                           addrinfo** result) {
+  if (node != nullptr && std::string_view(node).ends_with(".slow-dns.test")) {
+    std::this_thread::sleep_for(std::chrono::seconds(5));
+    return EAI_NONAME;
+  }
+  using Resolver = int (*)(const char*, const char*, const addrinfo*, addrinfo**);
+  static const auto real = reinterpret_cast<Resolver>(::dlsym(RTLD_NEXT, "getaddrinfo"));
+  return real(node, service, hints, result);
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// Straight to the local fixture even where the environment names a proxy (set before main,
+// while the process has one thread).
+[[maybe_unused]] const bool proxies_off =
+    ::setenv("no_proxy", "*", 1) == 0 && ::setenv("NO_PROXY", "*", 1) == 0;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+bool contains(std::string_view text, std::string_view part) {
+  std::string a(text);
+  std::string b(part);
+  const auto lower = [](std::string& s) {
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  };
+  lower(a);
+  lower(b);
+  return a.find(b) != std::string::npos;
+}
+
+/// The fixture server as a child process: started with posix_spawn, "READY <port>" read from its
+/// stdout; stopped by the destructor. Its stdin stays a pipe from us, so it also exits if we die.
+class FixtureServer {
+ public:
+  /// Starts the server; nullptr (and *why set) when it does not come up within 10 s.
+  static std::unique_ptr<FixtureServer> start(const std::vector<std::string>& args,
+                                              std::string* why) {
+    std::array<int, 2> in{};
+    std::array<int, 2> out{};
+    if (::pipe2(in.data(), O_CLOEXEC) != 0 || ::pipe2(out.data(), O_CLOEXEC) != 0) {
+      *why = "pipe2 failed";
+      return nullptr;
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+    std::vector<std::string> argv_text{PMAP_HTTP_FIXTURE};
+    argv_text.insert(argv_text.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& arg : argv_text) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    pid_t pid = -1;
+    const int spawned =
+        ::posix_spawn(&pid, PMAP_HTTP_FIXTURE, &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(in[0]);
+    ::close(out[1]);
+    if (spawned != 0) {
+      ::close(in[1]);
+      ::close(out[0]);
+      *why = std::string("posix_spawn ") + PMAP_HTTP_FIXTURE + " failed";
+      return nullptr;
+    }
+    auto server = std::make_unique<FixtureServer>(pid, in[1]);
+    std::string text;
+    const auto deadline = Clock::now() + 10s;
+    while (server->port_ == 0) {
+      const auto left =
+          std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      pollfd readable{out[0], POLLIN, 0};
+      if (left <= 0 || ::poll(&readable, 1, static_cast<int>(left)) <= 0) break;
+      std::array<char, 256> buffer{};
+      const ssize_t n = ::read(out[0], buffer.data(), buffer.size());
+      if (n <= 0) break;
+      text.append(buffer.data(), static_cast<std::size_t>(n));
+      for (std::size_t eol = text.find('\n'); eol != std::string::npos; eol = text.find('\n')) {
+        const std::string line = text.substr(0, eol);
+        text.erase(0, eol + 1);
+        if (line.rfind("GARBAGE ", 0) == 0) server->garbage_port_ = std::stoi(line.substr(8));
+        if (line.rfind("READY ", 0) == 0) server->port_ = std::stoi(line.substr(6));
+      }
+    }
+    ::close(out[0]);
+    if (server->port_ == 0) {
+      *why = "the fixture server did not print READY";
+      return nullptr;
+    }
+    return server;
+  }
+
+  /// Adopts a started child and the write end of its stdin; use start().
+  FixtureServer(pid_t pid, int stdin_fd) : pid_(pid), stdin_(stdin_fd) {}
+  FixtureServer(const FixtureServer&) = delete;
+  FixtureServer& operator=(const FixtureServer&) = delete;
+
+  ~FixtureServer() {
+    ::close(stdin_);  // end of file on its stdin: it leaves by itself
+    ::kill(pid_, SIGTERM);
+    const auto deadline = Clock::now() + 5s;
+    while (::waitpid(pid_, nullptr, WNOHANG) == 0) {
+      if (Clock::now() > deadline) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+        break;
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+  }
+
+  [[nodiscard]] int port() const { return port_; }
+  [[nodiscard]] int garbage_port() const { return garbage_port_; }
+  [[nodiscard]] std::string url(std::string_view path, std::string_view host = "127.0.0.1") const {
+    return "http://" + std::string(host) + ":" + std::to_string(port_) + std::string(path);
+  }
+
+ private:
+  pid_t pid_;
+  int stdin_;
+  int port_ = 0;
+  int garbage_port_ = 0;
+};
+
+/// The server shared by the tests of this process (gtest_discover_tests runs one test a process).
+FixtureServer& server() {
+  static const std::unique_ptr<FixtureServer> instance = [] {
+    std::string why;
+    auto started = FixtureServer::start({"--garbage-port"}, &why);
+    if (!started) throw std::runtime_error(why);
+    return started;
+  }();
+  return *instance;
+}
+
+struct CurlEasyDeleter {
+  void operator()(CURL* handle) const noexcept { curl_easy_cleanup(handle); }
+};
+
+/// A plain GET of the fixture's /stats or /reset (not through the code under test).
+std::string http_get(const std::string& url) {
+  static const CURLcode initialised = curl_global_init(CURL_GLOBAL_DEFAULT);
+  if (initialised != CURLE_OK) throw std::runtime_error("curl_global_init failed");
+  const std::unique_ptr<CURL, CurlEasyDeleter> easy(curl_easy_init());
+  if (!easy) throw std::runtime_error("curl_easy_init failed");
+  std::string body;
+  curl_easy_setopt(easy.get(), CURLOPT_URL, url.c_str());
+  curl_easy_setopt(easy.get(), CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy.get(), CURLOPT_TIMEOUT_MS, 5000L);
+  curl_easy_setopt(easy.get(), CURLOPT_WRITEDATA, &body);
+  curl_easy_setopt(
+      easy.get(), CURLOPT_WRITEFUNCTION,
+      +[](char* data, std::size_t size, std::size_t count, void* sink) {
+        static_cast<std::string*>(sink)->append(data, size * count);
+        return size * count;
+      });
+  const CURLcode code = curl_easy_perform(easy.get());
+  if (code != CURLE_OK)
+    throw std::runtime_error(std::string("GET ") + url + ": " + curl_easy_strerror(code));
+  return body;
+}
+
+nlohmann::json stats() { return nlohmann::json::parse(http_get(server().url("/stats"))); }
+void reset_stats() { http_get(server().url("/reset")); }
+
+/// Options that keep the tests quick: short back-off, modest timeout.
+pmap::UrlOptions quick() {
+  pmap::UrlOptions options;
+  options.threads = 8;
+  options.timeout = 5;
+  options.backoff_base = 0.05;
+  return options;
+}
+
+/// Everything check() reported, with checks of its own promises (each index at most once,
+/// callbacks never concurrent).
+struct Report {
+  std::vector<std::optional<pmap::UrlResult>> results;
+  std::vector<int> calls;
+  int overlapping_calls = 0;
+  double seconds = 0;
+
+  [[nodiscard]] std::size_t reported() const {
+    return static_cast<std::size_t>(
+        std::count_if(calls.begin(), calls.end(), [](int n) { return n > 0; }));
+  }
+};
+
+Report run_check(const std::vector<std::string>& urls, const pmap::UrlOptions& options,
+                 const std::atomic<bool>* stop = nullptr) {
+  Report report;
+  report.results.resize(urls.size());
+  report.calls.resize(urls.size());
+  std::atomic<int> inside{0};
+  const pmap::UrlChecker checker(options);
+  const auto start = Clock::now();
+  checker.check(
+      urls,
+      [&](std::size_t index, const pmap::UrlResult& result) {
+        if (inside.fetch_add(1) != 0) ++report.overlapping_calls;
+        std::this_thread::yield();
+        report.results.at(index) = result;
+        ++report.calls.at(index);
+        inside.fetch_sub(1);
+      },
+      stop);
+  report.seconds = seconds_since(start);
+  for (const int n : report.calls) EXPECT_LE(n, 1) << "an index was reported twice";
+  EXPECT_EQ(report.overlapping_calls, 0) << "on_result ran concurrently";
+  return report;
+}
+
+pmap::UrlResult check_url(const std::string& url, const pmap::UrlOptions& options = quick()) {
+  const Report report = run_check({url}, options);
+  if (!report.results.at(0)) throw std::runtime_error("no result for " + url);
+  return *report.results[0];
+}
+
+/// A local port with nothing listening on it.
+int closed_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&address), length) == 0 &&
+                     ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
+  ::close(fd);
+  if (!bound) throw std::runtime_error("no free local port");
+  return ntohs(address.sin_port);
+}
+
+// ---- single URLs ----------------------------------------------------------------------------
+
+TEST(UrlChecker, Status200Exists) {
+  const auto result = check_url(server().url("/ok"));
+  EXPECT_EQ(result.verdict, pmap::Verdict::Exists);
+  EXPECT_EQ(result.http_status, 200);
+  EXPECT_EQ(result.attempts, 1);
+  EXPECT_EQ(result.error, "");
+  EXPECT_EQ(result.final_url, server().url("/ok"));
+  EXPECT_GT(result.seconds, 0.0);
+  EXPECT_LT(result.seconds, 2.0);
+}
+
+TEST(UrlChecker, Status404DoesNotExist) {
+  const auto result = check_url(server().url("/missing"));
+  EXPECT_EQ(result.verdict, pmap::Verdict::DoesNotExist);
+  EXPECT_EQ(result.http_status, 404);
+  EXPECT_EQ(result.attempts, 1);
+  EXPECT_EQ(result.error, "");
+}
+
+TEST(UrlChecker, Status500IsUnknownAndNotRetried) {
+  const auto result = check_url(server().url("/error"));
+  EXPECT_EQ(result.verdict, pmap::Verdict::Unknown);
+  EXPECT_EQ(result.http_status, 500);
+  EXPECT_EQ(result.attempts, 1);
+}
+
+TEST(UrlChecker, OtherStatusesAreUnknown) {
+  for (const int status : {201, 204, 403, 410}) {
+    const auto result = check_url(server().url("/status/" + std::to_string(status)));
+    EXPECT_EQ(result.verdict, pmap::Verdict::Unknown) << status;
+    EXPECT_EQ(result.http_status, status);
+    EXPECT_EQ(result.attempts, 1) << status;
+  }
+}
+
+TEST(UrlChecker, RedirectsAreFollowed) {
+  const auto result = check_url(server().url("/redirect/3"));
+  EXPECT_EQ(result.verdict, pmap::Verdict::Exists);
+  EXPECT_EQ(result.http_status, 200);
+  EXPECT_EQ(result.attempts, 1);
+  EXPECT_TRUE(result.final_url.ends_with("/ok")) << result.final_url;
+}
+
+TEST(UrlChecker, RedirectLoopIsUnknown) {
+  auto options = quick();
+  options.max_redirects = 5;
+  const auto result = check_url(server().url("/loop"), options);
+  EXPECT_EQ(result.verdict, pmap::Verdict::Unknown);
+  EXPECT_EQ(result.http_status, 301);
+  EXPECT_EQ(result.attempts, 1);
+  EXPECT_TRUE(contains(result.error, "redirect")) << result.error;
+}
+
+TEST(UrlChecker, RedirectToFtpIsRefused) {
+  const auto result = check_url(server().url("/to-ftp"));
+  EXPECT_EQ(result.verdict, pmap::Verdict::Unknown);
+  EXPECT_EQ(result.http_status, 301);
+  EXPECT_EQ(result.attempts, 1);
+  EXPECT_TRUE(contains(result.error, "ftp")) << result.error;
+}
+
+TEST(UrlChecker, HangEndsAtTimeout) {
+  auto options = quick();
+  options.timeout = 1;
+  const auto start = Clock::now();
+  const auto result = check_url(server().url("/hang"), options);
+  EXPECT_LT(seconds_since(start), 3.0);
+  EXPECT_GE(result.seconds, 0.9);
+  EXPECT_EQ(result.verdict, pmap::Verdict::Unknown);
+  EXPECT_EQ(result.http_status, 0);
+  EXPECT_EQ(result.attempts, 1) << "a timeout is not retried";
+  EXPECT_TRUE(contains(result.error, "timed out")) << result.error;
+}
+
+TEST(UrlChecker, DripEndsAtTimeout) {
+  auto options = quick();
+  options.timeout = 1.5;
+  const auto result = check_url(server().url("/drip"), options);
+  EXPECT_GE(result.seconds, 1.4);
+  EXPECT_LT(result.seconds, 2.5);
+  EXPECT_EQ(result.verdict, pmap::Verdict::Unknown);
+  EXPECT_EQ(result.http_status, 200) << "the status line did arrive";
+  EXPECT_EQ(result.attempts, 1);
+  EXPECT_TRUE(contains(result.error, "timed out")) << result.error;
+}
+
+TEST(UrlChecker, RetryAfterIsHonoured) {
+  const auto result = check_url(server().url("/retry-after/honoured"));
+  EXPECT_EQ(result.verdict, pmap::Verdict::Exists);
+  EXPECT_EQ(result.http_status, 200);
+  EXPECT_EQ(result.attempts, 2);
+  EXPECT_GE(result.seconds, 0.95) << "Retry-After: 1 was not waited for";
+  EXPECT_LT(result.seconds, 3.0);
+}
+
+TEST(UrlChecker, RetryAfterIsCapped) {
+  auto options = quick();
+  options.retry_after_cap = 0.1;
+  const auto result = check_url(server().url("/retry-after/capped"), options);
+  EXPECT_EQ(result.verdict, pmap::Verdict::Exists);
+  EXPECT_EQ(result.attempts, 2);
+  EXPECT_LT(result.seconds, 0.8);
+}
+
+TEST(UrlChecker, Retries503ThenSucceeds) {
+  const auto result = check_url(server().url("/flaky/twice/2"));
+  EXPECT_EQ(result.verdict, pmap::Verdict::Exists);
+  EXPECT_EQ(result.http_status, 200);
+  EXPECT_EQ(result.attempts, 3);
+}
+
+TEST(UrlChecker, GivesUpAfterRetries) {
+  auto options = quick();
+  options.retries = 2;
+  const auto result = check_url(server().url("/flaky/often/5"), options);
+  EXPECT_EQ(result.verdict, pmap::Verdict::Unknown);
+  EXPECT_EQ(result.http_status, 503);
+  EXPECT_EQ(result.attempts, 3);
+  options.retries = 0;
+  const auto once = check_url(server().url("/flaky/once/5"), options);
+  EXPECT_EQ(once.attempts, 1);
+}
+
+TEST(UrlChecker, HeadIsSent) {
+  reset_stats();
+  auto options = quick();
+  options.method = pmap::HttpMethod::Head;
+  const auto result = check_url(server().url("/ok"), options);
+  EXPECT_EQ(result.verdict, pmap::Verdict::Exists);
+  EXPECT_EQ(result.attempts, 1);
+  const auto counts = stats();
+  EXPECT_EQ(counts["requests_by_method"].value("HEAD", 0), 1);
+  EXPECT_EQ(counts["requests_by_method"].value("GET", 0), 0);
+}
+
+TEST(UrlChecker, HeadFallsBackToGetOn405) {
+  reset_stats();
+  auto options = quick();
+  options.method = pmap::HttpMethod::Head;
+  const auto result = check_url(server().url("/nohead"), options);
+  EXPECT_EQ(result.verdict, pmap::Verdict::Exists);
+  EXPECT_EQ(result.http_status, 200);
+  EXPECT_EQ(result.attempts, 2);
+  const auto counts = stats();
+  EXPECT_EQ(counts["requests_by_method"].value("HEAD", 0), 1);
+  EXPECT_EQ(counts["requests_by_method"].value("GET", 0), 1);
+}
+
+TEST(UrlChecker, HugeBodyIsCutShort) {
+  const auto start = Clock::now();
+  const auto result = check_url(server().url("/big"));
+  EXPECT_LT(seconds_since(start), 2.0);
+  EXPECT_EQ(result.verdict, pmap::Verdict::Exists);
+  EXPECT_EQ(result.http_status, 200);
+  EXPECT_EQ(result.attempts, 1);
+  EXPECT_EQ(result.error, "");
+}
+
+TEST(UrlChecker, ConnectionRefusedIsRetriedThenUnknown) {
+  auto options = quick();
+  options.retries = 2;
+  const auto result = check_url("http://127.0.0.1:" + std::to_string(closed_port()) + "/", options);
+  EXPECT_EQ(result.verdict, pmap::Verdict::Unknown);
+  EXPECT_EQ(result.http_status, 0);
+  EXPECT_EQ(result.attempts, 3);
+  EXPECT_TRUE(contains(result.error, "connect")) << result.error;
+  EXPECT_LT(result.seconds, 2.0);
+}
+
+TEST(UrlChecker, UnresolvableHostIsUnknown) {
+  auto options = quick();
+  options.timeout = 3;
+  const auto result = check_url("http://nonexistent.invalid/", options);
+  EXPECT_EQ(result.verdict, pmap::Verdict::Unknown);
+  EXPECT_EQ(result.http_status, 0);
+  EXPECT_EQ(result.attempts, 1) << "DNS failures are not retried";
+  EXPECT_TRUE(contains(result.error, "resolve")) << result.error;
+  EXPECT_LT(result.seconds, 4.0);
+}
+
+TEST(UrlChecker, SlowDnsEndsAtTimeout) {
+  auto options = quick();
+  options.timeout = 1;
+  const auto start = Clock::now();
+  const auto result = check_url("http://host.slow-dns.test/", options);
+  EXPECT_LT(seconds_since(start), 2.5) << "waited for the resolver thread";
+  EXPECT_EQ(result.verdict, pmap::Verdict::Unknown);
+  EXPECT_EQ(result.http_status, 0);
+  EXPECT_EQ(result.attempts, 1);
+  EXPECT_TRUE(contains(result.error, "timed out")) << result.error;
+}
+
+TEST(UrlChecker, GarbageReplyIsUnknown) {
+  ASSERT_NE(server().garbage_port(), 0);
+  const auto result =
+      check_url("http://127.0.0.1:" + std::to_string(server().garbage_port()) + "/ok");
+  EXPECT_EQ(result.verdict, pmap::Verdict::Unknown);
+  EXPECT_EQ(result.http_status, 0);
+  EXPECT_EQ(result.attempts, 1);
+  EXPECT_FALSE(result.error.empty());
+}
+
+TEST(UrlChecker, Ipv6Loopback) {
+  std::string why;
+  const auto v6 = FixtureServer::start({"--host", "::1"}, &why);
+  if (!v6) GTEST_SKIP() << "no IPv6 loopback here: " << why;
+  const std::string url = "http://[::1]:" + std::to_string(v6->port()) + "/ok";
+  EXPECT_EQ(pmap::url_host(url), "[::1]");
+  const auto result = check_url(url);
+  EXPECT_EQ(result.verdict, pmap::Verdict::Exists);
+  EXPECT_EQ(result.http_status, 200);
+  EXPECT_EQ(result.final_url, url);
+}
+
+TEST(UrlChecker, CheckOneMatchesCheck) {
+  const pmap::UrlChecker checker(quick());
+  EXPECT_EQ(checker.check_one(server().url("/missing")).verdict, pmap::Verdict::DoesNotExist);
+  const auto invalid = checker.check_one("not a url");
+  EXPECT_EQ(invalid.verdict, pmap::Verdict::Unknown);
+  EXPECT_EQ(invalid.attempts, 0);
+  EXPECT_TRUE(invalid.error.starts_with("invalid URL"));
+  EXPECT_TRUE(checker.options().user_agent.starts_with("pmap/")) << checker.options().user_agent;
+}
+
+// ---- lists ----------------------------------------------------------------------------------
+
+TEST(UrlChecker, DuplicatesAreRequestedOnce) {
+  reset_stats();
+  const std::string dup = server().url("/delay/7");
+  const std::vector<std::string> urls{dup, dup, server().url("/ok"), dup, dup};
+  const auto report = run_check(urls, quick());
+  ASSERT_EQ(report.reported(), urls.size());
+  for (const auto& result : report.results) {
+    EXPECT_EQ(result->verdict, pmap::Verdict::Exists);
+    EXPECT_EQ(result->attempts, 1);
+  }
+  const auto counts = stats();
+  EXPECT_EQ(counts["requests_by_path"].value("/delay/7", 0), 1);
+  EXPECT_EQ(counts["requests"], 2);
+}
+
+TEST(UrlChecker, InvalidLinesAreNotRequested) {
+  reset_stats();
+  const std::vector<std::string> urls{"example.com/page",
+                                      "ftp://example.com/file",
+                                      "http://exa mple.com/",
+                                      "",
+                                      "http://" + std::string(std::size_t{9} * 1024, 'a') + ".com/",
+                                      "http://",
+                                      "http:///path",
+                                      server().url("/ok"),
+                                      "example.com/page"};
+  const auto report = run_check(urls, quick());
+  ASSERT_EQ(report.reported(), urls.size());
+  for (std::size_t i = 0; i < urls.size(); ++i) {
+    const auto& result = *report.results[i];
+    if (urls[i] == server().url("/ok")) {
+      EXPECT_EQ(result.verdict, pmap::Verdict::Exists);
+      continue;
+    }
+    EXPECT_EQ(result.verdict, pmap::Verdict::Unknown) << urls[i].substr(0, 40);
+    EXPECT_EQ(result.attempts, 0);
+    EXPECT_EQ(result.http_status, 0);
+    EXPECT_EQ(result.final_url, "");
+    EXPECT_TRUE(result.error.starts_with("invalid URL: ")) << result.error;
+  }
+  EXPECT_EQ(stats()["requests"], 1);
+}
+
+TEST(UrlChecker, EmptyListReportsNothing) {
+  const auto report = run_check({}, quick());
+  EXPECT_EQ(report.reported(), 0U);
+  EXPECT_LT(report.seconds, 0.5);
+}
+
+TEST(UrlChecker, PerHostLimitHoldsOnOneHost) {
+  reset_stats();
+  std::vector<std::string> urls;
+  for (int i = 0; i < 40; ++i) urls.push_back(server().url("/delay/200?n=" + std::to_string(i)));
+  auto options = quick();
+  options.threads = 16;
+  options.per_host = 4;
+  options.timeout = 1;  // the 10 rounds of 0.2 s take 2 s: waiting for a slot must not count
+  const auto report = run_check(urls, options);
+  ASSERT_EQ(report.reported(), urls.size());
+  for (const auto& result : report.results) EXPECT_EQ(result->verdict, pmap::Verdict::Exists);
+  const auto counts = stats();
+  const int max =
+      counts["max_concurrent_by_host"].value("127.0.0.1:" + std::to_string(server().port()), 0);
+  EXPECT_LE(max, 4);
+  EXPECT_GE(max, 2);
+  EXPECT_GE(report.seconds, 1.9) << "40 requests of 0.2 s, 4 at a time";
+}
+
+TEST(UrlChecker, PerHostLimitDoesNotBlockOtherHosts) {
+  reset_stats();
+  std::vector<std::string> urls;  // all of host A first, then all of host B
+  for (int i = 0; i < 20; ++i) urls.push_back(server().url("/delay/200?a=" + std::to_string(i)));
+  for (int i = 0; i < 20; ++i)
+    urls.push_back(server().url("/delay/200?b=" + std::to_string(i), "localhost"));
+  auto options = quick();
+  options.threads = 16;
+  options.per_host = 4;
+  const auto report = run_check(urls, options);
+  ASSERT_EQ(report.reported(), urls.size());
+  for (const auto& result : report.results) EXPECT_EQ(result->verdict, pmap::Verdict::Exists);
+  const auto counts = stats();
+  const std::string port = std::to_string(server().port());
+  EXPECT_LE(counts["max_concurrent_by_host"].value("127.0.0.1:" + port, 0), 4);
+  EXPECT_LE(counts["max_concurrent_by_host"].value("localhost:" + port, 0), 4);
+  EXPECT_GT(counts["max_concurrent"].get<int>(), 4) << "host B waited behind host A";
+}
+
+TEST(UrlChecker, ConnectionsAreReused) {
+  reset_stats();
+  std::vector<std::string> urls;
+  for (int i = 0; i < 30; ++i) urls.push_back(server().url("/ok?n=" + std::to_string(i)));
+  auto options = quick();
+  options.threads = 2;
+  const auto report = run_check(urls, options);
+  ASSERT_EQ(report.reported(), urls.size());
+  const auto counts = stats();
+  EXPECT_EQ(counts["requests"], 30);
+  EXPECT_LE(counts["connections"].get<int>(), 2 + 1 + 1) << "2 workers, the /stats request, slack";
+}
+
+TEST(UrlChecker, StopAbortsInFlightQuickly) {
+  std::vector<std::string> urls;
+  for (int i = 0; i < 20; ++i) urls.push_back(server().url("/hang?n=" + std::to_string(i)));
+  auto options = quick();
+  options.threads = 4;
+  options.timeout = 30;
+  std::atomic<bool> stop{false};
+  const std::jthread stopper([&stop] {
+    std::this_thread::sleep_for(300ms);
+    stop = true;
+  });
+  const auto report = run_check(urls, options, &stop);
+  EXPECT_LT(report.seconds, 1.5);
+  EXPECT_EQ(report.reported(), 4U) << "only the in-flight URLs are reported";
+  for (const auto& result : report.results) {
+    if (!result) continue;
+    EXPECT_EQ(result->verdict, pmap::Verdict::Unknown);
+    EXPECT_EQ(result->error, "interrupted");
+  }
+}
+
+TEST(UrlChecker, StopDuringBackoff) {
+  auto options = quick();
+  options.backoff_base = 20;  // a long back-off after the first refused connection
+  options.retries = 3;
+  std::atomic<bool> stop{false};
+  const std::jthread stopper([&stop] {
+    std::this_thread::sleep_for(300ms);
+    stop = true;
+  });
+  const auto report =
+      run_check({"http://127.0.0.1:" + std::to_string(closed_port()) + "/"}, options, &stop);
+  EXPECT_LT(report.seconds, 1.5);
+  ASSERT_TRUE(report.results.at(0));
+  EXPECT_EQ(report.results[0]->error, "interrupted");
+  EXPECT_EQ(report.results[0]->attempts, 1);
+}
+
+TEST(UrlChecker, StopBeforeStartReportsNothing) {
+  const std::atomic<bool> stop{true};
+  const auto report = run_check({server().url("/ok"), "not a url"}, quick(), &stop);
+  EXPECT_EQ(report.reported(), 0U);
+}
+
+TEST(UrlChecker, CallbackExceptionIsRethrown) {
+  std::vector<std::string> urls;
+  for (int i = 0; i < 40; ++i) urls.push_back(server().url("/delay/100?n=" + std::to_string(i)));
+  const pmap::UrlChecker checker(quick());
+  std::atomic<int> calls{0};
+  const auto start = Clock::now();
+  try {
+    checker.check(urls, [&](std::size_t, const pmap::UrlResult&) {
+      ++calls;
+      throw std::runtime_error("boom from on_result");
+    });
+    FAIL() << "check() swallowed the exception";
+  } catch (const std::runtime_error& error) {
+    EXPECT_STREQ(error.what(), "boom from on_result");
+  }
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_LT(seconds_since(start), 1.5);
+}
+
+TEST(UrlChecker, RejectsBadOptions) {
+  const auto rejects = [](auto change, std::string_view word) {
+    pmap::UrlOptions options;
+    change(options);
+    try {
+      const pmap::UrlChecker checker(options);
+      ADD_FAILURE() << "accepted bad " << word;
+    } catch (const pmap::UsageError& error) {
+      EXPECT_TRUE(contains(error.what(), word)) << error.what();
+    }
+  };
+  rejects([](pmap::UrlOptions& o) { o.threads = 0; }, "threads");
+  rejects([](pmap::UrlOptions& o) { o.per_host = 0; }, "per_host");
+  rejects([](pmap::UrlOptions& o) { o.timeout = 0; }, "timeout");
+  rejects([](pmap::UrlOptions& o) { o.retries = -1; }, "retries");
+  rejects([](pmap::UrlOptions& o) { o.max_redirects = -1; }, "max_redirects");
+}
+
+// ---- the same list at several thread counts -------------------------------------------------
+
+class UrlCheckerThreads : public ::testing::TestWithParam<int> {};
+
+TEST_P(UrlCheckerThreads, VerdictsDoNotDependOnThreads) {
+  std::vector<std::string> urls;
+  std::vector<pmap::Verdict> expected;
+  for (int i = 0; i < 48; ++i) {
+    const std::string n = "?n=" + std::to_string(i);
+    switch (i % 4) {
+      case 0:
+        urls.push_back(server().url("/ok" + n));
+        expected.push_back(pmap::Verdict::Exists);
+        break;
+      case 1:
+        urls.push_back(server().url("/missing" + n, "localhost"));
+        expected.push_back(pmap::Verdict::DoesNotExist);
+        break;
+      case 2:
+        urls.push_back(server().url("/error" + n));
+        expected.push_back(pmap::Verdict::Unknown);
+        break;
+      default:
+        urls.push_back(server().url("/redirect/2" + n, "localhost"));
+        expected.push_back(pmap::Verdict::Exists);
+        break;
+    }
+  }
+  auto options = quick();
+  options.threads = GetParam();
+  const auto report = run_check(urls, options);
+  ASSERT_EQ(report.reported(), urls.size());
+  for (std::size_t i = 0; i < urls.size(); ++i) {
+    EXPECT_EQ(report.results[i]->verdict, expected[i]) << urls[i];
+    EXPECT_EQ(report.results[i]->attempts, 1) << urls[i];
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Threads, UrlCheckerThreads, ::testing::Values(1, 8, 64));
+
+// ---- parsing and hashing --------------------------------------------------------------------
+
+TEST(UrlParsing, InvalidReasons) {
+  EXPECT_EQ(pmap::url_invalid_reason("http://example.com/"), std::nullopt);
+  EXPECT_EQ(pmap::url_invalid_reason("HTTPS://Example.com:8443/a?b=c#d"), std::nullopt);
+  EXPECT_EQ(pmap::url_invalid_reason("http://[::1]:8080/"), std::nullopt);
+  EXPECT_EQ(pmap::url_invalid_reason("example.com/page"), "invalid URL: no scheme");
+  EXPECT_EQ(pmap::url_invalid_reason("://example.com"), "invalid URL: no scheme");
+  EXPECT_EQ(pmap::url_invalid_reason("ftp://example.com/f"),
+            "invalid URL: unsupported scheme 'ftp' (http and https only)");
+  EXPECT_EQ(pmap::url_invalid_reason("http://example.com/a b"),
+            "invalid URL: contains whitespace or control characters");
+  EXPECT_EQ(pmap::url_invalid_reason("http://example.com/\r"),
+            "invalid URL: contains whitespace or control characters");
+  EXPECT_EQ(pmap::url_invalid_reason(""), "invalid URL: empty line");
+  EXPECT_EQ(pmap::url_invalid_reason("http://" + std::string(9000, 'a')),
+            "invalid URL: longer than 8 KiB");
+  EXPECT_EQ(pmap::url_invalid_reason("http://"), "invalid URL: no host");
+  EXPECT_EQ(pmap::url_invalid_reason("http:///path"), "invalid URL: no host");
+  const auto bad_port = pmap::url_invalid_reason("http://example.com:99999/");
+  ASSERT_TRUE(bad_port.has_value());
+  EXPECT_TRUE(bad_port->starts_with("invalid URL: ")) << *bad_port;
+}
+
+TEST(UrlParsing, HostIsLowerCased) {
+  EXPECT_EQ(pmap::url_host("http://Example.COM:8080/x"), "example.com");
+  EXPECT_EQ(pmap::url_host("https://user:secret@Sub.Host.org/path"), "sub.host.org");
+  EXPECT_EQ(pmap::url_host("http://127.0.0.1:9/"), "127.0.0.1");
+  EXPECT_EQ(pmap::url_host("http://[::1]/"), "[::1]");
+  EXPECT_EQ(pmap::url_host("not a url"), "");
+}
+
+TEST(UrlParsing, HostHashIsFnv1a64) {
+  EXPECT_EQ(pmap::host_hash(""), 0xcbf29ce484222325ULL);
+  EXPECT_EQ(pmap::host_hash("a"), 0xaf63dc4c8601ec8cULL);
+  EXPECT_EQ(pmap::host_hash("foobar"), 0x85944171f73967e8ULL);
+  EXPECT_EQ(pmap::host_hash(pmap::url_host("http://EXAMPLE.com/a")),
+            pmap::host_hash(pmap::url_host("https://example.com/b")));
+}
+
+TEST(UrlParsing, VerdictNames) {
+  EXPECT_EQ(pmap::to_string(pmap::Verdict::Exists), "exists");
+  EXPECT_EQ(pmap::to_string(pmap::Verdict::DoesNotExist), "does not exist");
+  EXPECT_EQ(pmap::to_string(pmap::Verdict::Unknown), "unknown");
+  EXPECT_EQ(static_cast<int>(pmap::Verdict::Unknown), 2) << "the HDF5 enum depends on the values";
+}
+
+}  // namespace
