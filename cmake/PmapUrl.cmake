@@ -1,7 +1,9 @@
-# PmapUrl.cmake — the URL stage: its sources in pmap_core, the local HTTP fixture server and the
-# URL tests. Include it from the top-level CMakeLists.txt after pmap_core exists (a library that
-# links CURL::libcurl publicly and has include/ as public include directory) and after
-# include(GoogleTest) / enable_testing().
+# PmapUrl.cmake — the URL stage: its sources in pmap_core, the local HTTP fixture server
+# (pmap_http_fixture) and the URL tests (pmap_url_tests, ctest label "urls").
+# Include it from the top-level CMakeLists.txt once pmap_core exists (a library that links
+# CURL::libcurl publicly and has include/ as public include directory). It finds GTest and
+# includes GoogleTest itself; enable_testing() may come before or after, in the same directory.
+# Tests are skipped when PMAP_BUILD_TESTS or BUILD_TESTING is OFF.
 
 if(NOT TARGET pmap_core)
   message(FATAL_ERROR "PmapUrl.cmake: define target pmap_core before including this file")
@@ -25,11 +27,14 @@ function(_pmap_url_common target)
   endforeach()
 endfunction()
 
-# The fixture: a standalone single-threaded epoll HTTP server (no dependencies).
-add_executable(pmap_http_fixture "${_pmap_url_root}/tests/support/http_fixture.cpp")
-_pmap_url_common(pmap_http_fixture)
+# Tests unless the project turned them off (PMAP_BUILD_TESTS or CTest's BUILD_TESTING).
+set(_pmap_url_tests ON)
+if((DEFINED PMAP_BUILD_TESTS AND NOT PMAP_BUILD_TESTS) OR
+   (DEFINED BUILD_TESTING AND NOT BUILD_TESTING))
+  set(_pmap_url_tests OFF)
+endif()
 
-if(BUILD_TESTING OR NOT DEFINED BUILD_TESTING)
+if(_pmap_url_tests)
   find_package(Threads REQUIRED)
   if(NOT TARGET GTest::gtest_main)
     find_package(GTest REQUIRED)
@@ -39,6 +44,10 @@ if(BUILD_TESTING OR NOT DEFINED BUILD_TESTING)
   endif()
   include(GoogleTest)
 
+  # The fixture: a standalone single-threaded epoll HTTP server (no dependencies).
+  add_executable(pmap_http_fixture "${_pmap_url_root}/tests/support/http_fixture.cpp")
+  _pmap_url_common(pmap_http_fixture)
+
   add_executable(pmap_url_tests "${_pmap_url_root}/tests/unit/url_check_test.cpp")
   _pmap_url_common(pmap_url_tests)
   target_link_libraries(pmap_url_tests PRIVATE
@@ -46,6 +55,7 @@ if(BUILD_TESTING OR NOT DEFINED BUILD_TESTING)
   target_compile_definitions(pmap_url_tests PRIVATE
     "PMAP_HTTP_FIXTURE=\"$<TARGET_FILE:pmap_http_fixture>\"")
   add_dependencies(pmap_url_tests pmap_http_fixture)
+  # Each test starts its own fixture server on a free port: safe under ctest -j.
   gtest_discover_tests(pmap_url_tests
     DISCOVERY_TIMEOUT 60
     PROPERTIES LABELS "urls" TIMEOUT 120)

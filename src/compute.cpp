@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -16,6 +17,8 @@
 #include "pmap/error.hpp"
 #include "pmap/mpi.hpp"
 #include "pmap/results.hpp"
+#include "pmap/resume.hpp"
+#include "pmap/stop.hpp"
 #include "pmap/threads.hpp"
 
 namespace pmap {
@@ -160,6 +163,14 @@ RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {
   const int size = mpi::size(comm);
   const std::size_t k = kernel.columns().size();
   const std::uint64_t n = job.space.size();
+  if (job.shard_count < 1 || job.shard_index < 0 || job.shard_index >= job.shard_count) {
+    throw UsageError("--shard " + std::to_string(job.shard_index) + "/" +
+                     std::to_string(job.shard_count) + ": expected I/N with 0 <= I < N");
+  }
+  if (job.item_timeout < 0 || job.deadline < 0) {
+    throw UsageError("--item-timeout and --deadline must not be negative");
+  }
+  const Chunk window = block(n, job.shard_count, job.shard_index);
 
   // Threads: this rank's share of its node unless told otherwise.
   const mpi::Comm node = mpi::Comm::split_shared(comm);
@@ -177,46 +188,90 @@ RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {
                  "with mpirun, add --bind-to none (or bind each rank to its cores)\n";
   }
 
-  // Create the file on rank 0 (nothing is written before every check passed).
-  on_root_collective(comm, [&] { check_output_path(job.output, job.force); });
-  const auto t_create = clock_type::now();
-  on_root_collective(comm, [&] {
-    ComputeMeta meta;
-    meta.items = n;
-    meta.columns = kernel.columns();
-    meta.root = {{"pmap_version", std::string(kVersion)},
-                 {"schema_version", kSchemaVersion},
-                 {"created", iso8601_now()},
-                 {"command", job.command},
-                 {"mpi_ranks", std::int64_t{size}},
-                 {"omp_threads", std::int64_t{max_threads}}};
-    meta.compute = {{"kernel", std::string(kernel.name())},
+  // What identifies the job: --resume refuses a file written by another one.
+  Attrs identity = {{"kernel", std::string(kernel.name())},
                     {"args", job.args.to_json()},
-                    {"schedule", std::string(to_string(job.schedule))},
-                    {"chunk", static_cast<std::int64_t>(job.chunk)},
                     {"items", static_cast<std::int64_t>(n)},
-                    {"space", job.space_spec.empty() ? job.space.describe() : job.space_spec},
                     {"item_kind", std::string(job.space.from_input() ? "input" : "range")},
-                    {"threads_source", tc.source}};
-    if (!job.space.from_input()) {
-      meta.compute.emplace_back("range_start", job.space.range().start);
-      meta.compute.emplace_back("range_stop", job.space.range().stop);
-      meta.compute.emplace_back("range_step", job.space.range().step);
-    }
-    create_results_file(job.output, meta, job.force);
-  });
-  ComputeWriter writer(job.output, comm);
-  double create_seconds = seconds_since(t_create);
+                    {"items_fnv", job.space.fingerprint()},
+                    {"shard_index", std::int64_t{job.shard_index}},
+                    {"shard_count", std::int64_t{job.shard_count}}};
+  std::vector<std::string> identity_keys;
+  for (const auto& [key, value] : identity) identity_keys.push_back(key);
 
+  // Create the file, or plan the resume, on rank 0; nothing is written before every check.
+  RowSet rows;
+  std::int64_t runs = 1;
+  std::vector<ErrorRecord> kept_errors;
+  const auto t_create = clock_type::now();
+  if (job.resume) {
+    std::vector<std::uint64_t> flat;
+    on_root_collective(comm, [&] {
+      auto plan = plan_resume(job.output, identity, identity_keys, job.retry_failed, window);
+      for (const auto& r : plan.todo.ranges()) {
+        flat.push_back(r.begin);
+        flat.push_back(r.end);
+      }
+      runs = plan.runs + 1;
+      kept_errors = std::move(plan.kept_errors);
+    });
+    std::uint64_t count = flat.size();
+    mpi::check(MPI_Bcast(&count, 1, MPI_UINT64_T, 0, comm), "MPI_Bcast");
+    flat.resize(count);
+    if (count > 0) {
+      mpi::check(MPI_Bcast(flat.data(), static_cast<int>(count), MPI_UINT64_T, 0, comm),
+                 "MPI_Bcast");
+    }
+    std::vector<Chunk> ranges;
+    for (std::size_t i = 0; i + 1 < flat.size(); i += 2) ranges.push_back({flat[i], flat[i + 1]});
+    rows = RowSet(std::move(ranges));
+  } else {
+    on_root_collective(comm, [&] { check_output_path(job.output, job.force); });
+    on_root_collective(comm, [&] {
+      ComputeMeta meta;
+      meta.items = n;
+      meta.columns = kernel.columns();
+      meta.root = {{"pmap_version", std::string(kVersion)},
+                   {"schema_version", kSchemaVersion},
+                   {"created", iso8601_now()},
+                   {"command", job.command},
+                   {"mpi_ranks", std::int64_t{size}},
+                   {"omp_threads", std::int64_t{max_threads}}};
+      meta.compute = identity;
+      meta.compute.emplace_back("schedule", std::string(to_string(job.schedule)));
+      meta.compute.emplace_back("chunk", static_cast<std::int64_t>(job.chunk));
+      meta.compute.emplace_back("space",
+                                job.space_spec.empty() ? job.space.describe() : job.space_spec);
+      meta.compute.emplace_back("threads_source", tc.source);
+      if (!job.space.from_input()) {
+        meta.compute.emplace_back("range_start", job.space.range().start);
+        meta.compute.emplace_back("range_stop", job.space.range().stop);
+        meta.compute.emplace_back("range_step", job.space.range().step);
+      }
+      create_results_file(job.output, meta, job.force);
+    });
+    rows = RowSet::all(n).intersect(window);
+  }
+  ComputeWriter writer(job.output, comm);
+  const double create_seconds = seconds_since(t_create);
+  const std::uint64_t tasks = rows.size();
+
+  std::uint64_t max_failures = job.max_failures;
+  if (job.max_failures_fraction > 0) {
+    max_failures = std::max<std::uint64_t>(
+        1, static_cast<std::uint64_t>(std::ceil(job.max_failures_fraction *
+                                                static_cast<double>(window.size()))));
+  }
   DispatchOptions dopt;
   dopt.schedule = job.schedule;
-  dopt.items = n;
+  dopt.items = tasks;
   dopt.chunk = job.chunk;
   dopt.workers = workers;
+  dopt.max_failures = max_failures;
   Dispatcher dispatcher(comm, dopt);
   std::unique_ptr<Progress> progress;
   if (rank == 0 && job.progress != ProgressMode::None) {
-    progress = std::make_unique<Progress>(job.progress, "compute", n);
+    progress = std::make_unique<Progress>(job.progress, "compute", tasks);
     const auto interval = progress->mode() == ProgressMode::Bar ? std::chrono::milliseconds(100)
                                                                 : std::chrono::milliseconds(500);
     dispatcher.on_tick([p = progress.get()](std::uint64_t done) { p->update(done); }, interval);
@@ -224,7 +279,14 @@ RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {
 
   mpi::check(MPI_Barrier(comm), "MPI_Barrier");
   const auto t0 = clock_type::now();
-  std::atomic<bool> stop{false};
+  const auto deadline = job.deadline > 0
+                            ? t0 + std::chrono::duration_cast<clock_type::duration>(
+                                       std::chrono::duration<double>(job.deadline))
+                            : clock_type::time_point::max();
+  const auto item_budget = std::chrono::duration_cast<clock_type::duration>(
+      std::chrono::duration<double>(job.item_timeout));
+  std::atomic<bool> fatal{false};
+  std::atomic<bool> deadline_hit{false};
   std::exception_ptr failure;
   std::mutex merge_mutex;
   ThreadTotals totals;
@@ -235,54 +297,110 @@ RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {
     ThreadTotals mine;
     ChunkBuffers buf;
     ChunkSizer sizer(0.1);
-    const KernelContext ctx(&stop, clock_type::time_point::max());
+    double per_item = 0;  // measured seconds per item of this thread, 0 until known
     try {
-      while (!stop.load(std::memory_order_relaxed)) {
+      // stopping() also forwards a local signal to rank 0, which stops every rank.
+      while (!fatal.load(std::memory_order_relaxed) && !dispatcher.stopping()) {
+        // Never start a chunk that cannot finish before the deadline.
+        if (deadline != clock_type::time_point::max()) {
+          const double expected = per_item * static_cast<double>(sizer.desired());
+          const auto left = std::chrono::duration<double>(deadline - clock_type::now()).count();
+          if (left <= 0 || (per_item > 0 && expected > left)) {
+            deadline_hit = true;
+            break;
+          }
+        }
         const auto chunk = dispatcher.next(sizer.desired());
         if (!chunk) break;
-        const std::uint64_t count = chunk->size();
-        buf.resize(count, k);
         const auto chunk_start = clock_type::now();
-        for (std::uint64_t j = 0; j < count; ++j) {
-          const std::uint64_t row = chunk->begin + j;
-          const Item item = job.space.at(row);
-          double* out = buf.value.data() + j * k;
-          std::fill(out, out + k, 0.0);
-          const auto t_item = clock_type::now();
-          std::int8_t status = static_cast<std::int8_t>(ItemStatus::Ok);
-          try {
-            kernel.run(item, job.args, std::span<double>(out, k), ctx);
-          } catch (const std::exception& e) {
-            status = static_cast<std::int8_t>(ItemStatus::Failed);
-            std::fill(out, out + k, std::numeric_limits<double>::quiet_NaN());
-            if (mine.errors.size() < kMaxErrorsPerRank) mine.errors.push_back({item.value, e.what()});
+        std::uint64_t chunk_done = 0;
+        std::uint64_t chunk_failed = 0;
+        bool cut = false;
+        for (const Chunk seg : rows.segments(*chunk)) {
+          const std::uint64_t count = seg.size();
+          buf.resize(count, k);
+          std::uint64_t done = 0;  // rows of this segment that completed (a stop cuts the rest)
+          for (std::uint64_t j = 0; j < count; ++j) {
+            if (stop_requested()) break;
+            const std::uint64_t row = seg.begin + j;
+            const Item item = job.space.at(row);
+            double* out = buf.value.data() + j * k;
+            std::fill(out, out + k, 0.0);
+            const auto t_item = clock_type::now();
+            const KernelContext ctx(stop_flag(), job.item_timeout > 0
+                                                     ? t_item + item_budget
+                                                     : clock_type::time_point::max());
+            auto status = ItemStatus::Ok;
+            std::string error;
+            try {
+              kernel.run(item, job.args, std::span<double>(out, k), ctx);
+            } catch (const std::exception& e) {
+              status = ItemStatus::Failed;
+              error = e.what();
+            }
+            const auto t_end = clock_type::now();
+            // A stop during the item may have cut it short: leave it "not run" for --resume.
+            if (stop_requested()) break;
+            if (job.item_timeout > 0 && t_end - t_item > item_budget) {
+              status = ItemStatus::TimedOut;
+              char text[96];
+              std::snprintf(text, sizeof text, "timed out after %.3f s (--item-timeout %g)",
+                            std::chrono::duration<double>(t_end - t_item).count(),
+                            job.item_timeout);
+              error = text;
+            }
+            if (status != ItemStatus::Ok) {
+              std::fill(out, out + k, std::numeric_limits<double>::quiet_NaN());
+              if (mine.errors.size() < kMaxErrorsPerRank) {
+                mine.errors.push_back({item.value, std::move(error)});
+              }
+            }
+            ++done;
+            const double secs = std::chrono::duration<double>(t_end - t_item).count();
+            buf.item[j] = item.value;
+            buf.status[j] = static_cast<std::int8_t>(status);
+            buf.rank[j] = rank;
+            buf.thread[j] = tid;
+            buf.seconds[j] = secs;
+            mine.busy += secs;
+            switch (status) {
+              case ItemStatus::Ok:
+                ++mine.ok;
+                mine.checksum += row_checksum(row, out, k);
+                break;
+              case ItemStatus::TimedOut:
+                ++mine.timed_out;
+                ++chunk_failed;
+                break;
+              default:
+                ++mine.failed;
+                ++chunk_failed;
+            }
           }
-          const double secs = std::chrono::duration<double>(clock_type::now() - t_item).count();
-          buf.item[j] = item.value;
-          buf.status[j] = status;
-          buf.rank[j] = rank;
-          buf.thread[j] = tid;
-          buf.seconds[j] = secs;
-          mine.busy += secs;
-          if (status == 0) {
-            ++mine.ok;
-            mine.checksum += row_checksum(row, out, k);
-          } else {
-            ++mine.failed;
+          writer.write(RowBlock{seg.begin, done, k, buf.item.data(), buf.value.data(),
+                                buf.status.data(), buf.rank.data(), buf.thread.data(),
+                                buf.seconds.data()});
+          chunk_done += done;
+          if (done < count) {
+            cut = true;
+            break;
           }
         }
         const double chunk_seconds = seconds_since(chunk_start);
-        writer.write(RowBlock{chunk->begin, count, k, buf.item.data(), buf.value.data(),
-                              buf.status.data(), buf.rank.data(), buf.thread.data(),
-                              buf.seconds.data()});
-        mine.items += count;
-        dispatcher.add_done(count);
-        sizer.record(count, chunk_seconds);
+        mine.items += chunk_done;
+        dispatcher.add_done(chunk_done, chunk_failed);
+        sizer.record(chunk_done, chunk_seconds);
+        if (chunk_done > 0) per_item = chunk_seconds / static_cast<double>(chunk_done);
+        if (cut) {
+          dispatcher.request_stop();
+          break;
+        }
       }
     } catch (...) {
       std::lock_guard lock(merge_mutex);
       if (!failure) failure = std::current_exception();
-      stop = true;
+      fatal = true;
+      dispatcher.request_stop();
     }
     std::lock_guard lock(merge_mutex);
     totals.items += mine.items;
@@ -295,9 +413,15 @@ RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {
       if (totals.errors.size() < kMaxErrorsPerRank) totals.errors.push_back(std::move(e));
     }
   }
+  if (stop_requested()) dispatcher.request_stop();
   dispatcher.finish();
   const double work_wall = seconds_since(t0);
   const std::uint64_t remote_claims = dispatcher.remote_claims();
+  int interrupted = stop_requested() ? std::max(stop_signal(), 1) : 0;
+  mpi::check(MPI_Allreduce(MPI_IN_PLACE, &interrupted, 1, MPI_INT, MPI_MAX, comm),
+             "MPI_Allreduce");
+  int hit = deadline_hit.load() ? 1 : 0;
+  mpi::check(MPI_Allreduce(MPI_IN_PLACE, &hit, 1, MPI_INT, MPI_MAX, comm), "MPI_Allreduce");
 
   // A failure on any rank fails the run on every rank, with the first failing rank's message.
   int failed_rank = failure ? rank : size;
@@ -341,11 +465,12 @@ RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {
   report.ranks = size;
   report.threads = max_threads;
   report.workers = workers;
-  report.items = n;
+  report.items = window.size();
+  report.ran = sums[0];
   report.ok = sums[1];
   report.failed = sums[2];
   report.timed_out = sums[3];
-  report.not_run = n - std::min<std::uint64_t>(n, sums[0]);
+  report.not_run = tasks - std::min<std::uint64_t>(tasks, sums[0]);
   report.checksum = sums[4];
   report.wall_seconds = wall;
   report.busy_seconds = busy_sum;
@@ -358,6 +483,16 @@ RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {
   std::uint64_t claims = remote_claims;
   mpi::check(MPI_Bcast(&claims, 1, MPI_UINT64_T, 0, comm), "MPI_Bcast");
   report.remote_claims = claims;
+  report.interrupted = interrupted;
+  report.resumed = job.resume;
+  if (interrupted != 0) {
+    report.stop_reason = "signal";
+  } else if (max_failures > 0 && report.failed + report.timed_out >= max_failures &&
+             report.not_run > 0) {
+    report.stop_reason = "max-failures";
+  } else if (hit != 0 && report.not_run > 0) {
+    report.stop_reason = "deadline";
+  }
 
   // Per-rank table and errors to rank 0, which adds them to the file.
   RankStatsWire me{};
@@ -372,18 +507,48 @@ RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {
   mpi::check(MPI_Gather(&me, sizeof me, MPI_BYTE, all.data(), sizeof me, MPI_BYTE, 0, comm),
              "MPI_Gather");
   auto errors = gather_errors(comm, totals.errors);
+  std::uint64_t file_totals[5] = {0, 0, 0, 0, 0};
   on_root_collective(comm, [&] {
     std::vector<RankRecord> ranks;
     for (const auto& r : all) {
       ranks.push_back({r.items, r.busy, r.wall, r.write, r.threads, r.rss_mib,
                        std::string(r.host, strnlen(r.host, kHostLen))});
     }
+    if (job.resume) {
+      // The file is the union of every run: recount it, keep the errors of rows not rerun.
+      const FileTotals t = scan_results(job.output, window);
+      file_totals[0] = t.ok;
+      file_totals[1] = t.failed;
+      file_totals[2] = t.timed_out;
+      file_totals[3] = t.not_run;
+      file_totals[4] = t.checksum;
+      errors.insert(errors.end(), kept_errors.begin(), kept_errors.end());
+    }
     std::sort(errors.begin(), errors.end(),
               [](const ErrorRecord& a, const ErrorRecord& b) { return a.item < b.item; });
-    Attrs attrs = report.attrs();
+    RunReport file_view = report;
+    if (job.resume) {
+      file_view.ok = file_totals[0];
+      file_view.failed = file_totals[1];
+      file_view.timed_out = file_totals[2];
+      file_view.not_run = file_totals[3];
+      file_view.checksum = file_totals[4];
+    }
+    Attrs attrs = file_view.attrs();
+    attrs.emplace_back("runs", runs);
+    attrs.emplace_back("last_command", job.command);
     attrs.emplace_back("columns_joined", join(kernel.columns()));
     finalize_results_file(job.output, "compute", attrs, ranks, errors);
   });
+  if (job.resume) {
+    // Every rank reports the file's totals, so the exit code reflects the whole job.
+    mpi::check(MPI_Bcast(file_totals, 5, MPI_UINT64_T, 0, comm), "MPI_Bcast");
+    report.ok = file_totals[0];
+    report.failed = file_totals[1];
+    report.timed_out = file_totals[2];
+    report.not_run = file_totals[3];
+    report.checksum = file_totals[4];
+  }
   if (rank == 0 && job.print_summary) {
     std::cout << report.summary() << "  results: " << job.output << "\n" << report.line() << "\n";
     std::cout.flush();

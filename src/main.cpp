@@ -1,7 +1,12 @@
 // pmap — the command line: a thin CLI11 front end that fills a ComputeJob and maps every error
 // to its exit code in one place (0 ok, 1 items failed, 2 bad usage or input, 75 interrupted).
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -12,6 +17,8 @@
 #include "pmap/inspect.hpp"
 #include "pmap/kernel.hpp"
 #include "pmap/mpi.hpp"
+#include "pmap/stop.hpp"
+#include "pmap/url_stage.hpp"
 
 namespace {
 
@@ -29,12 +36,74 @@ struct RunOptions {
   std::string input;
   std::vector<std::string> args;
   std::string schedule = "dynamic";
-  std::uint64_t chunk = 0;
+  std::string chunk = "auto";
   std::optional<int> threads;
   std::string output = "pmap.h5";
   bool force = false;
   std::string progress = "auto";
+  bool resume = false;
+  bool retry_failed = false;
+  std::string shard;
+  std::string max_failures;
+  double item_timeout = 0;
+  std::optional<double> deadline;
+  std::string urls;  // run: URL stage after the compute stage
+  int url_threads = 32;
+  double url_timeout = 10;
 };
+
+struct UrlCliOptions {
+  std::string input;
+  int threads = 32;
+  double timeout = 10;
+  int retries = 2;
+  int per_host = 8;
+  std::string method = "get";
+  bool insecure = false;
+  bool print = false;
+  bool force = false;
+  std::string output;
+  std::string progress = "auto";
+};
+
+void add_url_options(CLI::App& urls, UrlCliOptions& o) {
+  urls.add_option("-i,--input", o.input, "URLs, one a line (# comments and blank lines skipped)")
+      ->required();
+  urls.add_option("-t,--threads", o.threads, "concurrent requests per rank")->capture_default_str();
+  urls.add_option("--timeout", o.timeout, "seconds per attempt (also ends slow-drip bodies)")
+      ->capture_default_str();
+  urls.add_option("--retries", o.retries, "extra attempts for transient failures (429, 502-504, "
+                                          "connection errors)")
+      ->capture_default_str();
+  urls.add_option("--per-host", o.per_host, "concurrent requests per host across the whole job")
+      ->capture_default_str();
+  urls.add_option("--method", o.method, "get|head (head falls back to get on 405/501)")
+      ->capture_default_str();
+  urls.add_flag("--insecure", o.insecure, "do not verify TLS certificates");
+  urls.add_flag("-p,--print", o.print, "print `URL - verdict` lines in input order");
+  urls.add_option("-o,--output", o.output,
+                  "results file (HDF5); default pmap.h5, or none with --print");
+  urls.add_flag("-f,--force", o.force, "overwrite an existing output file");
+  urls.add_option("--progress", o.progress, "auto|bar|log|none")->capture_default_str();
+}
+
+pmap::UrlOptions url_options(int threads, double timeout, int retries, int per_host,
+                             const std::string& method, bool insecure) {
+  pmap::UrlOptions u;
+  u.threads = threads;
+  u.timeout = timeout;
+  u.retries = retries;
+  u.per_host = per_host;
+  if (method == "get") {
+    u.method = pmap::HttpMethod::Get;
+  } else if (method == "head") {
+    u.method = pmap::HttpMethod::Head;
+  } else {
+    throw pmap::UsageError("--method " + method + ": use get or head");
+  }
+  u.insecure = insecure;
+  return u;
+}
 
 void add_run_options(CLI::App& run, RunOptions& o) {
   run.add_option("-k,--kernel", o.kernel, "kernel to map (see `pmap kernels`)")
@@ -45,13 +114,144 @@ void add_run_options(CLI::App& run, RunOptions& o) {
   range->excludes(input);
   run.add_option("-a,--arg", o.args, "bind a kernel argument KEY=VALUE (repeatable)");
   run.add_option("-s,--schedule", o.schedule, "static|cyclic|dynamic|guided")->capture_default_str();
-  run.add_option("-c,--chunk", o.chunk, "items per chunk (default: automatic, ~100 ms chunks)");
+  run.add_option("-c,--chunk", o.chunk, "items per chunk, or auto (~100 ms chunks)")
+      ->capture_default_str();
   run.add_option("-t,--threads", o.threads,
                  "OpenMP threads per rank (default: OMP_NUM_THREADS, SLURM_CPUS_PER_TASK, "
                  "else cores/ranks on the node)");
   run.add_option("-o,--output", o.output, "results file (HDF5)")->capture_default_str();
-  run.add_flag("-f,--force", o.force, "overwrite an existing output file");
+  auto* force = run.add_flag("-f,--force", o.force, "overwrite an existing output file");
+  auto* resume = run.add_flag("--resume", o.resume,
+                              "continue an existing output file: run only the items not done");
+  resume->excludes(force);
+  run.add_flag("--retry-failed", o.retry_failed, "with --resume: also rerun failed items")
+      ->needs(resume);
+  run.add_option("--shard", o.shard,
+                 "run only shard I of N (I/N, 0-based; default from SLURM_ARRAY_TASK_ID/COUNT)");
+  run.add_option("--max-failures", o.max_failures,
+                 "stop claiming work once N items (or N% of them) failed; exit 1");
+  run.add_option("--item-timeout", o.item_timeout,
+                 "seconds; an item running longer is stopped and gets status 2");
+  run.add_option("--deadline", o.deadline,
+                 "seconds from the start; start no chunk that cannot finish before it, then exit "
+                 "75 (default under Slurm: the job's end time minus a margin)");
   run.add_option("--progress", o.progress, "auto|bar|log|none")->capture_default_str();
+  run.add_option("--urls", o.urls,
+                 "then check these URLs into the same file (default job: data/urls.txt)");
+  run.add_option("--url-threads", o.url_threads, "URL stage: concurrent requests per rank")
+      ->capture_default_str();
+  run.add_option("--url-timeout", o.url_timeout, "URL stage: seconds per attempt")
+      ->capture_default_str();
+}
+
+std::uint64_t parse_chunk(const std::string& text) {
+  if (text == "auto" || text.empty()) return 0;
+  std::uint64_t v = 0;
+  const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || p != text.data() + text.size() || v == 0) {
+    throw pmap::UsageError("--chunk " + text + ": expected a positive number of items or auto");
+  }
+  return v;
+}
+
+/// "I/N", or SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT (minus SLURM_ARRAY_TASK_MIN) when
+/// running in a job array.
+void parse_shard(const std::string& text, pmap::ComputeJob& job) {
+  std::string spec = text;
+  if (spec.empty()) {
+    const char* id = std::getenv("SLURM_ARRAY_TASK_ID");
+    const char* count = std::getenv("SLURM_ARRAY_TASK_COUNT");
+    if (id == nullptr || count == nullptr) return;
+    const char* min = std::getenv("SLURM_ARRAY_TASK_MIN");
+    spec = std::to_string(std::atoll(id) - (min ? std::atoll(min) : 0)) + "/" + count;
+  }
+  const auto slash = spec.find('/');
+  int i = -1;
+  int n = 0;
+  if (slash != std::string::npos) {
+    const auto [p1, e1] = std::from_chars(spec.data(), spec.data() + slash, i);
+    const auto [p2, e2] = std::from_chars(spec.data() + slash + 1, spec.data() + spec.size(), n);
+    if (e1 != std::errc() || p1 != spec.data() + slash || e2 != std::errc() ||
+        p2 != spec.data() + spec.size()) {
+      i = -1;
+    }
+  }
+  if (i < 0 || n < 1 || i >= n) {
+    throw pmap::UsageError("--shard " + spec + ": expected I/N with 0 <= I < N, e.g. 0/4");
+  }
+  job.shard_index = i;
+  job.shard_count = n;
+}
+
+void parse_max_failures(const std::string& text, pmap::ComputeJob& job) {
+  if (text.empty()) return;
+  const bool percent = text.back() == '%';
+  const std::string number = percent ? text.substr(0, text.size() - 1) : text;
+  std::size_t used = 0;
+  double v = -1;
+  try {
+    v = std::stod(number, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != number.size() || number.empty() || !(v > 0) || (percent && v > 100) ||
+      (!percent && v != std::floor(v))) {
+    throw pmap::UsageError("--max-failures " + text +
+                           ": expected a positive count (e.g. 10) or a percentage (e.g. 5%)");
+  }
+  if (percent) {
+    job.max_failures_fraction = v / 100.0;
+  } else {
+    job.max_failures = static_cast<std::uint64_t>(v);
+  }
+}
+
+
+
+
+/// Parses Slurm's time-left format ([D-]HH:MM:SS, MM:SS, or "UNLIMITED") into seconds; < 0 if
+/// there is no limit or the text is not understood.
+double parse_slurm_time_left(std::string text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+  if (text.empty() || text == "UNLIMITED" || text == "NOT_SET" || text == "INVALID") return -1;
+  long days = 0;
+  if (const auto dash = text.find('-'); dash != std::string::npos) {
+    days = std::atol(text.substr(0, dash).c_str());
+    text = text.substr(dash + 1);
+  }
+  long parts[3] = {0, 0, 0};
+  int count = 0;
+  std::size_t from = 0;
+  while (count < 3) {
+    const auto colon = text.find(':', from);
+    const std::string piece = text.substr(from, colon == std::string::npos ? text.npos : colon - from);
+    if (piece.empty() || piece.find_first_not_of("0123456789") != std::string::npos) return -1;
+    parts[count++] = std::atol(piece.c_str());
+    if (colon == std::string::npos) break;
+    from = colon + 1;
+  }
+  long seconds = 0;
+  for (int i = 0; i < count; ++i) seconds = seconds * 60 + parts[i];
+  return static_cast<double>(days * 86400 + seconds);
+}
+
+/// Inside a Slurm job without --deadline: the job's time left (asked once, by rank 0, from
+/// squeue) minus a margin for the final write, so pmap drains before the scheduler kills it.
+double slurm_deadline(MPI_Comm comm) {
+  double seconds = -1;
+  const char* job = std::getenv("SLURM_JOB_ID");
+  if (job != nullptr && pmap::mpi::rank(comm) == 0) {
+    const std::string cmd = "squeue -h -j " + std::to_string(std::atoll(job)) + " -o %L 2>/dev/null";
+    if (FILE* p = popen(cmd.c_str(), "r")) {
+      char buf[64] = {};
+      if (std::fgets(buf, sizeof buf, p) != nullptr) seconds = parse_slurm_time_left(buf);
+      pclose(p);
+    }
+  }
+  MPI_Bcast(&seconds, 1, MPI_DOUBLE, 0, comm);
+  if (seconds <= 0) return 0;
+  const double margin = std::clamp(seconds * 0.05, 10.0, 120.0);
+  return std::max(1.0, seconds - margin);
 }
 
 pmap::ComputeJob make_job(const RunOptions& o, const std::string& command) {
@@ -60,8 +260,18 @@ pmap::ComputeJob make_job(const RunOptions& o, const std::string& command) {
   job.args = pmap::bind_args(*job.kernel, o.args);
   job.schedule = pmap::parse_schedule(o.schedule);
   job.progress = pmap::parse_progress(o.progress);
-  job.chunk = o.chunk;
+  job.chunk = parse_chunk(o.chunk);
   job.threads = o.threads;
+  job.resume = o.resume;
+  job.retry_failed = o.retry_failed;
+  parse_shard(o.shard, job);
+  parse_max_failures(o.max_failures, job);
+  if (o.item_timeout < 0) throw pmap::UsageError("--item-timeout must not be negative");
+  job.item_timeout = o.item_timeout;
+  if (o.deadline) {
+    if (*o.deadline <= 0) throw pmap::UsageError("--deadline must be positive (seconds)");
+    job.deadline = *o.deadline;
+  }
   if (o.threads && *o.threads < 1) {
     throw pmap::UsageError("--threads " + std::to_string(*o.threads) + ": must be at least 1");
   }
@@ -105,13 +315,60 @@ void prefer_fast_singleton() {
   setenv("OMPI_MCA_pml", "ob1", 0);
 }
 
-int run_compute_command(int& argc, char**& argv, const RunOptions& o, const std::string& command) {
+constexpr int kInterrupted = static_cast<int>(pmap::ExitCode::Interrupted);
+
+int run_compute_command(int& argc, char**& argv, const RunOptions& o, const std::string& command,
+                        bool default_job) {
   // Validate everything that needs no MPI first, identically on every rank.
   pmap::ComputeJob job = make_job(o, command);
+  std::string urls = o.urls;
+  if (urls.empty() && default_job) {
+    std::error_code ec;
+    if (std::filesystem::exists("data/urls.txt", ec)) {
+      urls = "data/urls.txt";
+    } else if (launcher_rank() == 0) {
+      std::cerr << "pmap: note: no data/urls.txt here, the default job skips the URL stage\n";
+    }
+  }
+  pmap::UrlJob url_job;
+  if (!urls.empty()) {
+    url_job.input = urls;
+    url_job.options = url_options(o.url_threads, o.url_timeout, 2, 8, "get", false);
+    url_job.output = o.output;
+    url_job.append = true;
+    url_job.progress = job.progress;
+    url_job.command = command;
+    if (!std::filesystem::exists(urls)) {
+      throw pmap::UsageError("--urls " + urls + ": no such file");
+    }
+  }
   prefer_fast_singleton();
   pmap::mpi::Environment env(argc, argv);
+  pmap::install_stop_handlers();
+  if (!o.deadline) job.deadline = slurm_deadline(MPI_COMM_WORLD);
   const auto report = pmap::run_compute(job, MPI_COMM_WORLD);
+  if (report.stop_reason == "signal" || report.stop_reason == "deadline") return kInterrupted;
+  if (!urls.empty()) {
+    pmap::run_urls(url_job, MPI_COMM_WORLD);
+    if (pmap::stop_requested()) return kInterrupted;
+  }
   return report.failed + report.timed_out > 0 ? 1 : 0;
+}
+
+int run_urls_command(int& argc, char**& argv, const UrlCliOptions& o, const std::string& command) {
+  pmap::UrlJob job;
+  job.input = o.input;
+  job.options = url_options(o.threads, o.timeout, o.retries, o.per_host, o.method, o.insecure);
+  job.output = o.output.empty() && !o.print ? std::string("pmap.h5") : o.output;
+  job.force = o.force;
+  job.print = o.print;
+  job.progress = pmap::parse_progress(o.progress);
+  job.command = command;
+  prefer_fast_singleton();
+  pmap::mpi::Environment env(argc, argv);
+  pmap::install_stop_handlers();
+  pmap::run_urls(job, MPI_COMM_WORLD);
+  return pmap::stop_requested() ? kInterrupted : 0;
 }
 
 }  // namespace
@@ -138,6 +395,10 @@ int main(int argc, char** argv) {
   RunOptions run_opts;
   auto* run = app.add_subcommand("run", "map a kernel over items (the default subcommand)");
   add_run_options(*run, run_opts);
+  UrlCliOptions url_opts;
+  auto* urls = app.add_subcommand("urls", "check that URLs exist (200 exists, 404 does not, "
+                                          "else unknown)");
+  add_url_options(*urls, url_opts);
   app.add_subcommand("kernels", "list kernels, their arguments and output columns");
   std::string inspect_path;
   auto* insp = app.add_subcommand("inspect", "summary of a results file");
@@ -166,7 +427,10 @@ int main(int argc, char** argv) {
       std::cout << pmap::inspect(inspect_path);
       return 0;
     }
-    return run_compute_command(argc, argv, run_opts, command);
+    if (app.got_subcommand("urls")) return run_urls_command(argc, argv, url_opts, command);
+    const bool default_job = run_opts.range.empty() && run_opts.input.empty() &&
+                             run->count("--kernel") == 0;
+    return run_compute_command(argc, argv, run_opts, command, default_job);
   } catch (const pmap::Error& e) {
     if (printer) std::cerr << "pmap: error: " << e.what() << "\n";
     return static_cast<int>(e.code());

@@ -5,11 +5,20 @@
 #include <string>
 
 #include "pmap/error.hpp"
+#include "pmap/stop.hpp"
 
 namespace pmap {
 namespace {
 
-enum Tag : int { kClaim = 101, kGrant = 102, kProgress = 103, kDone = 104 };
+enum Tag : int {
+  kClaim = 101,
+  kGrant = 102,
+  kProgress = 103,
+  kDone = 104,
+  kStopRequest = 105,
+  kStop = 106,
+  kFinal = 107
+};
 
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -51,6 +60,8 @@ Dispatcher::Dispatcher(MPI_Comm comm, const DispatchOptions& options)
   cyclic_chunk_ = opt_.chunk > 0 ? opt_.chunk : auto_cyclic_chunk(opt_.items, size_);
   if (rank_ == 0) {
     done_by_rank_.assign(static_cast<std::size_t>(size_), 0);
+    failed_by_rank_.assign(static_cast<std::size_t>(size_), 0);
+    rank_done_.assign(static_cast<std::size_t>(size_), 0);
     coordinator_ = std::thread([this] { serve(); });
   }
 }
@@ -63,7 +74,8 @@ Dispatcher::~Dispatcher() {
 }
 
 std::optional<Chunk> Dispatcher::grant(std::uint64_t desired) {
-  if (next_ >= opt_.items) return std::nullopt;
+  if (desired == 0) stopping_ = true;  // 0: a rank asks everyone to stop
+  if (stopping_ || stop_known_.load() || next_ >= opt_.items) return std::nullopt;
   const std::uint64_t remaining = opt_.items - next_;
   std::uint64_t size = 0;
   if (opt_.schedule == Schedule::Guided) {
@@ -79,8 +91,40 @@ std::optional<Chunk> Dispatcher::grant(std::uint64_t desired) {
   return c;
 }
 
+bool Dispatcher::poll_stop() {
+  if (rank_ == 0 || size_ == 1) return false;
+  std::lock_guard lock(send_mutex_);
+  int flag = 0;
+  MPI_Iprobe(0, kStop, comm_.get(), &flag, MPI_STATUS_IGNORE);
+  if (flag == 0) return false;
+  std::uint64_t dummy = 0;
+  MPI_Recv(&dummy, 1, MPI_UINT64_T, 0, kStop, comm_.get(), MPI_STATUS_IGNORE);
+  return true;
+}
+
+bool Dispatcher::stopping() {
+  if (stop_known_.load()) return true;
+  if (stop_requested()) {
+    request_stop();
+    return true;
+  }
+  if (poll_stop()) stop_known_ = true;
+  return stop_known_.load();
+}
+
+void Dispatcher::request_stop() {
+  if (stop_known_.exchange(true)) return;
+  if (rank_ == 0) return;  // the coordinator sees stop_known_ and tells everyone
+  if (!stop_sent_.exchange(true)) {
+    std::lock_guard lock(send_mutex_);
+    std::uint64_t zero = 0;
+    MPI_Send(&zero, 1, MPI_UINT64_T, 0, kStopRequest, comm_.get());
+  }
+}
+
 std::optional<Chunk> Dispatcher::next(std::uint64_t desired) {
   desired = std::clamp<std::uint64_t>(desired, 1, kMaxChunk);
+  if (stopping()) return std::nullopt;
   switch (opt_.schedule) {
     case Schedule::Static: {
       const std::uint64_t step = opt_.chunk > 0 ? opt_.chunk : desired;
@@ -98,10 +142,13 @@ std::optional<Chunk> Dispatcher::next(std::uint64_t desired) {
   if (rank_ == 0) return grant(desired);
   if (exhausted_) return std::nullopt;
   std::uint64_t request = opt_.chunk > 0 ? opt_.chunk : desired;
-  mpi::check(MPI_Send(&request, 1, MPI_UINT64_T, 0, kClaim, comm_.get()), "MPI_Send(claim)");
   std::array<std::uint64_t, 2> reply{};
-  mpi::check(MPI_Recv(reply.data(), 2, MPI_UINT64_T, 0, kGrant, comm_.get(), MPI_STATUS_IGNORE),
-             "MPI_Recv(grant)");
+  {
+    std::lock_guard send_lock(send_mutex_);
+    mpi::check(MPI_Send(&request, 1, MPI_UINT64_T, 0, kClaim, comm_.get()), "MPI_Send(claim)");
+    mpi::check(MPI_Recv(reply.data(), 2, MPI_UINT64_T, 0, kGrant, comm_.get(), MPI_STATUS_IGNORE),
+               "MPI_Recv(grant)");
+  }
   if (reply[0] >= reply[1]) {
     exhausted_ = true;
     return std::nullopt;
@@ -109,8 +156,13 @@ std::optional<Chunk> Dispatcher::next(std::uint64_t desired) {
   return Chunk{reply[0], reply[1]};
 }
 
-void Dispatcher::add_done(std::uint64_t items) {
+void Dispatcher::add_done(std::uint64_t items, std::uint64_t failed) {
   done_local_.fetch_add(items, std::memory_order_relaxed);
+  const auto failed_now = failed_local_.fetch_add(failed, std::memory_order_relaxed) + failed;
+  if (opt_.max_failures > 0 && failed_now >= opt_.max_failures) {
+    failure_limit_ = true;
+    request_stop();
+  }
   if (rank_ == 0) return;
   const auto now = now_ns();
   auto last = last_report_ns_.load(std::memory_order_relaxed);
@@ -122,8 +174,9 @@ void Dispatcher::add_done(std::uint64_t items) {
 }
 
 void Dispatcher::send_progress(bool final) {
-  std::uint64_t done = done_local_.load();
-  mpi::check(MPI_Send(&done, 1, MPI_UINT64_T, 0, final ? kDone : kProgress, comm_.get()),
+  std::array<std::uint64_t, 2> msg{done_local_.load(), failed_local_.load()};
+  std::lock_guard lock(send_mutex_);
+  mpi::check(MPI_Send(msg.data(), 2, MPI_UINT64_T, 0, final ? kDone : kProgress, comm_.get()),
              "MPI_Send(progress)");
 }
 
@@ -132,6 +185,19 @@ void Dispatcher::finish() {
   finished_ = true;
   if (rank_ != 0) {
     send_progress(true);
+    // Wait for rank 0's acknowledgement, draining a stop it may have sent meanwhile, so no
+    // message is left unreceived.
+    while (true) {
+      std::array<std::uint64_t, 2> msg{};
+      MPI_Status st{};
+      mpi::check(MPI_Recv(msg.data(), 2, MPI_UINT64_T, 0, MPI_ANY_TAG, comm_.get(), &st),
+                 "MPI_Recv(final)");
+      if (st.MPI_TAG == kFinal) {
+        if (msg[0] != 0) failure_limit_ = true;
+        break;
+      }
+      if (st.MPI_TAG == kStop) stop_known_ = true;
+    }
     return;
   }
   local_finished_ = true;
@@ -149,35 +215,73 @@ void Dispatcher::on_tick(std::function<void(std::uint64_t)> tick,
   tick_interval_ = interval;
 }
 
+void Dispatcher::stop_all() {
+  if (stopping_) return;
+  stopping_ = true;
+  stop_known_ = true;
+  std::uint64_t dummy = 0;
+  for (int r = 1; r < size_; ++r) {
+    if (rank_done_[static_cast<std::size_t>(r)] == 0) {
+      MPI_Send(&dummy, 1, MPI_UINT64_T, r, kStop, comm_.get());
+    }
+  }
+}
+
 void Dispatcher::serve() {
   using clock = std::chrono::steady_clock;
   int ranks_done = 0;
   auto backoff = std::chrono::microseconds(10);
   auto next_tick = clock::now();
   const auto update_remote = [this] {
-    std::uint64_t sum = 0;
-    for (std::size_t r = 1; r < done_by_rank_.size(); ++r) sum += done_by_rank_[r];
-    done_remote_.store(sum);
+    std::uint64_t done = 0;
+    std::uint64_t failed = 0;
+    for (std::size_t r = 1; r < done_by_rank_.size(); ++r) {
+      done += done_by_rank_[r];
+      failed += failed_by_rank_[r];
+    }
+    done_remote_.store(done);
+    failed_remote_.store(failed);
   };
   while (!(local_finished_.load() && ranks_done == size_ - 1)) {
+    // A stop known here (signal, fatal error, failures over the limit) goes to every rank.
+    const bool over_limit = opt_.max_failures > 0 &&
+                            failed_local_.load() + failed_remote_.load() >= opt_.max_failures;
+    if (over_limit) failure_limit_ = true;
+    if (!stopping_ && (stop_known_.load() || stop_requested() || over_limit)) {
+      std::lock_guard lock(mutex_);
+      stop_all();
+    }
     int flag = 0;
     MPI_Status st{};
     if (size_ > 1) MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_.get(), &flag, &st);
     if (flag != 0) {
-      std::uint64_t value = 0;
-      MPI_Recv(&value, 1, MPI_UINT64_T, st.MPI_SOURCE, st.MPI_TAG, comm_.get(), MPI_STATUS_IGNORE);
+      std::array<std::uint64_t, 2> msg{0, 0};
+      MPI_Recv(msg.data(), 2, MPI_UINT64_T, st.MPI_SOURCE, st.MPI_TAG, comm_.get(),
+               MPI_STATUS_IGNORE);
+      const auto src = static_cast<std::size_t>(st.MPI_SOURCE);
       if (st.MPI_TAG == kClaim) {
         std::array<std::uint64_t, 2> reply{0, 0};
         {
           std::lock_guard lock(mutex_);
-          if (auto c = grant(value)) reply = {c->begin, c->end};
+          if (auto c = grant(msg[0])) reply = {c->begin, c->end};
         }
         MPI_Send(reply.data(), 2, MPI_UINT64_T, st.MPI_SOURCE, kGrant, comm_.get());
         remote_claims_.fetch_add(1, std::memory_order_relaxed);
+      } else if (st.MPI_TAG == kStopRequest) {
+        std::lock_guard lock(mutex_);
+        stop_all();
       } else {
-        done_by_rank_[static_cast<std::size_t>(st.MPI_SOURCE)] = value;
+        done_by_rank_[src] = msg[0];
+        failed_by_rank_[src] = msg[1];
         update_remote();
-        if (st.MPI_TAG == kDone) ++ranks_done;
+        if (st.MPI_TAG == kDone) {
+          ++ranks_done;
+          rank_done_[src] = 1;
+          const bool limit = opt_.max_failures > 0 &&
+                             failed_local_.load() + failed_remote_.load() >= opt_.max_failures;
+          std::array<std::uint64_t, 2> ack{limit ? 1U : 0U, 0};
+          MPI_Send(ack.data(), 2, MPI_UINT64_T, st.MPI_SOURCE, kFinal, comm_.get());
+        }
       }
       backoff = std::chrono::microseconds(10);
       continue;
@@ -190,6 +294,9 @@ void Dispatcher::serve() {
     }
     std::this_thread::sleep_for(backoff);
     backoff = std::min(backoff * 2, std::chrono::microseconds(1000));
+  }
+  if (opt_.max_failures > 0 && failed_local_.load() + failed_remote_.load() >= opt_.max_failures) {
+    failure_limit_ = true;
   }
 }
 

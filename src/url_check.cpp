@@ -36,9 +36,11 @@ using Clock = std::chrono::steady_clock;
 using detail::curl_check;
 using detail::curl_set;
 
-constexpr std::size_t max_url_bytes = 8 * 1024;
-constexpr std::size_t max_body_bytes = 64 * 1024;  // read (and discard) at most this much body
-constexpr long poll_slice_ms = 100;                // stop-flag latency while a transfer runs
+constexpr std::size_t max_url_bytes = std::size_t{8} * 1024;
+// At most this much of a body is read (and dropped); then the transfer is cut.
+constexpr std::size_t max_body_bytes = std::size_t{64} * 1024;
+// Longest wait inside a transfer between looks at the stop flag.
+constexpr long poll_slice_ms = 100;
 constexpr std::size_t none = std::numeric_limits<std::size_t>::max();
 constexpr std::string_view interrupted_text = "interrupted";
 
@@ -96,7 +98,11 @@ ParsedUrl parse_url(std::string_view line) {
   const std::string text(line);
   const CURLUcode set = curl_url_set(url.get(), CURLUPART_URL, text.c_str(), 0);
   if (set == CURLUE_NO_HOST) return invalid("no host");
-  if (set != CURLUE_OK) return invalid(curl_url_strerror(set));
+  if (set != CURLUE_OK) {
+    std::string why = curl_url_strerror(set);  // "Bad hostname" -> "bad hostname"
+    if (!why.empty()) why.front() = ascii_lower(why.front());
+    return invalid(why);
+  }
   char* raw_host = nullptr;
   const CURLUcode got = curl_url_get(url.get(), CURLUPART_HOST, &raw_host, 0);
   const detail::CurlString host(raw_host);

@@ -39,6 +39,15 @@ struct ComputeJob {
   ProgressMode progress = ProgressMode::Auto;
   std::string command;              ///< the command line, recorded in the file
   bool print_summary = true;        ///< rank 0 prints the summary and the pmap-report line
+  bool resume = false;              ///< reopen `output` and run only the rows not done yet
+  bool retry_failed = false;        ///< with resume: also rerun failed and timed-out rows
+  int shard_index = 0;              ///< run only block shard_index of shard_count (job arrays)
+  int shard_count = 1;
+  std::uint64_t max_failures = 0;   ///< stop claiming once this many items failed (0: never)
+  double max_failures_fraction = 0; ///< ... or this fraction of the items (from "--max-failures 5%")
+  double item_timeout = 0;          ///< seconds; an item running longer gets status 2 (0: none)
+  double deadline = 0;              ///< seconds from the start; no chunk that cannot finish
+                                    ///< before it is started (0: none)
 };
 
 /// Runs the compute stage (collective over `comm`). Throws UsageError (nothing written) for bad

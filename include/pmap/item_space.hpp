@@ -64,6 +64,9 @@ class ItemSpace {
   [[nodiscard]] const Range& range() const noexcept { return range_; }
   /// The item at row i (i < size()).
   [[nodiscard]] Item at(std::uint64_t i) const noexcept;
+  /// FNV-1a 64 of the items (their text and line numbers, or the range), as 16 hex digits:
+  /// --resume refuses an input file whose items changed.
+  [[nodiscard]] std::string fingerprint() const;
   /// Short human description, e.g. "range 0:10:1" or "input (7 lines)".
   [[nodiscard]] std::string describe() const;
 

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 namespace pmap {
 
@@ -12,6 +13,28 @@ struct Chunk {
   std::uint64_t end = 0;
   [[nodiscard]] std::uint64_t size() const noexcept { return end - begin; }
   friend bool operator==(const Chunk&, const Chunk&) = default;
+};
+
+/// The rows a run must do, as sorted disjoint ranges (all rows; a shard; what --resume left),
+/// numbered densely 0..size()-1 so the schedules can distribute them like a plain range.
+class RowSet {
+ public:
+  RowSet() = default;
+  /// Takes sorted, disjoint, non-empty ranges.
+  explicit RowSet(std::vector<Chunk> ranges);
+  /// Every row of [0, n).
+  static RowSet all(std::uint64_t n);
+  /// Number of rows.
+  [[nodiscard]] std::uint64_t size() const noexcept { return prefix_.empty() ? 0 : prefix_.back(); }
+  [[nodiscard]] const std::vector<Chunk>& ranges() const noexcept { return ranges_; }
+  /// Row segments covering dense positions [tasks.begin, tasks.end).
+  [[nodiscard]] std::vector<Chunk> segments(Chunk tasks) const;
+  /// The rows of this set inside `window`.
+  [[nodiscard]] RowSet intersect(Chunk window) const;
+
+ private:
+  std::vector<Chunk> ranges_;
+  std::vector<std::uint64_t> prefix_;  // prefix_[i] = rows in ranges_[0..i]
 };
 
 /// Largest chunk pmap ever hands out: bounds the per-thread buffers (memory is O(chunk)).

@@ -17,7 +17,7 @@ struct RunReport {
   int ranks = 1;
   int threads = 1;          ///< per rank (maximum over ranks)
   int workers = 1;          ///< threads summed over ranks
-  std::uint64_t items = 0;
+  std::uint64_t items = 0;          ///< rows this file is responsible for (the shard's, or all)
   std::uint64_t ok = 0;
   std::uint64_t failed = 0;
   std::uint64_t timed_out = 0;
@@ -30,6 +30,10 @@ struct RunReport {
   std::uint64_t checksum = 0;       ///< order-independent hash of (row, values) of ok rows
   std::uint64_t remote_claims = 0;  ///< chunks claimed from rank 0's coordinator by other ranks
   double max_rss_mib = 0;           ///< peak resident memory of the largest rank
+  int interrupted = 0;              ///< signal that stopped the run early (1: other stop), or 0
+  std::string stop_reason;          ///< "", "signal", "max-failures" or "deadline"
+  std::uint64_t ran = 0;            ///< items run by this invocation (less than items on resume)
+  bool resumed = false;             ///< this invocation continued an existing file
 
   [[nodiscard]] double items_per_second() const {
     return wall_seconds > 0 ? static_cast<double>(items) / wall_seconds : 0.0;

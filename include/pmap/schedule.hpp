@@ -36,6 +36,7 @@ struct DispatchOptions {
   std::uint64_t chunk = 0;   ///< fixed chunk size; 0 = automatic
   int workers = 1;           ///< threads across all ranks (for balance caps)
   std::chrono::milliseconds progress_interval{100};  ///< remote ranks report at most this often
+  std::uint64_t max_failures = 0;  ///< stop every rank once this many items failed (0: never)
 };
 
 /// Hands out chunks to the threads of every rank. Static and cyclic need no communication.
@@ -53,8 +54,15 @@ class Dispatcher {
   /// The next chunk for the calling thread (thread-safe); `desired` is a size hint used when
   /// the chunk is automatic. nullopt once this rank has no more work.
   std::optional<Chunk> next(std::uint64_t desired);
-  /// Records `items` finished by this rank (thread-safe); feeds the job-wide progress.
-  void add_done(std::uint64_t items);
+  /// Records `items` finished by this rank, `failed` of them failed (thread-safe); feeds the
+  /// job-wide progress and the --max-failures check.
+  void add_done(std::uint64_t items, std::uint64_t failed = 0);
+  /// Asks every rank to stop claiming work (thread-safe, idempotent): a signal, a fatal error.
+  void request_stop();
+  /// True once this rank knows the job is stopping (its own request, or one from rank 0).
+  [[nodiscard]] bool stopping();
+  /// True if the job stopped because --max-failures was reached (valid after finish()).
+  [[nodiscard]] bool failure_limit_reached() const noexcept { return failure_limit_.load(); }
   /// Called once per rank after its work: reports to rank 0; on rank 0 waits for every rank.
   void finish();
   /// Rank 0: items finished across the job so far.
@@ -68,6 +76,8 @@ class Dispatcher {
   std::optional<Chunk> grant(std::uint64_t desired);  // rank 0, under mutex_
   void serve();                                        // rank 0 coordinator loop
   void send_progress(bool final);
+  void stop_all();                                      // rank 0: tell every rank to stop
+  bool poll_stop();                                     // ranks > 0: a stop from rank 0 arrived?
 
   mpi::Comm comm_;
   DispatchOptions opt_;
@@ -78,7 +88,16 @@ class Dispatcher {
   std::atomic<std::uint64_t> cursor_{0};  // static: next row; cyclic: next j
   std::mutex mutex_;                      // dynamic/guided: guards next_ (rank 0) / claims (others)
   std::uint64_t next_ = 0;
+  bool stopping_ = false;                 // rank 0: a stop was requested somewhere; grant nothing
   bool exhausted_ = false;
+  std::atomic<bool> stop_known_{false};   // this rank stops claiming
+  std::atomic<bool> stop_sent_{false};    // ranks > 0: our stop request went to rank 0
+  std::atomic<bool> failure_limit_{false};
+  std::atomic<std::uint64_t> failed_local_{0};
+  std::atomic<std::uint64_t> failed_remote_{0};
+  std::vector<std::uint64_t> failed_by_rank_;  // rank 0, coordinator thread only
+  std::vector<char> rank_done_;                // rank 0, coordinator thread only
+  std::mutex send_mutex_;                      // serialises this rank's stop/poll messages
   std::atomic<std::uint64_t> done_local_{0};
   std::atomic<std::int64_t> last_report_ns_{0};
   std::vector<std::uint64_t> done_by_rank_;  // rank 0, coordinator thread only

@@ -58,8 +58,7 @@ struct UrlResult {
   Verdict verdict = Verdict::Unknown;
   /// Status of the last response received, 0 when none was.
   std::int32_t http_status = 0;
-  /// Why the verdict is not final: curl's error text, "invalid URL: ...", "interrupted"; else
-  /// empty.
+  /// curl's error text, "invalid URL: ..." or "interrupted"; empty when a response arrived.
   std::string error;
   /// Wall time spent on the URL, retries and back-off included.
   double seconds = 0;

@@ -1,0 +1,38 @@
+// pmap — reading a results file back for --resume and for checks: what is left to run, and
+// file-wide totals.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pmap/partition.hpp"
+#include "pmap/results.hpp"
+
+namespace pmap {
+
+/// What --resume found in an existing results file.
+struct ResumePlan {
+  RowSet todo;                          ///< rows to run (status -1; with retry_failed also 1, 2)
+  std::vector<ErrorRecord> kept_errors; ///< errors of rows that are not run again
+  std::int64_t runs = 1;                ///< runs recorded so far in the file
+};
+
+/// Rank 0: checks that `path` holds the same job as `expected` (every attribute named in
+/// `identity`) and lists the rows of `window` still to run. Throws UsageError naming the first
+/// difference, or when the file is missing or not pmap's.
+ResumePlan plan_resume(const std::string& path, const Attrs& expected,
+                       const std::vector<std::string>& identity, bool retry_failed, Chunk window);
+
+/// Counts by status and the order-independent checksum of the ok rows of `window`.
+struct FileTotals {
+  std::uint64_t ok = 0, failed = 0, timed_out = 0, not_run = 0, checksum = 0;
+};
+
+/// Rank 0: streams /compute/status and /compute/value in bounded blocks.
+FileTotals scan_results(const std::string& path, Chunk window);
+
+/// All rows of /compute/errors (empty when the table does not exist yet).
+std::vector<ErrorRecord> read_errors(const std::string& path);
+
+}  // namespace pmap

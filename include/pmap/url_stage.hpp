@@ -1,0 +1,50 @@
+// pmap — the URL stage across ranks: URLs sharded by host, checked by each rank's I/O threads,
+// results written into /urls of the results file in input order.
+//
+//   pmap::UrlJob job;
+//   job.input = "data/urls.txt";
+//   job.output = "pmap.h5";
+//   pmap::UrlReport r = pmap::run_urls(job, MPI_COMM_WORLD);  // collective
+#pragma once
+
+#include <mpi.h>
+
+#include <cstdint>
+#include <string>
+
+#include "pmap/progress.hpp"
+#include "pmap/url_check.hpp"
+
+namespace pmap {
+
+/// Everything the URL stage needs.
+struct UrlJob {
+  std::string input;                 ///< one URL a line; blank lines and # comments skipped
+  UrlOptions options;                ///< threads are per rank; per_host holds across the job
+  std::string output;                ///< results file; empty: write no file (--print only)
+  bool force = false;                ///< replace an existing output file
+  bool append = false;               ///< add /urls to an existing results file (after compute)
+  bool print = false;                ///< rank 0 prints "URL - verdict" lines in input order
+  ProgressMode progress = ProgressMode::Auto;
+  std::string command;
+  bool print_summary = true;
+};
+
+/// Figures of a finished URL stage (identical on every rank).
+struct UrlReport {
+  std::uint64_t urls = 0, exists = 0, does_not_exist = 0, unknown = 0, invalid = 0;
+  int ranks = 1, threads = 1;
+  double wall_seconds = 0;
+  [[nodiscard]] double urls_per_second() const {
+    return wall_seconds > 0 ? static_cast<double>(urls) / wall_seconds : 0.0;
+  }
+  /// `pmap-report stage=urls key=value ...`
+  [[nodiscard]] std::string line() const;
+  [[nodiscard]] std::string summary() const;
+};
+
+/// Runs the URL stage (collective). Throws UsageError for a missing or unreadable input or an
+/// unusable output, before anything is written.
+UrlReport run_urls(const UrlJob& job, MPI_Comm comm);
+
+}  // namespace pmap

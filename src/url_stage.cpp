@@ -1,0 +1,409 @@
+#include "pmap/url_stage.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+#include <vector>
+
+#include "pmap/compute.hpp"
+#include "pmap/error.hpp"
+#include "pmap/h5.hpp"
+#include "pmap/mpi.hpp"
+#include "pmap/results.hpp"
+#include "pmap/schedule.hpp"
+#include "pmap/stop.hpp"
+
+namespace pmap {
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+constexpr std::size_t kErrorLen = 256;      // fixed-length error strings (truncated)
+constexpr std::size_t kMinFinalLen = 512;   // final_url at least this long (truncated beyond)
+constexpr std::size_t kFlushRows = 4096;    // results buffered per rank before a write
+constexpr double kFlushSeconds = 0.5;       // ... or this often
+
+std::string trim(const std::string& s) {
+  const auto* ws = " \t\r\n\f\v";
+  const auto b = s.find_first_not_of(ws);
+  if (b == std::string::npos) return {};
+  return s.substr(b, s.find_last_not_of(ws) - b + 1);
+}
+
+/// Streams the URL lines of a file: calls fn(row, url) for each kept line.
+template <typename Fn>
+void for_each_url(const std::string& path, Fn&& fn) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw UsageError("--input " + path + ": cannot open (" + std::strerror(errno) +
+                     "); give a readable text file with one URL a line");
+  }
+  std::string line;
+  std::uint64_t row = 0;
+  while (std::getline(in, line)) {
+    const std::string t = trim(line);
+    if (t.empty() || t.front() == '#') continue;
+    fn(row++, t);
+  }
+  if (in.bad()) throw UsageError("--input " + path + ": read error");
+}
+
+/// Serial: creates /urls in `path` with every dataset allocated (verdict filled with -1).
+void create_urls_group(const std::string& path, bool create_file, bool overwrite,
+                       std::uint64_t rows, std::size_t url_len, std::size_t final_len,
+                       const Attrs& root, const Attrs& attrs) {
+  h5::silence_errors();
+  h5::Handle file;
+  if (create_file) {
+    file = h5::Handle(H5Fcreate(path.c_str(), overwrite ? H5F_ACC_TRUNC : H5F_ACC_EXCL,
+                                H5P_DEFAULT, H5P_DEFAULT),
+                      "create " + path);
+    write_attrs(file.get(), root);
+  } else {
+    file = h5::Handle(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), "open " + path);
+    if (H5Lexists(file.get(), "urls", H5P_DEFAULT) > 0) {
+      h5::check(H5Ldelete(file.get(), "urls", H5P_DEFAULT), "replace /urls");
+    }
+  }
+  h5::Handle g(H5Gcreate2(file.get(), "urls", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+               "create /urls");
+  write_attrs(g.get(), attrs);
+  const hsize_t n = rows;
+  h5::Handle space(H5Screate_simple(1, &n, nullptr), "urls space");
+  const auto make = [&](const char* name, hid_t type, const void* fill, hid_t fill_type) {
+    h5::Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), "dcpl");
+    h5::check(H5Pset_layout(dcpl.get(), H5D_CONTIGUOUS), "layout");
+    h5::check(H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY), "alloc time");
+    if (fill != nullptr) {
+      h5::check(H5Pset_fill_value(dcpl.get(), fill_type, fill), "fill value");
+      h5::check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_ALLOC), "fill time");
+    } else {
+      h5::check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "fill time");
+    }
+    h5::Handle d(H5Dcreate2(g.get(), name, type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+                 std::string("create /urls/") + name);
+  };
+  const auto fixed_string = [](std::size_t len) {
+    h5::Handle t(H5Tcopy(H5T_C_S1), "string type");
+    h5::check(H5Tset_size(t.get(), len), "string size");
+    h5::check(H5Tset_strpad(t.get(), H5T_STR_NULLPAD), "string pad");
+    h5::check(H5Tset_cset(t.get(), H5T_CSET_UTF8), "string charset");
+    return t;
+  };
+  h5::Handle verdict(H5Tenum_create(H5T_NATIVE_INT8), "enum type");
+  const std::pair<const char*, std::int8_t> members[] = {
+      {"exists", 0}, {"does_not_exist", 1}, {"unknown", 2}, {"not_checked", -1}};
+  for (const auto& [name, v] : members) h5::check(H5Tenum_insert(verdict.get(), name, &v), "enum");
+  const std::int8_t not_checked = -1;
+  make("url", fixed_string(url_len).get(), nullptr, 0);
+  make("http_status", H5T_STD_I32LE, nullptr, 0);
+  make("error", fixed_string(kErrorLen).get(), nullptr, 0);
+  make("seconds", H5T_IEEE_F64LE, nullptr, 0);
+  make("attempts", H5T_STD_I32LE, nullptr, 0);
+  make("final_url", fixed_string(final_len).get(), nullptr, 0);
+  make("verdict", verdict.get(), &not_checked, verdict.get());
+  g.reset();
+  h5::check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "flush");
+  file.close("close " + path);
+}
+
+/// Buffered rows of one rank, written with point selections (rows are scattered by host).
+class UrlRowWriter {
+ public:
+  UrlRowWriter(const std::string& path, MPI_Comm comm, std::size_t url_len, std::size_t final_len)
+      : url_len_(url_len), final_len_(final_len) {
+    h5::Handle fapl(H5Pcreate(H5P_FILE_ACCESS), "fapl");
+    h5::check(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), "set MPI-IO driver");
+    file_ = h5::Handle(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get()), "open " + path);
+    for (const char* name : {"url", "http_status", "error", "seconds", "attempts", "final_url",
+                             "verdict"}) {
+      dsets_.emplace_back(H5Dopen2(file_.get(), (std::string("/urls/") + name).c_str(), H5P_DEFAULT),
+                          std::string("open /urls/") + name);
+    }
+  }
+
+  void add(std::uint64_t row, const std::string& url, const UrlResult& r) {
+    rows_.push_back(row);
+    append_fixed(urls_, url, url_len_);
+    status_.push_back(r.http_status);
+    append_fixed(errors_, r.error, kErrorLen);
+    seconds_.push_back(r.seconds);
+    attempts_.push_back(r.attempts);
+    append_fixed(finals_, r.final_url, final_len_);
+    verdicts_.push_back(static_cast<std::int8_t>(r.verdict));
+  }
+  [[nodiscard]] std::size_t pending() const { return rows_.size(); }
+
+  void flush() {
+    if (rows_.empty()) return;
+    const hsize_t n = rows_.size();
+    std::vector<hsize_t> coords(rows_.begin(), rows_.end());
+    h5::Handle mspace(H5Screate_simple(1, &n, nullptr), "memory space");
+    const void* data[] = {urls_.data(),     status_.data(), errors_.data(), seconds_.data(),
+                          attempts_.data(), finals_.data(), verdicts_.data()};
+    for (std::size_t i = 0; i < dsets_.size(); ++i) {
+      h5::Handle fspace(H5Dget_space(dsets_[i].get()), "space");
+      h5::check(H5Sselect_elements(fspace.get(), H5S_SELECT_SET, n, coords.data()), "select rows");
+      h5::Handle mtype(H5Dget_type(dsets_[i].get()), "type");
+      hid_t mem = mtype.get();
+      if (i == 1 || i == 4) mem = H5T_NATIVE_INT32;
+      if (i == 3) mem = H5T_NATIVE_DOUBLE;
+      h5::check(H5Dwrite(dsets_[i].get(), mem, mspace.get(), fspace.get(), H5P_DEFAULT, data[i]),
+                "write /urls rows");
+    }
+    rows_.clear();
+    urls_.clear();
+    status_.clear();
+    errors_.clear();
+    seconds_.clear();
+    attempts_.clear();
+    finals_.clear();
+    verdicts_.clear();
+  }
+
+  void close() {
+    flush();
+    for (auto& d : dsets_) d.close("close /urls dataset");
+    file_.close("close results file");
+  }
+
+ private:
+  static void append_fixed(std::string& buf, const std::string& s, std::size_t len) {
+    const std::size_t n = std::min(s.size(), len);
+    buf.append(s.data(), n);
+    buf.append(len - n, '\0');
+  }
+  std::size_t url_len_, final_len_;
+  h5::Handle file_;
+  std::vector<h5::Handle> dsets_;
+  std::vector<std::uint64_t> rows_;
+  std::string urls_, errors_, finals_;
+  std::vector<std::int32_t> status_, attempts_;
+  std::vector<double> seconds_;
+  std::vector<std::int8_t> verdicts_;
+};
+
+std::string fixed3(double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.3f", v);
+  return b;
+}
+
+}  // namespace
+
+std::string UrlReport::line() const {
+  std::ostringstream os;
+  os << "pmap-report stage=urls ranks=" << ranks << " threads=" << threads << " urls=" << urls
+     << " exists=" << exists << " does_not_exist=" << does_not_exist << " unknown=" << unknown
+     << " invalid=" << invalid << " wall_seconds=" << fixed3(wall_seconds)
+     << " urls_per_second=" << fixed3(urls_per_second());
+  return os.str();
+}
+
+std::string UrlReport::summary() const {
+  std::ostringstream os;
+  os << "urls: " << urls << " URLs (" << exists << " exist, " << does_not_exist
+     << " do not exist, " << unknown << " unknown";
+  if (invalid > 0) os << " of which " << invalid << " invalid";
+  os << ") in " << fixed3(wall_seconds) << " s, " << fixed3(urls_per_second()) << " URLs/s on "
+     << ranks << (ranks == 1 ? " rank" : " ranks") << " x " << threads << " I/O threads\n";
+  return os.str();
+}
+
+UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
+  const int rank = mpi::rank(comm);
+  const int size = mpi::size(comm);
+  const bool write_file = !job.output.empty();
+  const auto t_start = clock_type::now();
+
+  // Validate options (throws UsageError) and the output before reading anything big.
+  const UrlChecker checker(job.options);
+  if (write_file && !job.append) {
+    std::string err;
+    if (rank == 0) {
+      try {
+        check_output_path(job.output, job.force);
+      } catch (const UsageError& e) {
+        err = e.what();
+      }
+    }
+    err = mpi::bcast_string(comm, err);
+    if (!err.empty()) throw UsageError(err);
+  }
+
+  // Every rank streams the list and keeps the URLs of its hosts.
+  std::vector<std::uint64_t> my_rows;
+  std::vector<std::string> my_urls;
+  std::uint64_t total = 0, max_len = 1;
+  std::string err;
+  try {
+    for_each_url(job.input, [&](std::uint64_t row, const std::string& url) {
+      ++total;
+      max_len = std::max<std::uint64_t>(max_len, std::min<std::size_t>(url.size(), 8192));
+      if (host_hash(url_host(url)) % static_cast<std::uint64_t>(size) ==
+          static_cast<std::uint64_t>(rank)) {
+        my_rows.push_back(row);
+        my_urls.push_back(url);
+      }
+    });
+  } catch (const UsageError& e) {
+    err = e.what();
+  }
+  int bad = err.empty() ? 0 : 1;
+  mpi::check(MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, comm), "MPI_Allreduce");
+  if (bad != 0) {
+    // Rank 0's message when it has one, else a generic one.
+    throw UsageError(err.empty() ? "--input " + job.input + ": unreadable on another rank" : err);
+  }
+  const std::size_t url_len = max_len;
+  const std::size_t final_len = std::max<std::size_t>(kMinFinalLen, url_len);
+
+  std::string create_error;
+  int create_code = 0;
+  if (write_file && rank == 0) {
+    try {
+      Attrs root = {{"pmap_version", std::string(kVersion)},
+                    {"schema_version", std::int64_t{1}},
+                    {"created", iso8601_now()},
+                    {"command", job.command},
+                    {"mpi_ranks", std::int64_t{size}},
+                    {"omp_threads", std::int64_t{1}}};
+      Attrs attrs = {{"input", job.input},
+                     {"timeout", job.options.timeout},
+                     {"threads", std::int64_t{job.options.threads}},
+                     {"retries", std::int64_t{job.options.retries}},
+                     {"per_host", std::int64_t{job.options.per_host}},
+                     {"method", std::string(job.options.method == HttpMethod::Head ? "head" : "get")},
+                     {"urls", static_cast<std::int64_t>(total)}};
+      create_urls_group(job.output, !job.append, job.force, total, url_len, final_len, root, attrs);
+    } catch (const Error& e) {
+      create_error = e.what();
+      create_code = static_cast<int>(e.code());
+    }
+  }
+  mpi::check(MPI_Bcast(&create_code, 1, MPI_INT, 0, comm), "MPI_Bcast");
+  if (create_code != 0) {
+    create_error = mpi::bcast_string(comm, create_error);
+    if (create_code == static_cast<int>(ExitCode::Usage)) throw UsageError(create_error);
+    throw RuntimeError(create_error);
+  }
+
+  std::unique_ptr<UrlRowWriter> writer;
+  if (write_file) writer = std::make_unique<UrlRowWriter>(job.output, comm, url_len, final_len);
+
+  // Progress across ranks reuses the dispatcher's reporting (no chunks are claimed).
+  Dispatcher progress_channel(comm, {Schedule::Static, total, 1, size});
+  std::unique_ptr<Progress> progress;
+  if (rank == 0 && job.progress != ProgressMode::None) {
+    progress = std::make_unique<Progress>(job.progress, "urls", total);
+    const auto interval = progress->mode() == ProgressMode::Bar ? std::chrono::milliseconds(100)
+                                                                : std::chrono::milliseconds(500);
+    progress_channel.on_tick([p = progress.get()](std::uint64_t done) { p->update(done); },
+                             interval);
+  }
+
+  std::uint64_t counts[5] = {0, 0, 0, 0, 0};  // exists, does not exist, unknown, invalid, done
+  std::vector<std::pair<std::uint64_t, std::int8_t>> verdicts;  // for --print
+  std::mutex m;
+  auto last_flush = clock_type::now();
+  std::exception_ptr write_error;
+  checker.check(
+      my_urls,
+      [&](std::size_t i, const UrlResult& r) {
+        std::lock_guard lock(m);
+        ++counts[static_cast<int>(r.verdict)];
+        if (r.attempts == 0 && r.error.rfind("invalid URL", 0) == 0) ++counts[3];
+        ++counts[4];
+        if (job.print) verdicts.emplace_back(my_rows[i], static_cast<std::int8_t>(r.verdict));
+        if (writer) {
+          writer->add(my_rows[i], my_urls[i], r);
+          const auto now = clock_type::now();
+          if (writer->pending() >= kFlushRows ||
+              std::chrono::duration<double>(now - last_flush).count() >= kFlushSeconds) {
+            writer->flush();
+            last_flush = now;
+          }
+        }
+        progress_channel.add_done(1);
+      },
+      stop_flag());
+  progress_channel.finish();
+  if (writer) writer->close();
+  if (progress) progress->finish(progress_channel.done_total());
+
+  mpi::check(MPI_Allreduce(MPI_IN_PLACE, counts, 5, MPI_UINT64_T, MPI_SUM, comm), "MPI_Allreduce");
+  double wall = std::chrono::duration<double>(clock_type::now() - t_start).count();
+  mpi::check(MPI_Allreduce(MPI_IN_PLACE, &wall, 1, MPI_DOUBLE, MPI_MAX, comm), "MPI_Allreduce");
+  UrlReport report;
+  report.urls = total;
+  report.exists = counts[0];
+  report.does_not_exist = counts[1];
+  report.unknown = counts[2];
+  report.invalid = counts[3];
+  report.ranks = size;
+  report.threads = job.options.threads;
+  report.wall_seconds = wall;
+
+  if (job.print) {
+    // Gather (row, verdict) on rank 0 and print in input order, re-reading the list.
+    std::vector<std::uint64_t> rows;
+    std::vector<std::int8_t> vs;
+    for (const auto& [row, v] : verdicts) {
+      rows.push_back(row);
+      vs.push_back(v);
+    }
+    int n = static_cast<int>(rows.size());
+    std::vector<int> counts_per(static_cast<std::size_t>(size)), displs(static_cast<std::size_t>(size));
+    mpi::check(MPI_Gather(&n, 1, MPI_INT, counts_per.data(), 1, MPI_INT, 0, comm), "MPI_Gather");
+    int all_n = 0;
+    if (rank == 0) {
+      for (int r = 0; r < size; ++r) {
+        displs[static_cast<std::size_t>(r)] = all_n;
+        all_n += counts_per[static_cast<std::size_t>(r)];
+      }
+    }
+    std::vector<std::uint64_t> all_rows(static_cast<std::size_t>(all_n));
+    std::vector<std::int8_t> all_vs(static_cast<std::size_t>(all_n));
+    mpi::check(MPI_Gatherv(rows.data(), n, MPI_UINT64_T, all_rows.data(), counts_per.data(),
+                           displs.data(), MPI_UINT64_T, 0, comm),
+               "MPI_Gatherv");
+    mpi::check(MPI_Gatherv(vs.data(), n, MPI_INT8_T, all_vs.data(), counts_per.data(),
+                           displs.data(), MPI_INT8_T, 0, comm),
+               "MPI_Gatherv");
+    if (rank == 0) {
+      std::vector<std::int8_t> by_row(total, -1);
+      for (std::size_t i = 0; i < all_rows.size(); ++i) by_row[all_rows[i]] = all_vs[i];
+      for_each_url(job.input, [&](std::uint64_t row, const std::string& url) {
+        if (by_row[row] < 0) return;  // interrupted before it was checked
+        std::cout << url << " - " << to_string(static_cast<Verdict>(by_row[row])) << "\n";
+      });
+      std::cout.flush();
+    }
+  }
+
+  if (write_file && rank == 0) {
+    h5::Handle file(H5Fopen(job.output.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), "reopen " + job.output);
+    h5::Handle g(H5Gopen2(file.get(), "urls", H5P_DEFAULT), "open /urls");
+    write_attrs(g.get(), {{"wall_seconds", wall},
+                          {"urls_per_second", report.urls_per_second()},
+                          {"exists", static_cast<std::int64_t>(report.exists)},
+                          {"does_not_exist", static_cast<std::int64_t>(report.does_not_exist)},
+                          {"unknown", static_cast<std::int64_t>(report.unknown)},
+                          {"invalid", static_cast<std::int64_t>(report.invalid)},
+                          {"report", report.line()}});
+    g.reset();
+    file.close("close " + job.output);
+  }
+  if (rank == 0 && job.print_summary) {
+    std::cout << report.summary() << report.line() << "\n";
+    std::cout.flush();
+  }
+  return report;
+}
+
+}  // namespace pmap
