@@ -202,6 +202,48 @@ std::string inspect(const std::string& path) {
       }
     }
   }
+  if (H5Lexists(f, "urls", H5P_DEFAULT) > 0) {
+    h5::Handle g(H5Gopen2(f, "urls", H5P_DEFAULT), "open /urls");
+    h5::Handle verdict(H5Dopen2(g.get(), "verdict", H5P_DEFAULT), "open /urls/verdict");
+    h5::Handle attempts(H5Dopen2(g.get(), "attempts", H5P_DEFAULT), "open /urls/attempts");
+    h5::Handle secs(H5Dopen2(g.get(), "seconds", H5P_DEFAULT), "open /urls/seconds");
+    const std::uint64_t m = rows_of(verdict.get());
+    std::uint64_t counts[4] = {0, 0, 0, 0};  // exists, does not exist, unknown, not checked
+    std::uint64_t requests = 0;
+    double sec_max = 0;
+    std::vector<std::int8_t> v;
+    std::vector<std::int32_t> a;
+    std::vector<double> t;
+    for (std::uint64_t b = 0; b < m; b += kMaxChunk) {
+      const auto cnt = std::min<std::uint64_t>(kMaxChunk, m - b);
+      read_rows(verdict.get(), H5T_NATIVE_INT8, b, cnt, 0, v);
+      read_rows(attempts.get(), H5T_NATIVE_INT32, b, cnt, 0, a);
+      read_rows(secs.get(), H5T_NATIVE_DOUBLE, b, cnt, 0, t);
+      for (std::uint64_t i = 0; i < cnt; ++i) {
+        const int idx = v[i] >= 0 && v[i] <= 2 ? v[i] : 3;
+        ++counts[idx];
+        if (idx != 3) {
+          requests += static_cast<std::uint64_t>(std::max(a[i], 0));
+          sec_max = std::max(sec_max, t[i]);
+        }
+      }
+    }
+    os << "urls: " << m << " URLs from " << attr_text(g.get(), "input") << " (timeout "
+       << attr_text(g.get(), "timeout") << " s, " << attr_text(g.get(), "threads")
+       << " threads, per host " << attr_text(g.get(), "per_host") << ")\n";
+    os << "  verdicts: " << counts[0] << " exists, " << counts[1] << " does not exist, "
+       << counts[2] << " unknown, " << counts[3] << " not checked\n";
+    char line[160];
+    std::snprintf(line, sizeof line, "  requests: %llu, slowest URL %.3f s\n",
+                  static_cast<unsigned long long>(requests), sec_max);
+    os << line;
+    if (h5::has_attr(g.get(), "wall_seconds")) {
+      os << "  run: wall " << attr_text(g.get(), "wall_seconds") << " s, "
+         << attr_text(g.get(), "urls_per_second") << " URLs/s\n";
+    } else {
+      os << "  run: not finished (interrupted or still running)\n";
+    }
+  }
   return os.str();
 }
 

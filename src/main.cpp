@@ -16,6 +16,7 @@
 #include "pmap/error.hpp"
 #include "pmap/inspect.hpp"
 #include "pmap/kernel.hpp"
+#include "pmap/merge.hpp"
 #include "pmap/mpi.hpp"
 #include "pmap/stop.hpp"
 #include "pmap/url_stage.hpp"
@@ -383,7 +384,8 @@ int main(int argc, char** argv) {
   const bool top_level = !words.empty() && (words[0] == "--help" || words[0] == "-h" ||
                                             words[0] == "--version" || words[0] == "-V");
   if (!top_level && (words.empty() || (words[0] != "run" && words[0] != "urls" &&
-                                       words[0] != "kernels" && words[0] != "inspect"))) {
+                                       words[0] != "kernels" && words[0] != "inspect" &&
+                                       words[0] != "merge"))) {
     words.insert(words.begin(), "run");
   }
 
@@ -400,6 +402,13 @@ int main(int argc, char** argv) {
                                           "else unknown)");
   add_url_options(*urls, url_opts);
   app.add_subcommand("kernels", "list kernels, their arguments and output columns");
+  std::string merge_out;
+  std::vector<std::string> merge_in;
+  bool merge_force = false;
+  auto* merge = app.add_subcommand("merge", "join the shard files of a sharded job into one file");
+  merge->add_option("output", merge_out, "merged results file")->required();
+  merge->add_option("shards", merge_in, "shard files (all N shards of one job)")->required();
+  merge->add_flag("-f,--force", merge_force, "overwrite an existing output file");
   std::string inspect_path;
   auto* insp = app.add_subcommand("inspect", "summary of a results file");
   insp->add_option("file", inspect_path, "results file (HDF5)")->required();
@@ -428,6 +437,13 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (app.got_subcommand("urls")) return run_urls_command(argc, argv, url_opts, command);
+    if (app.got_subcommand("merge")) {
+      const auto r = pmap::merge_shards(merge_out, merge_in, merge_force, command);
+      std::cout << "merged " << r.shards << " shards into " << merge_out << ": " << r.items
+                << " items (" << r.ok << " ok, " << r.failed << " failed, " << r.timed_out
+                << " timed out)\n";
+      return r.failed + r.timed_out > 0 ? 1 : 0;
+    }
     const bool default_job = run_opts.range.empty() && run_opts.input.empty() &&
                              run->count("--kernel") == 0;
     return run_compute_command(argc, argv, run_opts, command, default_job);

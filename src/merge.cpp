@@ -1,0 +1,203 @@
+#include "pmap/merge.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+
+#include "pmap/compute.hpp"
+#include "pmap/error.hpp"
+#include "pmap/h5.hpp"
+#include "pmap/partition.hpp"
+#include "pmap/report.hpp"
+#include "pmap/results.hpp"
+#include "pmap/resume.hpp"
+
+namespace pmap {
+namespace {
+
+/// The identity of a shard, read from its /compute attributes.
+struct ShardInfo {
+  std::string path;
+  std::map<std::string, std::string> identity;
+  std::int64_t index = 0, count = 1, items = 0;
+  std::vector<std::string> columns;
+  Attrs carried;  // schedule, chunk, space, range_* (copied to the merged file)
+};
+
+std::string text_attr(hid_t obj, const std::string& name) {
+  if (!h5::has_attr(obj, name)) return "(missing)";
+  h5::Handle a(H5Aopen(obj, name.c_str(), H5P_DEFAULT), name);
+  h5::Handle t(H5Aget_type(a.get()), "type");
+  if (H5Tget_class(t.get()) == H5T_STRING) return h5::read_attr_string(obj, name);
+  if (H5Tget_class(t.get()) == H5T_INTEGER) return std::to_string(h5::read_attr_int(obj, name));
+  return std::to_string(h5::read_attr_double(obj, name));
+}
+
+ShardInfo read_shard(const std::string& path) {
+  h5::silence_errors();
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw UsageError("merge: " + path + ": no such file");
+  if (!h5::is_hdf5(path)) throw UsageError("merge: " + path + ": not an HDF5 file");
+  h5::Handle f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
+  if (H5Lexists(f.get(), "compute", H5P_DEFAULT) <= 0 || !h5::has_attr(f.get(), "schema_version")) {
+    throw UsageError("merge: " + path + ": not a pmap results file with a /compute stage");
+  }
+  h5::Handle g(H5Gopen2(f.get(), "compute", H5P_DEFAULT), "open /compute");
+  ShardInfo s;
+  s.path = path;
+  for (const char* key : {"kernel", "args", "items", "item_kind", "items_fnv", "shard_count"}) {
+    s.identity[key] = text_attr(g.get(), key);
+  }
+  s.index = h5::has_attr(g.get(), "shard_index") ? h5::read_attr_int(g.get(), "shard_index") : 0;
+  s.count = h5::has_attr(g.get(), "shard_count") ? h5::read_attr_int(g.get(), "shard_count") : 1;
+  s.items = h5::read_attr_int(g.get(), "items");
+  s.columns = h5::read_attr_strings(g.get(), "columns");
+  for (const char* key : {"schedule", "space", "item_kind", "kernel", "args", "items_fnv"}) {
+    if (h5::has_attr(g.get(), key)) s.carried.emplace_back(key, h5::read_attr_string(g.get(), key));
+  }
+  for (const char* key : {"chunk", "range_start", "range_stop", "range_step", "items"}) {
+    if (h5::has_attr(g.get(), key)) s.carried.emplace_back(key, h5::read_attr_int(g.get(), key));
+  }
+  return s;
+}
+
+/// Copies rows [w.begin, w.end) of every /compute dataset from `src` to `dst`, in blocks.
+void copy_rows(hid_t src, hid_t dst, Chunk w, std::size_t k) {
+  struct Column {
+    const char* name;
+    hid_t type;
+    std::size_t width;  // elements per row
+    std::size_t bytes;  // bytes per element
+  };
+  const Column cols[] = {{"item", H5T_NATIVE_INT64, 0, 8},     {"value", H5T_NATIVE_DOUBLE, k, 8},
+                         {"rank", H5T_NATIVE_INT32, 0, 4},     {"thread", H5T_NATIVE_INT32, 0, 4},
+                         {"seconds", H5T_NATIVE_DOUBLE, 0, 8}, {"status", H5T_NATIVE_INT8, 0, 1}};
+  std::vector<char> buf;
+  for (const auto& c : cols) {
+    const std::string path = std::string("/compute/") + c.name;
+    h5::Handle in(H5Dopen2(src, path.c_str(), H5P_DEFAULT), "open " + path);
+    h5::Handle out(H5Dopen2(dst, path.c_str(), H5P_DEFAULT), "open " + path);
+    for (std::uint64_t b = w.begin; b < w.end; b += kMaxChunk) {
+      const auto cnt = std::min<std::uint64_t>(kMaxChunk, w.end - b);
+      const int rank = c.width > 0 ? 2 : 1;
+      const hsize_t start[2] = {b, 0};
+      const hsize_t count[2] = {cnt, c.width};
+      buf.resize(cnt * std::max<std::size_t>(c.width, 1) * c.bytes);
+      h5::Handle ms(H5Screate_simple(rank, count, nullptr), "memory space");
+      h5::Handle fs_in(H5Dget_space(in.get()), "space");
+      h5::check(H5Sselect_hyperslab(fs_in.get(), H5S_SELECT_SET, start, nullptr, count, nullptr),
+                "select");
+      h5::check(H5Dread(in.get(), c.type, ms.get(), fs_in.get(), H5P_DEFAULT, buf.data()),
+                "read " + path);
+      h5::Handle fs_out(H5Dget_space(out.get()), "space");
+      h5::check(H5Sselect_hyperslab(fs_out.get(), H5S_SELECT_SET, start, nullptr, count, nullptr),
+                "select");
+      h5::check(H5Dwrite(out.get(), c.type, ms.get(), fs_out.get(), H5P_DEFAULT, buf.data()),
+                "write " + path);
+    }
+  }
+}
+
+}  // namespace
+
+MergeReport merge_shards(const std::string& output, const std::vector<std::string>& shards,
+                         bool force, const std::string& command) {
+  if (shards.empty()) throw UsageError("merge: give the shard files to merge");
+  std::vector<ShardInfo> info;
+  for (const auto& p : shards) info.push_back(read_shard(p));
+  const ShardInfo& first = info.front();
+  for (const auto& s : info) {
+    for (const auto& [key, value] : first.identity) {
+      if (s.identity.at(key) != value) {
+        throw UsageError("merge: " + s.path + ": " + key + " differs from " + first.path + " (" +
+                         s.identity.at(key) + " vs " + value + "): not shards of one job");
+      }
+    }
+  }
+  const auto count = first.count;
+  if (static_cast<std::int64_t>(info.size()) != count) {
+    throw UsageError("merge: the job has " + std::to_string(count) + " shards but " +
+                     std::to_string(info.size()) + " files were given");
+  }
+  std::vector<const ShardInfo*> by_index(static_cast<std::size_t>(count), nullptr);
+  for (const auto& s : info) {
+    auto& slot = by_index[static_cast<std::size_t>(s.index)];
+    if (slot != nullptr) {
+      throw UsageError("merge: " + s.path + " and " + slot->path + " are both shard " +
+                       std::to_string(s.index) + "/" + std::to_string(count));
+    }
+    slot = &s;
+  }
+  const auto n = static_cast<std::uint64_t>(first.items);
+  // Every row of a shard must be done (resume unfinished shards first), none outside it.
+  for (const auto& s : info) {
+    const Chunk w = block(n, static_cast<int>(count), static_cast<int>(s.index));
+    const FileTotals inside = scan_results(s.path, w);
+    if (inside.not_run > 0) {
+      throw UsageError("merge: " + s.path + " (shard " + std::to_string(s.index) + "/" +
+                       std::to_string(count) + ") has " + std::to_string(inside.not_run) +
+                       " rows not run; finish it with `pmap run ... --shard " +
+                       std::to_string(s.index) + "/" + std::to_string(count) + " --resume`");
+    }
+    for (const Chunk outside : {Chunk{0, w.begin}, Chunk{w.end, n}}) {
+      const FileTotals t = scan_results(s.path, outside);
+      if (t.ok + t.failed + t.timed_out > 0) {
+        throw UsageError("merge: " + s.path + " has rows outside its shard " +
+                         std::to_string(s.index) + "/" + std::to_string(count) +
+                         ": the shards overlap");
+      }
+    }
+  }
+  check_output_path(output, force);
+
+  ComputeMeta meta;
+  meta.items = n;
+  meta.columns = first.columns;
+  meta.root = {{"pmap_version", std::string(kVersion)},
+               {"schema_version", kSchemaVersion},
+               {"created", iso8601_now()},
+               {"command", command},
+               {"mpi_ranks", std::int64_t{0}},
+               {"omp_threads", std::int64_t{0}}};
+  meta.compute = first.carried;
+  meta.compute.emplace_back("shard_index", std::int64_t{0});
+  meta.compute.emplace_back("shard_count", std::int64_t{1});
+  meta.compute.emplace_back("merged_from", static_cast<std::int64_t>(count));
+  create_results_file(output, meta, force);
+
+  std::vector<ErrorRecord> errors;
+  std::vector<RankRecord> ranks;
+  {
+    h5::Handle dst(H5Fopen(output.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), "open " + output);
+    for (const auto& s : info) {
+      const Chunk w = block(n, static_cast<int>(count), static_cast<int>(s.index));
+      h5::Handle src(H5Fopen(s.path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + s.path);
+      copy_rows(src.get(), dst.get(), w, first.columns.size());
+      auto e = read_errors(s.path);
+      errors.insert(errors.end(), e.begin(), e.end());
+    }
+    dst.close("close " + output);
+  }
+  std::sort(errors.begin(), errors.end(),
+            [](const ErrorRecord& a, const ErrorRecord& b) { return a.item < b.item; });
+  const FileTotals t = scan_results(output, Chunk{0, n});
+  MergeReport report;
+  report.items = n;
+  report.ok = t.ok;
+  report.failed = t.failed;
+  report.timed_out = t.timed_out;
+  report.shards = static_cast<int>(count);
+  report.checksum = t.checksum;
+  char hex[20];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(t.checksum));
+  finalize_results_file(output, "compute",
+                        {{"ok", static_cast<std::int64_t>(t.ok)},
+                         {"failed", static_cast<std::int64_t>(t.failed)},
+                         {"timed_out", static_cast<std::int64_t>(t.timed_out)},
+                         {"not_run", std::int64_t{0}},
+                         {"checksum", std::string(hex)}},
+                        ranks, errors);
+  return report;
+}
+
+}  // namespace pmap
