@@ -4,9 +4,9 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <cmath>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <ctime>
 #include <exception>
@@ -259,8 +259,8 @@ RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {
   std::uint64_t max_failures = job.max_failures;
   if (job.max_failures_fraction > 0) {
     max_failures = std::max<std::uint64_t>(
-        1, static_cast<std::uint64_t>(std::ceil(job.max_failures_fraction *
-                                                static_cast<double>(window.size()))));
+        1, static_cast<std::uint64_t>(
+               std::ceil(job.max_failures_fraction * static_cast<double>(window.size()))));
   }
   DispatchOptions dopt;
   dopt.schedule = job.schedule;
@@ -279,10 +279,9 @@ RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {
 
   mpi::check(MPI_Barrier(comm), "MPI_Barrier");
   const auto t0 = clock_type::now();
-  const auto deadline = job.deadline > 0
-                            ? t0 + std::chrono::duration_cast<clock_type::duration>(
-                                       std::chrono::duration<double>(job.deadline))
-                            : clock_type::time_point::max();
+  const auto deadline = job.deadline > 0 ? t0 + std::chrono::duration_cast<clock_type::duration>(
+                                                    std::chrono::duration<double>(job.deadline))
+                                         : clock_type::time_point::max();
   const auto item_budget = std::chrono::duration_cast<clock_type::duration>(
       std::chrono::duration<double>(job.item_timeout));
   std::atomic<bool> fatal{false};
@@ -418,8 +417,7 @@ RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {
   const double work_wall = seconds_since(t0);
   const std::uint64_t remote_claims = dispatcher.remote_claims();
   int interrupted = stop_requested() ? std::max(stop_signal(), 1) : 0;
-  mpi::check(MPI_Allreduce(MPI_IN_PLACE, &interrupted, 1, MPI_INT, MPI_MAX, comm),
-             "MPI_Allreduce");
+  mpi::check(MPI_Allreduce(MPI_IN_PLACE, &interrupted, 1, MPI_INT, MPI_MAX, comm), "MPI_Allreduce");
   int hit = deadline_hit.load() ? 1 : 0;
   mpi::check(MPI_Allreduce(MPI_IN_PLACE, &hit, 1, MPI_INT, MPI_MAX, comm), "MPI_Allreduce");
 
@@ -479,7 +477,8 @@ RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {
   report.load_imbalance = busy_mean > 0 ? busy_max / busy_mean : 1.0;
   report.write_seconds = write_max;
   double rss = peak_rss_mib();
-  mpi::check(MPI_Allreduce(&rss, &report.max_rss_mib, 1, MPI_DOUBLE, MPI_MAX, comm), "MPI_Allreduce");
+  mpi::check(MPI_Allreduce(&rss, &report.max_rss_mib, 1, MPI_DOUBLE, MPI_MAX, comm),
+             "MPI_Allreduce");
   std::uint64_t claims = remote_claims;
   mpi::check(MPI_Bcast(&claims, 1, MPI_UINT64_T, 0, comm), "MPI_Bcast");
   report.remote_claims = claims;

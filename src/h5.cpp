@@ -25,7 +25,8 @@ std::string error_stack() {
 }
 
 Handle attr_for_write(hid_t obj, const std::string& name, hid_t type, hid_t space) {
-  if (H5Aexists(obj, name.c_str()) > 0) check(H5Adelete(obj, name.c_str()), "delete attribute " + name);
+  if (H5Aexists(obj, name.c_str()) > 0)
+    check(H5Adelete(obj, name.c_str()), "delete attribute " + name);
   return Handle(H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT),
                 "create attribute " + name);
 }

@@ -85,10 +85,14 @@ StatusCounts count_status(const std::string& path) {
     const auto cnt = std::min<std::uint64_t>(kMaxChunk, n - b);
     read_rows(status.get(), H5T_NATIVE_INT8, b, cnt, 0, s);
     for (auto v : s) {
-      if (v == 0) ++c.ok;
-      else if (v == 1) ++c.failed;
-      else if (v == 2) ++c.timed_out;
-      else ++c.not_run;
+      if (v == 0)
+        ++c.ok;
+      else if (v == 1)
+        ++c.failed;
+      else if (v == 2)
+        ++c.timed_out;
+      else
+        ++c.not_run;
     }
   }
   return c;

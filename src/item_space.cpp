@@ -3,8 +3,8 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -61,8 +61,9 @@ Range parse_range(std::string_view text) {
     from = colon + 1;
   }
   if (parts.size() < 2 || parts.size() > 3) {
-    throw UsageError(where + "expected START:STOP or START:STOP:STEP (Python range semantics, "
-                             "e.g. 0:100 or 10:0:-2)");
+    throw UsageError(where +
+                     "expected START:STOP or START:STOP:STEP (Python range semantics, "
+                     "e.g. 0:100 or 10:0:-2)");
   }
   std::int64_t v[3] = {0, 0, 1};
   const char* names[3] = {"START", "STOP", "STEP"};

@@ -103,9 +103,7 @@ double BoundArgs::get_double(const std::string& name) const {
 const std::string& BoundArgs::get_string(const std::string& name) const {
   return std::get<std::string>(values_.at(name));
 }
-bool BoundArgs::get_bool(const std::string& name) const {
-  return std::get<bool>(values_.at(name));
-}
+bool BoundArgs::get_bool(const std::string& name) const { return std::get<bool>(values_.at(name)); }
 
 std::string BoundArgs::to_json() const {
   nlohmann::ordered_json j = nlohmann::ordered_json::object();
@@ -123,7 +121,8 @@ bool KernelContext::sleep_for(double seconds) const {
     if (should_stop()) return false;
     const auto now = clock::now();
     if (now >= until) return true;
-    std::this_thread::sleep_for(std::min<clock::duration>(until - now, std::chrono::milliseconds(20)));
+    std::this_thread::sleep_for(
+        std::min<clock::duration>(until - now, std::chrono::milliseconds(20)));
   }
 }
 
@@ -155,8 +154,8 @@ BoundArgs bind_args(const Kernel& kernel, const std::vector<std::string>& assign
   for (const auto& a : assignments) {
     const auto eq = a.find('=');
     if (eq == std::string::npos || eq == 0) {
-      throw UsageError("--arg " + a + ": expected KEY=VALUE (kernel " +
-                       std::string(kernel.name()) + " takes: " + valid_arguments(kernel) + ")");
+      throw UsageError("--arg " + a + ": expected KEY=VALUE (kernel " + std::string(kernel.name()) +
+                       " takes: " + valid_arguments(kernel) + ")");
     }
     const std::string key = a.substr(0, eq);
     const std::string text = a.substr(eq + 1);

@@ -73,8 +73,9 @@ void add_url_options(CLI::App& urls, UrlCliOptions& o) {
   urls.add_option("-t,--threads", o.threads, "concurrent requests per rank")->capture_default_str();
   urls.add_option("--timeout", o.timeout, "seconds per attempt (also ends slow-drip bodies)")
       ->capture_default_str();
-  urls.add_option("--retries", o.retries, "extra attempts for transient failures (429, 502-504, "
-                                          "connection errors)")
+  urls.add_option("--retries", o.retries,
+                  "extra attempts for transient failures (429, 502-504, "
+                  "connection errors)")
       ->capture_default_str();
   urls.add_option("--per-host", o.per_host, "concurrent requests per host across the whole job")
       ->capture_default_str();
@@ -109,12 +110,13 @@ pmap::UrlOptions url_options(int threads, double timeout, int retries, int per_h
 void add_run_options(CLI::App& run, RunOptions& o) {
   run.add_option("-k,--kernel", o.kernel, "kernel to map (see `pmap kernels`)")
       ->capture_default_str();
-  auto* range = run.add_option("-r,--range", o.range,
-                               "items START:STOP[:STEP], Python range semantics (default job: 1:11)");
+  auto* range = run.add_option(
+      "-r,--range", o.range, "items START:STOP[:STEP], Python range semantics (default job: 1:11)");
   auto* input = run.add_option("-i,--input", o.input, "items from a file, one a line");
   range->excludes(input);
   run.add_option("-a,--arg", o.args, "bind a kernel argument KEY=VALUE (repeatable)");
-  run.add_option("-s,--schedule", o.schedule, "static|cyclic|dynamic|guided")->capture_default_str();
+  run.add_option("-s,--schedule", o.schedule, "static|cyclic|dynamic|guided")
+      ->capture_default_str();
   run.add_option("-c,--chunk", o.chunk, "items per chunk, or auto (~100 ms chunks)")
       ->capture_default_str();
   run.add_option("-t,--threads", o.threads,
@@ -207,9 +209,6 @@ void parse_max_failures(const std::string& text, pmap::ComputeJob& job) {
   }
 }
 
-
-
-
 /// Parses Slurm's time-left format ([D-]HH:MM:SS, MM:SS, or "UNLIMITED") into seconds; < 0 if
 /// there is no limit or the text is not understood.
 double parse_slurm_time_left(std::string text) {
@@ -225,7 +224,8 @@ double parse_slurm_time_left(std::string text) {
   std::size_t from = 0;
   while (count < 3) {
     const auto colon = text.find(':', from);
-    const std::string piece = text.substr(from, colon == std::string::npos ? text.npos : colon - from);
+    const std::string piece =
+        text.substr(from, colon == std::string::npos ? text.npos : colon - from);
     if (piece.empty() || piece.find_first_not_of("0123456789") != std::string::npos) return -1;
     parts[count++] = std::atol(piece.c_str());
     if (colon == std::string::npos) break;
@@ -242,7 +242,8 @@ double slurm_deadline(MPI_Comm comm) {
   double seconds = -1;
   const char* job = std::getenv("SLURM_JOB_ID");
   if (job != nullptr && pmap::mpi::rank(comm) == 0) {
-    const std::string cmd = "squeue -h -j " + std::to_string(std::atoll(job)) + " -o %L 2>/dev/null";
+    const std::string cmd =
+        "squeue -h -j " + std::to_string(std::atoll(job)) + " -o %L 2>/dev/null";
     if (FILE* p = popen(cmd.c_str(), "r")) {
       char buf[64] = {};
       if (std::fgets(buf, sizeof buf, p) != nullptr) seconds = parse_slurm_time_left(buf);
@@ -383,23 +384,25 @@ int main(int argc, char** argv) {
   std::vector<std::string> words(argv + 1, argv + argc);
   const bool top_level = !words.empty() && (words[0] == "--help" || words[0] == "-h" ||
                                             words[0] == "--version" || words[0] == "-V");
-  if (!top_level && (words.empty() || (words[0] != "run" && words[0] != "urls" &&
-                                       words[0] != "kernels" && words[0] != "inspect" &&
-                                       words[0] != "merge"))) {
+  if (!top_level &&
+      (words.empty() || (words[0] != "run" && words[0] != "urls" && words[0] != "kernels" &&
+                         words[0] != "inspect" && words[0] != "merge"))) {
     words.insert(words.begin(), "run");
   }
 
-  CLI::App app{"pmap: map a function over an iteration space with MPI ranks and OpenMP threads, "
-               "every result in one HDF5 file",
-               "pmap"};
+  CLI::App app{
+      "pmap: map a function over an iteration space with MPI ranks and OpenMP threads, "
+      "every result in one HDF5 file",
+      "pmap"};
   app.set_version_flag("-V,--version", std::string("pmap ") + pmap::kVersion);
   app.require_subcommand(1);
   RunOptions run_opts;
   auto* run = app.add_subcommand("run", "map a kernel over items (the default subcommand)");
   add_run_options(*run, run_opts);
   UrlCliOptions url_opts;
-  auto* urls = app.add_subcommand("urls", "check that URLs exist (200 exists, 404 does not, "
-                                          "else unknown)");
+  auto* urls = app.add_subcommand("urls",
+                                  "check that URLs exist (200 exists, 404 does not, "
+                                  "else unknown)");
   add_url_options(*urls, url_opts);
   app.add_subcommand("kernels", "list kernels, their arguments and output columns");
   std::string merge_out;
@@ -444,8 +447,8 @@ int main(int argc, char** argv) {
                 << " timed out)\n";
       return r.failed + r.timed_out > 0 ? 1 : 0;
     }
-    const bool default_job = run_opts.range.empty() && run_opts.input.empty() &&
-                             run->count("--kernel") == 0;
+    const bool default_job =
+        run_opts.range.empty() && run_opts.input.empty() && run->count("--kernel") == 0;
     return run_compute_command(argc, argv, run_opts, command, default_job);
   } catch (const pmap::Error& e) {
     if (printer) std::cerr << "pmap: error: " << e.what() << "\n";

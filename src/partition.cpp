@@ -64,7 +64,8 @@ std::vector<Chunk> RowSet::segments(Chunk tasks) const {
   // First range whose cumulative count exceeds tasks.begin.
   auto it = std::upper_bound(prefix_.begin(), prefix_.end(), tasks.begin);
   std::uint64_t pos = tasks.begin;
-  for (auto i = static_cast<std::size_t>(it - prefix_.begin()); i < ranges_.size() && pos < tasks.end; ++i) {
+  for (auto i = static_cast<std::size_t>(it - prefix_.begin());
+       i < ranges_.size() && pos < tasks.end; ++i) {
     const std::uint64_t before = prefix_[i] - ranges_[i].size();
     const std::uint64_t offset = pos - before;
     const std::uint64_t take = std::min(ranges_[i].size() - offset, tasks.end - pos);
@@ -90,8 +91,8 @@ void ChunkSizer::record(std::uint64_t items, double seconds) noexcept {
   const double ideal = target_ / per_item;
   const double grown = static_cast<double>(desired_) * 4.0;
   const double next = std::min(ideal, grown);
-  desired_ = static_cast<std::uint64_t>(
-      std::clamp(std::floor(next), 1.0, static_cast<double>(kMaxChunk)));
+  desired_ =
+      static_cast<std::uint64_t>(std::clamp(std::floor(next), 1.0, static_cast<double>(kMaxChunk)));
 }
 
 }  // namespace pmap

@@ -50,9 +50,9 @@ std::string format_bar(std::string_view label, std::uint64_t done, std::uint64_t
   char buf[256];
   std::snprintf(buf, sizeof buf, "%.*s %3d%%|%s| %llu/%llu [%s<%s, %.1f it/s]",
                 static_cast<int>(label.size()), label.data(),
-                total > 0 ? static_cast<int>(done * 100 / total) : 100,
-                bar.c_str(), static_cast<unsigned long long>(done),
-                static_cast<unsigned long long>(total), format_duration(elapsed).c_str(),
+                total > 0 ? static_cast<int>(done * 100 / total) : 100, bar.c_str(),
+                static_cast<unsigned long long>(done), static_cast<unsigned long long>(total),
+                format_duration(elapsed).c_str(),
                 done >= total ? "00:00" : format_duration(eta).c_str(), rate);
   return buf;
 }

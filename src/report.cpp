@@ -51,9 +51,9 @@ std::string RunReport::line() const {
   os << "pmap-report stage=" << token(stage) << " kernel=" << token(kernel)
      << " schedule=" << token(schedule)
      << " chunk=" << (chunk == 0 ? std::string("auto") : std::to_string(chunk))
-     << " ranks=" << ranks << " threads=" << threads << " workers=" << workers
-     << " items=" << items << " ok=" << ok << " failed=" << failed << " timed_out=" << timed_out
-     << " not_run=" << not_run << " wall_seconds=" << fixed(wall_seconds, 6)
+     << " ranks=" << ranks << " threads=" << threads << " workers=" << workers << " items=" << items
+     << " ok=" << ok << " failed=" << failed << " timed_out=" << timed_out << " not_run=" << not_run
+     << " wall_seconds=" << fixed(wall_seconds, 6)
      << " items_per_second=" << fixed(items_per_second(), 3)
      << " busy_seconds=" << fixed(busy_seconds, 6)
      << " parallel_efficiency=" << fixed(parallel_efficiency, 4)
@@ -61,25 +61,24 @@ std::string RunReport::line() const {
      << " write_seconds=" << fixed(write_seconds, 6) << " remote_claims=" << remote_claims
      << " max_rss_mib=" << fixed(max_rss_mib, 1) << " interrupted=" << interrupted
      << " stop_reason=" << (stop_reason.empty() ? std::string("none") : stop_reason)
-     << " ran=" << ran << " resumed=" << (resumed ? 1 : 0)
-     << " checksum=" << hex(checksum);
+     << " ran=" << ran << " resumed=" << (resumed ? 1 : 0) << " checksum=" << hex(checksum);
   return os.str();
 }
 
 std::string RunReport::summary() const {
   std::ostringstream os;
-  os << stage << ": " << items << " items (" << ok << " ok, " << failed << " failed, "
-     << timed_out << " timed out";
+  os << stage << ": " << items << " items (" << ok << " ok, " << failed << " failed, " << timed_out
+     << " timed out";
   if (not_run > 0) os << ", " << not_run << " not run";
   if (!stop_reason.empty()) os << "; stopped early: " << stop_reason;
   if (resumed) os << "; " << ran << " run now";
   os << ") in " << fixed(wall_seconds, 3) << " s, " << fixed(items_per_second(), 1)
      << " items/s on " << ranks << (ranks == 1 ? " rank" : " ranks") << " x " << threads
      << (threads == 1 ? " thread" : " threads") << "\n";
-  os << "  parallel efficiency " << fixed(100.0 * parallel_efficiency, 1)
-     << "%, load imbalance " << fixed(load_imbalance, 2) << ", write " << fixed(write_seconds, 3)
-     << " s, schedule " << schedule << " (chunk "
-     << (chunk == 0 ? std::string("auto") : std::to_string(chunk)) << ")\n";
+  os << "  parallel efficiency " << fixed(100.0 * parallel_efficiency, 1) << "%, load imbalance "
+     << fixed(load_imbalance, 2) << ", write " << fixed(write_seconds, 3) << " s, schedule "
+     << schedule << " (chunk " << (chunk == 0 ? std::string("auto") : std::to_string(chunk))
+     << ")\n";
   return os.str();
 }
 

@@ -22,8 +22,9 @@ h5::Handle make_dataset(hid_t group, const char* name, hid_t type, std::vector<h
   } else {
     h5::check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "set fill time");
   }
-  return h5::Handle(H5Dcreate2(group, name, type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
-                    std::string("create dataset ") + name);
+  return h5::Handle(
+      H5Dcreate2(group, name, type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+      std::string("create dataset ") + name);
 }
 
 void write_slab(hid_t dset, hid_t mem_type, std::uint64_t begin, std::uint64_t count,
@@ -48,9 +49,9 @@ void write_attrs(hid_t obj, const Attrs& attrs) {
 
 void create_results_file(const std::string& path, const ComputeMeta& meta, bool overwrite) {
   h5::silence_errors();
-  h5::Handle file(H5Fcreate(path.c_str(), overwrite ? H5F_ACC_TRUNC : H5F_ACC_EXCL, H5P_DEFAULT,
-                            H5P_DEFAULT),
-                  "create " + path);
+  h5::Handle file(
+      H5Fcreate(path.c_str(), overwrite ? H5F_ACC_TRUNC : H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT),
+      "create " + path);
   write_attrs(file.get(), meta.root);
   h5::Handle group(H5Gcreate2(file.get(), "compute", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
                    "create group /compute");
@@ -134,11 +135,15 @@ void finalize_results_file(const std::string& path, const std::string& group_nam
     h5::Handle t(H5Tcreate(H5T_COMPOUND, sizeof(Row)), "compound type");
     h5::check(H5Tinsert(t.get(), "rank", HOFFSET(Row, rank), H5T_NATIVE_INT32), "insert");
     h5::check(H5Tinsert(t.get(), "items", HOFFSET(Row, items), H5T_NATIVE_INT64), "insert");
-    h5::check(H5Tinsert(t.get(), "busy_seconds", HOFFSET(Row, busy_seconds), H5T_NATIVE_DOUBLE), "insert");
-    h5::check(H5Tinsert(t.get(), "wall_seconds", HOFFSET(Row, wall_seconds), H5T_NATIVE_DOUBLE), "insert");
-    h5::check(H5Tinsert(t.get(), "write_seconds", HOFFSET(Row, write_seconds), H5T_NATIVE_DOUBLE), "insert");
+    h5::check(H5Tinsert(t.get(), "busy_seconds", HOFFSET(Row, busy_seconds), H5T_NATIVE_DOUBLE),
+              "insert");
+    h5::check(H5Tinsert(t.get(), "wall_seconds", HOFFSET(Row, wall_seconds), H5T_NATIVE_DOUBLE),
+              "insert");
+    h5::check(H5Tinsert(t.get(), "write_seconds", HOFFSET(Row, write_seconds), H5T_NATIVE_DOUBLE),
+              "insert");
     h5::check(H5Tinsert(t.get(), "threads", HOFFSET(Row, threads), H5T_NATIVE_INT32), "insert");
-    h5::check(H5Tinsert(t.get(), "max_rss_mib", HOFFSET(Row, max_rss_mib), H5T_NATIVE_DOUBLE), "insert");
+    h5::check(H5Tinsert(t.get(), "max_rss_mib", HOFFSET(Row, max_rss_mib), H5T_NATIVE_DOUBLE),
+              "insert");
     h5::check(H5Tinsert(t.get(), "host", HOFFSET(Row, host), str.get()), "insert");
     std::vector<Row> rows;
     for (std::size_t i = 0; i < ranks.size(); ++i) {
@@ -154,7 +159,9 @@ void finalize_results_file(const std::string& path, const std::string& group_nam
     h5::Handle d(H5Dcreate2(group.get(), "ranks", t.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT,
                             H5P_DEFAULT),
                  "create ranks table");
-    if (n > 0) h5::check(H5Dwrite(d.get(), t.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()), "write ranks table");
+    if (n > 0)
+      h5::check(H5Dwrite(d.get(), t.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()),
+                "write ranks table");
   }
   // /<group>/errors
   {
@@ -176,7 +183,9 @@ void finalize_results_file(const std::string& path, const std::string& group_nam
     h5::Handle d(H5Dcreate2(group.get(), "errors", t.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT,
                             H5P_DEFAULT),
                  "create errors table");
-    if (n > 0) h5::check(H5Dwrite(d.get(), t.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()), "write errors table");
+    if (n > 0)
+      h5::check(H5Dwrite(d.get(), t.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()),
+                "write errors table");
   }
   group.reset();
   file.close("close " + path);

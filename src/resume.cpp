@@ -84,8 +84,9 @@ ResumePlan plan_resume(const std::string& path, const Attrs& expected,
     const std::string want = it == expected.end() ? "(missing)" : value_text(it->second);
     const std::string have = attr_as_text(g.get(), key);
     if (want != have) {
-      throw UsageError("--resume " + path + ": " + key + " differs (file: " + have + ", now: " +
-                       want + "); resume with the same kernel, arguments and items, or start "
+      throw UsageError("--resume " + path + ": " + key + " differs (file: " + have +
+                       ", now: " + want +
+                       "); resume with the same kernel, arguments and items, or start "
                        "over with --force");
     }
   }
@@ -166,7 +167,8 @@ std::vector<ErrorRecord> read_errors(const std::string& path) {
   const auto n = H5Sget_simple_extent_npoints(space.get());
   std::vector<Row> rows(static_cast<std::size_t>(std::max<hssize_t>(n, 0)));
   if (n > 0) {
-    h5::check(H5Dread(d.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()), "read errors");
+    h5::check(H5Dread(d.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()),
+              "read errors");
   }
   for (const auto& r : rows) out.push_back({r.item, r.message ? r.message : ""});
   if (n > 0) H5Dvlen_reclaim(type.get(), space.get(), H5P_DEFAULT, rows.data());

@@ -204,9 +204,7 @@ void Dispatcher::finish() {
   if (coordinator_.joinable()) coordinator_.join();
 }
 
-std::uint64_t Dispatcher::done_total() const {
-  return done_local_.load() + done_remote_.load();
-}
+std::uint64_t Dispatcher::done_total() const { return done_local_.load() + done_remote_.load(); }
 
 void Dispatcher::on_tick(std::function<void(std::uint64_t)> tick,
                          std::chrono::milliseconds interval) {
@@ -244,8 +242,8 @@ void Dispatcher::serve() {
   };
   while (!(local_finished_.load() && ranks_done == size_ - 1)) {
     // A stop known here (signal, fatal error, failures over the limit) goes to every rank.
-    const bool over_limit = opt_.max_failures > 0 &&
-                            failed_local_.load() + failed_remote_.load() >= opt_.max_failures;
+    const bool over_limit =
+        opt_.max_failures > 0 && failed_local_.load() + failed_remote_.load() >= opt_.max_failures;
     if (over_limit) failure_limit_ = true;
     if (!stopping_ && (stop_known_.load() || stop_requested() || over_limit)) {
       std::lock_guard lock(mutex_);

@@ -23,10 +23,10 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-constexpr std::size_t kErrorLen = 256;      // fixed-length error strings (truncated)
-constexpr std::size_t kMinFinalLen = 512;   // final_url at least this long (truncated beyond)
-constexpr std::size_t kFlushRows = 4096;    // results buffered per rank before a write
-constexpr double kFlushSeconds = 0.5;       // ... or this often
+constexpr std::size_t kErrorLen = 256;     // fixed-length error strings (truncated)
+constexpr std::size_t kMinFinalLen = 512;  // final_url at least this long (truncated beyond)
+constexpr std::size_t kFlushRows = 4096;   // results buffered per rank before a write
+constexpr double kFlushSeconds = 0.5;      // ... or this often
 
 std::string trim(const std::string& s) {
   const auto* ws = " \t\r\n\f\v";
@@ -60,9 +60,9 @@ void create_urls_group(const std::string& path, bool create_file, bool overwrite
   h5::silence_errors();
   h5::Handle file;
   if (create_file) {
-    file = h5::Handle(H5Fcreate(path.c_str(), overwrite ? H5F_ACC_TRUNC : H5F_ACC_EXCL,
-                                H5P_DEFAULT, H5P_DEFAULT),
-                      "create " + path);
+    file = h5::Handle(
+        H5Fcreate(path.c_str(), overwrite ? H5F_ACC_TRUNC : H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT),
+        "create " + path);
     write_attrs(file.get(), root);
   } else {
     file = h5::Handle(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), "open " + path);
@@ -120,10 +120,11 @@ class UrlRowWriter {
     h5::Handle fapl(H5Pcreate(H5P_FILE_ACCESS), "fapl");
     h5::check(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), "set MPI-IO driver");
     file_ = h5::Handle(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get()), "open " + path);
-    for (const char* name : {"url", "http_status", "error", "seconds", "attempts", "final_url",
-                             "verdict"}) {
-      dsets_.emplace_back(H5Dopen2(file_.get(), (std::string("/urls/") + name).c_str(), H5P_DEFAULT),
-                          std::string("open /urls/") + name);
+    for (const char* name :
+         {"url", "http_status", "error", "seconds", "attempts", "final_url", "verdict"}) {
+      dsets_.emplace_back(
+          H5Dopen2(file_.get(), (std::string("/urls/") + name).c_str(), H5P_DEFAULT),
+          std::string("open /urls/") + name);
     }
   }
 
@@ -144,7 +145,7 @@ class UrlRowWriter {
     const hsize_t n = rows_.size();
     std::vector<hsize_t> coords(rows_.begin(), rows_.end());
     h5::Handle mspace(H5Screate_simple(1, &n, nullptr), "memory space");
-    const void* data[] = {urls_.data(),     status_.data(), errors_.data(), seconds_.data(),
+    const void* data[] = {urls_.data(),     status_.data(), errors_.data(),  seconds_.data(),
                           attempts_.data(), finals_.data(), verdicts_.data()};
     for (std::size_t i = 0; i < dsets_.size(); ++i) {
       h5::Handle fspace(H5Dget_space(dsets_[i].get()), "space");
@@ -207,8 +208,8 @@ std::string UrlReport::line() const {
 
 std::string UrlReport::summary() const {
   std::ostringstream os;
-  os << "urls: " << urls << " URLs (" << exists << " exist, " << does_not_exist
-     << " do not exist, " << unknown << " unknown";
+  os << "urls: " << urls << " URLs (" << exists << " exist, " << does_not_exist << " do not exist, "
+     << unknown << " unknown";
   if (invalid > 0) os << " of which " << invalid << " invalid";
   os << ") in " << fixed3(wall_seconds) << " s, " << fixed3(urls_per_second()) << " URLs/s on "
      << ranks << (ranks == 1 ? " rank" : " ranks") << " x " << threads << " I/O threads\n";
@@ -273,13 +274,14 @@ UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
                     {"command", job.command},
                     {"mpi_ranks", std::int64_t{size}},
                     {"omp_threads", std::int64_t{1}}};
-      Attrs attrs = {{"input", job.input},
-                     {"timeout", job.options.timeout},
-                     {"threads", std::int64_t{job.options.threads}},
-                     {"retries", std::int64_t{job.options.retries}},
-                     {"per_host", std::int64_t{job.options.per_host}},
-                     {"method", std::string(job.options.method == HttpMethod::Head ? "head" : "get")},
-                     {"urls", static_cast<std::int64_t>(total)}};
+      Attrs attrs = {
+          {"input", job.input},
+          {"timeout", job.options.timeout},
+          {"threads", std::int64_t{job.options.threads}},
+          {"retries", std::int64_t{job.options.retries}},
+          {"per_host", std::int64_t{job.options.per_host}},
+          {"method", std::string(job.options.method == HttpMethod::Head ? "head" : "get")},
+          {"urls", static_cast<std::int64_t>(total)}};
       create_urls_group(job.output, !job.append, job.force, total, url_len, final_len, root, attrs);
     } catch (const Error& e) {
       create_error = e.what();
@@ -358,7 +360,8 @@ UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
       vs.push_back(v);
     }
     int n = static_cast<int>(rows.size());
-    std::vector<int> counts_per(static_cast<std::size_t>(size)), displs(static_cast<std::size_t>(size));
+    std::vector<int> counts_per(static_cast<std::size_t>(size)),
+        displs(static_cast<std::size_t>(size));
     mpi::check(MPI_Gather(&n, 1, MPI_INT, counts_per.data(), 1, MPI_INT, 0, comm), "MPI_Gather");
     int all_n = 0;
     if (rank == 0) {

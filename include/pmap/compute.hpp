@@ -32,22 +32,23 @@ struct ComputeJob {
   ItemSpace space;
   std::string space_spec;  ///< how the space was given ("range 0:10:1", "input data/x.txt")
   Schedule schedule = Schedule::Dynamic;
-  std::uint64_t chunk = 0;          ///< 0: automatic (aims at ~100 ms chunks)
-  std::optional<int> threads;       ///< per rank; unset: OMP_NUM_THREADS, SLURM_CPUS_PER_TASK, cores
+  std::uint64_t chunk = 0;     ///< 0: automatic (aims at ~100 ms chunks)
+  std::optional<int> threads;  ///< per rank; unset: OMP_NUM_THREADS, SLURM_CPUS_PER_TASK, cores
   std::string output = "pmap.h5";
-  bool force = false;               ///< overwrite an existing output file
+  bool force = false;  ///< overwrite an existing output file
   ProgressMode progress = ProgressMode::Auto;
-  std::string command;              ///< the command line, recorded in the file
-  bool print_summary = true;        ///< rank 0 prints the summary and the pmap-report line
-  bool resume = false;              ///< reopen `output` and run only the rows not done yet
-  bool retry_failed = false;        ///< with resume: also rerun failed and timed-out rows
-  int shard_index = 0;              ///< run only block shard_index of shard_count (job arrays)
+  std::string command;        ///< the command line, recorded in the file
+  bool print_summary = true;  ///< rank 0 prints the summary and the pmap-report line
+  bool resume = false;        ///< reopen `output` and run only the rows not done yet
+  bool retry_failed = false;  ///< with resume: also rerun failed and timed-out rows
+  int shard_index = 0;        ///< run only block shard_index of shard_count (job arrays)
   int shard_count = 1;
-  std::uint64_t max_failures = 0;   ///< stop claiming once this many items failed (0: never)
-  double max_failures_fraction = 0; ///< ... or this fraction of the items (from "--max-failures 5%")
-  double item_timeout = 0;          ///< seconds; an item running longer gets status 2 (0: none)
-  double deadline = 0;              ///< seconds from the start; no chunk that cannot finish
-                                    ///< before it is started (0: none)
+  std::uint64_t max_failures = 0;  ///< stop claiming once this many items failed (0: never)
+  double max_failures_fraction =
+      0;                    ///< ... or this fraction of the items (from "--max-failures 5%")
+  double item_timeout = 0;  ///< seconds; an item running longer gets status 2 (0: none)
+  double deadline = 0;      ///< seconds from the start; no chunk that cannot finish
+                            ///< before it is started (0: none)
 };
 
 /// Runs the compute stage (collective over `comm`). Throws UsageError (nothing written) for bad

@@ -29,7 +29,7 @@ Range parse_range(std::string_view text);
 
 /// Lines of an input file that are items: blank lines and `#` comments are skipped.
 struct InputLines {
-  std::vector<std::string> text;         ///< the item text, surrounding whitespace trimmed
+  std::vector<std::string> text;          ///< the item text, surrounding whitespace trimmed
   std::vector<std::int64_t> line_number;  ///< 1-based line number in the file
 };
 
@@ -38,10 +38,10 @@ InputLines read_input(const std::string& path);
 
 /// One item as a kernel sees it.
 struct Item {
-  std::uint64_t row = 0;     ///< row in the results (0-based position in the space)
-  std::int64_t value = 0;    ///< the range value, or the line number for --input
-  std::string_view text{};   ///< the input line (empty for ranges)
-  bool from_input = false;   ///< true for --input items
+  std::uint64_t row = 0;    ///< row in the results (0-based position in the space)
+  std::int64_t value = 0;   ///< the range value, or the line number for --input
+  std::string_view text{};  ///< the input line (empty for ranges)
+  bool from_input = false;  ///< true for --input items
 
   /// The item as an integer; throws ItemError when an input line is not one.
   [[nodiscard]] std::int64_t as_int() const;

@@ -40,10 +40,12 @@ class RowSet {
 /// Largest chunk pmap ever hands out: bounds the per-thread buffers (memory is O(chunk)).
 inline constexpr std::uint64_t kMaxChunk = std::uint64_t{1} << 16;
 
-/// Block `index` of `n` rows split into `parts` nearly equal blocks (the first n % parts get one more).
+/// Block `index` of `n` rows split into `parts` nearly equal blocks (the first n % parts get one
+/// more).
 Chunk block(std::uint64_t n, int parts, int index);
 
-/// The j-th chunk dealt to `rank` when chunks of `chunk` rows go round-robin to `ranks`; nullopt past the end.
+/// The j-th chunk dealt to `rank` when chunks of `chunk` rows go round-robin to `ranks`; nullopt
+/// past the end.
 std::optional<Chunk> cyclic_chunk(std::uint64_t n, std::uint64_t chunk, int ranks, int rank,
                                   std::uint64_t j);
 

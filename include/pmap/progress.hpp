@@ -10,7 +10,8 @@
 
 namespace pmap {
 
-/// bar: redrawn line (terminals); log: a line every 10% or 30 s; none; auto: bar if stderr is a tty.
+/// bar: redrawn line (terminals); log: a line every 10% or 30 s; none; auto: bar if stderr is a
+/// tty.
 enum class ProgressMode { Auto, Bar, Log, None };
 
 /// Parses "auto|bar|log|none"; throws UsageError otherwise.

@@ -17,7 +17,7 @@ struct RunReport {
   int ranks = 1;
   int threads = 1;          ///< per rank (maximum over ranks)
   int workers = 1;          ///< threads summed over ranks
-  std::uint64_t items = 0;          ///< rows this file is responsible for (the shard's, or all)
+  std::uint64_t items = 0;  ///< rows this file is responsible for (the shard's, or all)
   std::uint64_t ok = 0;
   std::uint64_t failed = 0;
   std::uint64_t timed_out = 0;

@@ -13,9 +13,9 @@ namespace pmap {
 
 /// What --resume found in an existing results file.
 struct ResumePlan {
-  RowSet todo;                          ///< rows to run (status -1; with retry_failed also 1, 2)
-  std::vector<ErrorRecord> kept_errors; ///< errors of rows that are not run again
-  std::int64_t runs = 1;                ///< runs recorded so far in the file
+  RowSet todo;                           ///< rows to run (status -1; with retry_failed also 1, 2)
+  std::vector<ErrorRecord> kept_errors;  ///< errors of rows that are not run again
+  std::int64_t runs = 1;                 ///< runs recorded so far in the file
 };
 
 /// Rank 0: checks that `path` holds the same job as `expected` (every attribute named in

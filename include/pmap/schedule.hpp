@@ -32,9 +32,9 @@ std::string_view to_string(Schedule s);
 /// What a Dispatcher distributes.
 struct DispatchOptions {
   Schedule schedule = Schedule::Dynamic;
-  std::uint64_t items = 0;   ///< size of the iteration space
-  std::uint64_t chunk = 0;   ///< fixed chunk size; 0 = automatic
-  int workers = 1;           ///< threads across all ranks (for balance caps)
+  std::uint64_t items = 0;  ///< size of the iteration space
+  std::uint64_t chunk = 0;  ///< fixed chunk size; 0 = automatic
+  int workers = 1;          ///< threads across all ranks (for balance caps)
   std::chrono::milliseconds progress_interval{100};  ///< remote ranks report at most this often
   std::uint64_t max_failures = 0;  ///< stop every rank once this many items failed (0: never)
 };
@@ -74,24 +74,24 @@ class Dispatcher {
 
  private:
   std::optional<Chunk> grant(std::uint64_t desired);  // rank 0, under mutex_
-  void serve();                                        // rank 0 coordinator loop
+  void serve();                                       // rank 0 coordinator loop
   void send_progress(bool final);
-  void stop_all();                                      // rank 0: tell every rank to stop
-  bool poll_stop();                                     // ranks > 0: a stop from rank 0 arrived?
+  void stop_all();   // rank 0: tell every rank to stop
+  bool poll_stop();  // ranks > 0: a stop from rank 0 arrived?
 
   mpi::Comm comm_;
   DispatchOptions opt_;
   int rank_ = 0;
   int size_ = 1;
-  Chunk mine_{};                          // static: this rank's block
+  Chunk mine_{};  // static: this rank's block
   std::uint64_t cyclic_chunk_ = 1;
   std::atomic<std::uint64_t> cursor_{0};  // static: next row; cyclic: next j
   std::mutex mutex_;                      // dynamic/guided: guards next_ (rank 0) / claims (others)
   std::uint64_t next_ = 0;
-  bool stopping_ = false;                 // rank 0: a stop was requested somewhere; grant nothing
+  bool stopping_ = false;  // rank 0: a stop was requested somewhere; grant nothing
   bool exhausted_ = false;
-  std::atomic<bool> stop_known_{false};   // this rank stops claiming
-  std::atomic<bool> stop_sent_{false};    // ranks > 0: our stop request went to rank 0
+  std::atomic<bool> stop_known_{false};  // this rank stops claiming
+  std::atomic<bool> stop_sent_{false};   // ranks > 0: our stop request went to rank 0
   std::atomic<bool> failure_limit_{false};
   std::atomic<std::uint64_t> failed_local_{0};
   std::atomic<std::uint64_t> failed_remote_{0};

@@ -19,12 +19,12 @@ namespace pmap {
 
 /// Everything the URL stage needs.
 struct UrlJob {
-  std::string input;                 ///< one URL a line; blank lines and # comments skipped
-  UrlOptions options;                ///< threads are per rank; per_host holds across the job
-  std::string output;                ///< results file; empty: write no file (--print only)
-  bool force = false;                ///< replace an existing output file
-  bool append = false;               ///< add /urls to an existing results file (after compute)
-  bool print = false;                ///< rank 0 prints "URL - verdict" lines in input order
+  std::string input;    ///< one URL a line; blank lines and # comments skipped
+  UrlOptions options;   ///< threads are per rank; per_host holds across the job
+  std::string output;   ///< results file; empty: write no file (--print only)
+  bool force = false;   ///< replace an existing output file
+  bool append = false;  ///< add /urls to an existing results file (after compute)
+  bool print = false;   ///< rank 0 prints "URL - verdict" lines in input order
   ProgressMode progress = ProgressMode::Auto;
   std::string command;
   bool print_summary = true;

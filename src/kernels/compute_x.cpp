@@ -22,8 +22,8 @@ class ComputeX final : public BasicKernel {
     const double x = item.as_double();
     const auto every = args.get_int("fail_every");
     if (every > 0 && item.as_int() % every == 0) {
-      throw ItemError("x=" + std::to_string(item.as_int()) + " is a multiple of fail_every=" +
-                      std::to_string(every));
+      throw ItemError("x=" + std::to_string(item.as_int()) +
+                      " is a multiple of fail_every=" + std::to_string(every));
     }
     ctx.sleep_for(args.get_double("sleep"));
     out[0] = x;

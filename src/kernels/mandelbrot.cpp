@@ -29,7 +29,8 @@ class Mandelbrot final : public BasicKernel {
     }
     const auto row = item.as_int();
     if (row < 0 || row >= height) {
-      throw ItemError("row " + std::to_string(row) + " is outside 0.." + std::to_string(height - 1));
+      throw ItemError("row " + std::to_string(row) + " is outside 0.." +
+                      std::to_string(height - 1));
     }
     const double ci = -1.25 + 2.5 * (static_cast<double>(row) + 0.5) / static_cast<double>(height);
     std::int64_t total = 0;

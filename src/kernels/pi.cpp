@@ -43,11 +43,11 @@ class Xoshiro {
 class Pi final : public BasicKernel {
  public:
   Pi()
-      : BasicKernel("pi",
-                    "Monte Carlo estimate of pi from `samples` points; stream keyed by (seed, item)",
-                    {{"samples", ArgType::Int, std::int64_t{1000000}, "random points per item"},
-                     {"seed", ArgType::Int, std::int64_t{0}, "seed of the random streams"}},
-                    {"estimate", "hits"}) {}
+      : BasicKernel(
+            "pi", "Monte Carlo estimate of pi from `samples` points; stream keyed by (seed, item)",
+            {{"samples", ArgType::Int, std::int64_t{1000000}, "random points per item"},
+             {"seed", ArgType::Int, std::int64_t{0}, "seed of the random streams"}},
+            {"estimate", "hits"}) {}
 
   void run(const Item& item, const BoundArgs& args, std::span<double> out,
            const KernelContext& ctx) const override {

@@ -77,8 +77,7 @@ std::string case_name(const ::testing::TestParamInfo<Case>& p) {
          std::to_string(c.chunk) + "_t" + std::to_string(c.threads);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllSchedules, DispatcherCoverage, ::testing::ValuesIn(cases()),
-                         case_name);
+INSTANTIATE_TEST_SUITE_P(AllSchedules, DispatcherCoverage, ::testing::ValuesIn(cases()), case_name);
 
 // While rank 0's only worker sits in a long item, the other ranks keep claiming and drain the
 // whole space: the coordinator is a separate thread, independent of RMA progress.

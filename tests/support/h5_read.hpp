@@ -19,7 +19,9 @@ std::vector<T> read_dataset(const std::string& path, const std::string& name, hi
   h5::Handle space(H5Dget_space(d.get()), "space");
   const auto n = H5Sget_simple_extent_npoints(space.get());
   std::vector<T> out(static_cast<std::size_t>(n));
-  if (n > 0) h5::check(H5Dread(d.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), "read " + name);
+  if (n > 0)
+    h5::check(H5Dread(d.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()),
+              "read " + name);
   return out;
 }
 
