@@ -10,10 +10,12 @@
 #include <cstring>
 #include <ctime>
 #include <exception>
+#include <filesystem>
 #include <iostream>
 #include <mutex>
 #include <vector>
 
+#include "detail/text.hpp"
 #include "pmap/error.hpp"
 #include "pmap/mpi.hpp"
 #include "pmap/results.hpp"
@@ -161,7 +163,8 @@ RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {
   const Kernel& kernel = *job.kernel;
   const int rank = mpi::rank(comm);
   const int size = mpi::size(comm);
-  const std::size_t k = kernel.columns().size();
+  const std::vector<std::string> columns = kernel.output_columns(job.args);
+  const std::size_t k = columns.size();
   const std::uint64_t n = job.space.size();
   if (job.shard_count < 1 || job.shard_index < 0 || job.shard_index >= job.shard_count) {
     throw UsageError("--shard " + std::to_string(job.shard_index) + "/" +
@@ -226,11 +229,12 @@ RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {
     for (std::size_t i = 0; i + 1 < flat.size(); i += 2) ranges.push_back({flat[i], flat[i + 1]});
     rows = RowSet(std::move(ranges));
   } else {
-    on_root_collective(comm, [&] { check_output_path(job.output, job.force); });
+    on_root_collective(comm,
+                       [&] { check_output_path(job.output, job.force, results_file_bytes(n, k)); });
     on_root_collective(comm, [&] {
       ComputeMeta meta;
       meta.items = n;
-      meta.columns = kernel.columns();
+      meta.columns = columns;
       meta.root = {{"pmap_version", std::string(kVersion)},
                    {"schema_version", kSchemaVersion},
                    {"created", iso8601_now()},
@@ -248,7 +252,13 @@ RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {
         meta.compute.emplace_back("range_stop", job.space.range().stop);
         meta.compute.emplace_back("range_step", job.space.range().step);
       }
-      create_results_file(job.output, meta, job.force);
+      try {
+        create_results_file(job.output, meta, job.force);
+      } catch (...) {
+        std::error_code ec;
+        std::filesystem::remove(job.output, ec);  // a half-created file helps nobody
+        throw;
+      }
     });
     rows = RowSet::all(n).intersect(window);
   }
@@ -335,7 +345,7 @@ RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {
               kernel.run(item, job.args, std::span<double>(out, k), ctx);
             } catch (const std::exception& e) {
               status = ItemStatus::Failed;
-              error = e.what();
+              error = detail::printable_utf8(e.what());
             }
             const auto t_end = clock_type::now();
             // A stop during the item may have cut it short: leave it "not run" for --resume.
@@ -521,7 +531,23 @@ RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {
       file_totals[2] = t.timed_out;
       file_totals[3] = t.not_run;
       file_totals[4] = t.checksum;
-      errors.insert(errors.end(), kept_errors.begin(), kept_errors.end());
+      // Keep an earlier error only if its row was not rerun now and still failed.
+      std::vector<std::int64_t> fresh;
+      for (const auto& e : errors) fresh.push_back(e.item);
+      std::sort(fresh.begin(), fresh.end());
+      std::vector<ErrorRecord> candidates;
+      std::vector<std::uint64_t> candidate_rows;
+      for (auto& e : kept_errors) {
+        if (std::binary_search(fresh.begin(), fresh.end(), e.item)) continue;
+        const auto row = job.space.row_of(e.item);
+        if (!row) continue;
+        candidate_rows.push_back(*row);
+        candidates.push_back(std::move(e));
+      }
+      const auto status = status_at(job.output, candidate_rows);
+      for (std::size_t i = 0; i < candidates.size(); ++i) {
+        if (status[i] == 1 || status[i] == 2) errors.push_back(std::move(candidates[i]));
+      }
     }
     std::sort(errors.begin(), errors.end(),
               [](const ErrorRecord& a, const ErrorRecord& b) { return a.item < b.item; });
@@ -536,7 +562,7 @@ RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {
     Attrs attrs = file_view.attrs();
     attrs.emplace_back("runs", runs);
     attrs.emplace_back("last_command", job.command);
-    attrs.emplace_back("columns_joined", join(kernel.columns()));
+    attrs.emplace_back("columns_joined", join(columns));
     finalize_results_file(job.output, "compute", attrs, ranks, errors);
   });
   if (job.resume) {

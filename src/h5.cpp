@@ -9,7 +9,7 @@ namespace {
 
 herr_t collect(unsigned n, const H5E_error2_t* err, void* data) {
   auto* out = static_cast<std::string*>(data);
-  if (n > 3) return 0;  // the innermost few frames say what went wrong
+  if (n > 3) return 0;  // walked upward: the innermost frames say what really went wrong
   if (!out->empty()) out->append("; ");
   out->append(err->func_name ? err->func_name : "?");
   out->append(": ");
@@ -19,7 +19,7 @@ herr_t collect(unsigned n, const H5E_error2_t* err, void* data) {
 
 std::string error_stack() {
   std::string text;
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collect, &text);
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, collect, &text);
   H5Eclear2(H5E_DEFAULT);
   return text.empty() ? std::string("unknown HDF5 error") : text;
 }

@@ -1,5 +1,6 @@
 #include "pmap/item_space.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -10,6 +11,7 @@
 #include <limits>
 #include <string>
 
+#include "detail/text.hpp"
 #include "pmap/error.hpp"
 
 namespace pmap {
@@ -112,7 +114,7 @@ std::int64_t Item::as_int() const {
   if (!from_input) return value;
   std::int64_t v = 0;
   if (parse_int64(text, v)) return v;
-  throw ItemError("line " + std::to_string(value) + ": '" + std::string(text.substr(0, 80)) +
+  throw ItemError("line " + std::to_string(value) + ": '" + detail::printable_utf8(text, 80) +
                   "' is not an integer");
 }
 
@@ -125,13 +127,31 @@ double Item::as_double() const {
     const double v = std::strtod(s.c_str(), &end);
     if (end == s.c_str() + s.size() && errno != ERANGE && std::isfinite(v)) return v;
   }
-  throw ItemError("line " + std::to_string(value) + ": '" + std::string(text.substr(0, 80)) +
+  throw ItemError("line " + std::to_string(value) + ": '" + detail::printable_utf8(text, 80) +
                   "' is not a number");
 }
 
 Item ItemSpace::at(std::uint64_t i) const noexcept {
   if (from_input_) return Item{i, lines_.line_number[i], lines_.text[i], true};
   return Item{i, range_.at(i), {}, false};
+}
+
+std::optional<std::uint64_t> ItemSpace::row_of(std::int64_t value) const {
+  if (from_input_) {
+    const auto& ln = lines_.line_number;
+    const auto it = std::lower_bound(ln.begin(), ln.end(), value);
+    if (it == ln.end() || *it != value) return std::nullopt;
+    return static_cast<std::uint64_t>(it - ln.begin());
+  }
+  const auto diff = static_cast<std::uint64_t>(value) - static_cast<std::uint64_t>(range_.start);
+  const std::uint64_t step = range_.step > 0
+                                 ? static_cast<std::uint64_t>(range_.step)
+                                 : std::uint64_t{0} - static_cast<std::uint64_t>(range_.step);
+  const std::uint64_t offset = range_.step > 0 ? diff : std::uint64_t{0} - diff;
+  if (offset % step != 0) return std::nullopt;
+  const std::uint64_t row = offset / step;
+  if (row >= size_ || range_.at(row) != value) return std::nullopt;
+  return row;
 }
 
 std::string ItemSpace::fingerprint() const {

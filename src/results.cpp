@@ -194,13 +194,19 @@ void finalize_results_file(const std::string& path, const std::string& group_nam
 }  // namespace pmap
 
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <filesystem>
 
 namespace pmap {
 
-void check_output_path(const std::string& path, bool overwrite) {
+std::uint64_t results_file_bytes(std::uint64_t items, std::size_t columns) {
+  const std::uint64_t per_row = 8 + 8 * columns + 1 + 4 + 4 + 8;
+  return items * per_row + (std::uint64_t{1} << 20);  // + metadata and tables
+}
+
+void check_output_path(const std::string& path, bool overwrite, std::uint64_t needed_bytes) {
   namespace fs = std::filesystem;
   if (path.empty()) throw UsageError("--output: empty file name");
   const fs::path p(path);
@@ -222,6 +228,18 @@ void check_output_path(const std::string& path, bool overwrite) {
       throw UsageError("--output " + path +
                        ": file exists; pass --force to overwrite it, or choose another --output "
                        "(the existing file was left untouched)");
+    }
+  }
+  struct statvfs fs_info {};
+  if (needed_bytes > 0 && statvfs(dir.c_str(), &fs_info) == 0) {
+    const std::uint64_t free_bytes =
+        static_cast<std::uint64_t>(fs_info.f_bavail) * static_cast<std::uint64_t>(fs_info.f_frsize);
+    const std::uint64_t existing = fs::exists(p, ec) ? fs::file_size(p, ec) : 0;
+    if (free_bytes + existing < needed_bytes) {
+      const auto mib = [](std::uint64_t b) { return std::to_string((b + (1 << 20) - 1) >> 20); };
+      throw UsageError("--output " + path + ": needs about " + mib(needed_bytes) +
+                       " MiB but only " + mib(free_bytes) + " MiB are free in '" + dir.string() +
+                       "'; free space or choose another --output");
     }
   }
 }

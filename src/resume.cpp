@@ -110,7 +110,7 @@ ResumePlan plan_resume(const std::string& path, const Attrs& expected,
     }
   }
   plan.todo = RowSet(std::move(ranges));
-  if (!retry_failed) plan.kept_errors = read_errors(path);
+  plan.kept_errors = read_errors(path);  // filtered after the run: see status_at()
   return plan;
 }
 
@@ -147,6 +147,22 @@ FileTotals scan_results(const std::string& path, Chunk window) {
     }
   }
   return t;
+}
+
+std::vector<std::int8_t> status_at(const std::string& path,
+                                   const std::vector<std::uint64_t>& rows) {
+  std::vector<std::int8_t> out(rows.size(), -1);
+  if (rows.empty()) return out;
+  h5::Handle f = open_read(path);
+  h5::Handle d(H5Dopen2(f.get(), "/compute/status", H5P_DEFAULT), "open /compute/status");
+  h5::Handle fs(H5Dget_space(d.get()), "space");
+  std::vector<hsize_t> coords(rows.begin(), rows.end());
+  h5::check(H5Sselect_elements(fs.get(), H5S_SELECT_SET, coords.size(), coords.data()), "select");
+  const hsize_t n = rows.size();
+  h5::Handle ms(H5Screate_simple(1, &n, nullptr), "memory space");
+  h5::check(H5Dread(d.get(), H5T_NATIVE_INT8, ms.get(), fs.get(), H5P_DEFAULT, out.data()),
+            "read /compute/status");
+  return out;
 }
 
 std::vector<ErrorRecord> read_errors(const std::string& path) {

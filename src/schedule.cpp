@@ -75,6 +75,10 @@ Dispatcher::~Dispatcher() {
 
 std::optional<Chunk> Dispatcher::grant(std::uint64_t desired) {
   if (desired == 0) stopping_ = true;  // 0: a rank asks everyone to stop
+  if (opt_.max_failures > 0 && failed_local_.load() + failed_remote_.load() >= opt_.max_failures) {
+    failure_limit_ = true;
+    stopping_ = true;  // no new work once the job has failed enough items
+  }
   if (stopping_ || stop_known_.load() || next_ >= opt_.items) return std::nullopt;
   const std::uint64_t remaining = opt_.items - next_;
   std::uint64_t size = 0;
@@ -141,11 +145,14 @@ std::optional<Chunk> Dispatcher::next(std::uint64_t desired) {
   std::lock_guard lock(mutex_);
   if (rank_ == 0) return grant(desired);
   if (exhausted_) return std::nullopt;
-  std::uint64_t request = opt_.chunk > 0 ? opt_.chunk : desired;
+  // A claim carries this rank's failures, so rank 0 can enforce --max-failures job-wide before
+  // it grants more work.
+  std::array<std::uint64_t, 2> request{opt_.chunk > 0 ? opt_.chunk : desired, failed_local_.load()};
   std::array<std::uint64_t, 2> reply{};
   {
     std::lock_guard send_lock(send_mutex_);
-    mpi::check(MPI_Send(&request, 1, MPI_UINT64_T, 0, kClaim, comm_.get()), "MPI_Send(claim)");
+    mpi::check(MPI_Send(request.data(), 2, MPI_UINT64_T, 0, kClaim, comm_.get()),
+               "MPI_Send(claim)");
     mpi::check(MPI_Recv(reply.data(), 2, MPI_UINT64_T, 0, kGrant, comm_.get(), MPI_STATUS_IGNORE),
                "MPI_Recv(grant)");
   }
@@ -258,6 +265,8 @@ void Dispatcher::serve() {
                MPI_STATUS_IGNORE);
       const auto src = static_cast<std::size_t>(st.MPI_SOURCE);
       if (st.MPI_TAG == kClaim) {
+        failed_by_rank_[src] = std::max(failed_by_rank_[src], msg[1]);
+        update_remote();
         std::array<std::uint64_t, 2> reply{0, 0};
         {
           std::lock_guard lock(mutex_);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,6 +65,8 @@ class ItemSpace {
   [[nodiscard]] const Range& range() const noexcept { return range_; }
   /// The item at row i (i < size()).
   [[nodiscard]] Item at(std::uint64_t i) const noexcept;
+  /// The row holding item value `value` (a range value, or a line number for input).
+  [[nodiscard]] std::optional<std::uint64_t> row_of(std::int64_t value) const;
   /// FNV-1a 64 of the items (their text and line numbers, or the range), as 16 hex digits:
   /// --resume refuses an input file whose items changed.
   [[nodiscard]] std::string fingerprint() const;

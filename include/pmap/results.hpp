@@ -102,8 +102,12 @@ void write_attrs(hid_t obj, const Attrs& attrs);
 
 namespace pmap {
 
-/// Throws UsageError unless `path` can be created: its directory exists and is writable, and the
-/// file does not exist yet (or `overwrite` is set and it is a regular file).
-void check_output_path(const std::string& path, bool overwrite);
+/// Throws UsageError unless `path` can be created: its directory exists and is writable, the
+/// file does not exist yet (or `overwrite` is set and it is a regular file), and the file system
+/// has room for `needed_bytes` (0: do not check).
+void check_output_path(const std::string& path, bool overwrite, std::uint64_t needed_bytes = 0);
+
+/// Bytes a results file of `items` rows and `columns` value columns needs (with slack).
+std::uint64_t results_file_bytes(std::uint64_t items, std::size_t columns);
 
 }  // namespace pmap

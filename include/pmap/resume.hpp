@@ -32,6 +32,9 @@ struct FileTotals {
 /// Rank 0: streams /compute/status and /compute/value in bounded blocks.
 FileTotals scan_results(const std::string& path, Chunk window);
 
+/// /compute/status at the given rows (any order), read with one point selection.
+std::vector<std::int8_t> status_at(const std::string& path, const std::vector<std::uint64_t>& rows);
+
 /// All rows of /compute/errors (empty when the table does not exist yet).
 std::vector<ErrorRecord> read_errors(const std::string& path);
 
