@@ -3,7 +3,8 @@
 # Elsewhere (a cluster, no root) it lists what to provide: an MPI, a parallel HDF5 built with it,
 # libcurl, CLI11, nlohmann-json, GoogleTest — usually `module load openmpi hdf5/parallel`.
 #
-#   scripts/setup.sh            build + test dependencies
+#   scripts/setup.sh            build + test dependencies (tests start a real single-node and
+#                               two-node Slurm, and network namespaces for a simulated cluster)
 #   scripts/setup.sh --bench    also the benchmark anchors (joblib, mpi4py, GNU parallel, ...)
 set -euo pipefail
 
@@ -12,7 +13,9 @@ packages=(
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
   libcurl4-openssl-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libcpp-httplib-dev
-  python3 python3-h5py python3-numpy
+  python3 python3-h5py python3-numpy python3-matplotlib
+  slurmctld slurmd slurm-client munge
+  iproute2 iputils-ping util-linux procps
 )
 for arg in "$@"; do
   case "$arg" in

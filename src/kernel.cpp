@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -133,14 +134,58 @@ const std::vector<std::unique_ptr<Kernel>>& builtin_kernels() {
     k.push_back(kernels::make_spin());
     k.push_back(kernels::make_pi());
     k.push_back(kernels::make_mandelbrot());
+    k.push_back(kernels::make_exec());
     return k;
   }();
   return kernels;
 }
 
+namespace {
+/// Kernels added at run time (plugins): never removed, so references stay valid.
+struct Registry {
+  std::mutex mutex;
+  std::vector<std::unique_ptr<Kernel>> kernels;
+};
+Registry& registry() {
+  static Registry r;
+  return r;
+}
+}  // namespace
+
+const Kernel& register_kernel(std::unique_ptr<Kernel> kernel) {
+  if (!kernel) throw UsageError("register_kernel: no kernel");
+  for (const auto& k : builtin_kernels()) {
+    if (k->name() == kernel->name()) {
+      throw UsageError("kernel " + std::string(kernel->name()) +
+                       ": a built-in kernel has that name");
+    }
+  }
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  for (const auto& k : r.kernels) {
+    if (k->name() == kernel->name()) {
+      throw UsageError("kernel " + std::string(kernel->name()) + ": already registered");
+    }
+  }
+  r.kernels.push_back(std::move(kernel));
+  return *r.kernels.back();
+}
+
+std::vector<const Kernel*> registered_kernels() {
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  std::vector<const Kernel*> out;
+  for (const auto& k : r.kernels) out.push_back(k.get());
+  return out;
+}
+
 const Kernel& find_kernel(std::string_view name) {
   std::string names;
   for (const auto& k : builtin_kernels()) {
+    if (k->name() == name) return *k;
+    names += (names.empty() ? "" : ", ") + std::string(k->name());
+  }
+  for (const Kernel* k : registered_kernels()) {
     if (k->name() == name) return *k;
     names += (names.empty() ? "" : ", ") + std::string(k->name());
   }
@@ -174,7 +219,10 @@ BoundArgs bind_args(const Kernel& kernel, const std::vector<std::string>& assign
 
 std::string describe_kernels() {
   std::ostringstream os;
-  for (const auto& k : builtin_kernels()) {
+  std::vector<const Kernel*> all;
+  for (const auto& k : builtin_kernels()) all.push_back(k.get());
+  for (const Kernel* k : registered_kernels()) all.push_back(k);
+  for (const Kernel* k : all) {
     os << k->name() << "\n    " << k->description() << "\n    arguments:";
     if (k->arguments().empty()) os << " none";
     os << "\n";

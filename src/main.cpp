@@ -18,6 +18,7 @@
 #include "pmap/kernel.hpp"
 #include "pmap/merge.hpp"
 #include "pmap/mpi.hpp"
+#include "pmap/plugin.hpp"
 #include "pmap/stop.hpp"
 #include "pmap/url_stage.hpp"
 
@@ -48,7 +49,8 @@ struct RunOptions {
   std::string max_failures;
   double item_timeout = 0;
   std::optional<double> deadline;
-  std::string urls;  // run: URL stage after the compute stage
+  std::vector<std::string> plugins;  // shared libraries adding kernels (--plugin)
+  std::string urls;                  // run: URL stage after the compute stage
   int url_threads = 32;
   double url_timeout = 10;
 };
@@ -115,6 +117,8 @@ void add_run_options(CLI::App& run, RunOptions& o) {
   auto* input = run.add_option("-i,--input", o.input, "items from a file, one a line");
   range->excludes(input);
   run.add_option("-a,--arg", o.args, "bind a kernel argument KEY=VALUE (repeatable)");
+  run.add_option("--plugin", o.plugins,
+                 "load kernels from this shared library (repeatable; see pmap/plugin_abi.h)");
   run.add_option("-s,--schedule", o.schedule, "static|cyclic|dynamic|guided")
       ->capture_default_str();
   run.add_option("-c,--chunk", o.chunk, "items per chunk, or auto (~100 ms chunks)")
@@ -319,6 +323,20 @@ void prefer_fast_singleton() {
 
 constexpr int kInterrupted = static_cast<int>(pmap::ExitCode::Interrupted);
 
+/// MPI lives until main has printed any error: MPI_Finalize may not return after a failure
+/// (HDF5 tears its files down inside it), and the message must come first.
+std::optional<pmap::mpi::Environment>& mpi_environment() {
+  static std::optional<pmap::mpi::Environment> env;
+  return env;
+}
+
+/// Prints "pmap: error: ..." in one write, so mpirun's own banner cannot split it.
+void print_error(const char* what) {
+  const std::string line = std::string("pmap: error: ") + what + "\n";
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fflush(stderr);
+}
+
 int run_compute_command(int& argc, char**& argv, const RunOptions& o, const std::string& command,
                         bool default_job) {
   // Validate everything that needs no MPI first, identically on every rank.
@@ -345,14 +363,13 @@ int run_compute_command(int& argc, char**& argv, const RunOptions& o, const std:
     }
   }
   prefer_fast_singleton();
-  pmap::mpi::Environment env(argc, argv);
+  mpi_environment().emplace(argc, argv);
   pmap::install_stop_handlers();
   if (!o.deadline) job.deadline = slurm_deadline(MPI_COMM_WORLD);
   const auto report = pmap::run_compute(job, MPI_COMM_WORLD);
   if (report.stop_reason == "signal" || report.stop_reason == "deadline") return kInterrupted;
   if (!urls.empty()) {
-    pmap::run_urls(url_job, MPI_COMM_WORLD);
-    if (pmap::stop_requested()) return kInterrupted;
+    if (pmap::run_urls(url_job, MPI_COMM_WORLD).interrupted) return kInterrupted;
   }
   return report.failed + report.timed_out > 0 ? 1 : 0;
 }
@@ -367,10 +384,9 @@ int run_urls_command(int& argc, char**& argv, const UrlCliOptions& o, const std:
   job.progress = pmap::parse_progress(o.progress);
   job.command = command;
   prefer_fast_singleton();
-  pmap::mpi::Environment env(argc, argv);
+  mpi_environment().emplace(argc, argv);
   pmap::install_stop_handlers();
-  pmap::run_urls(job, MPI_COMM_WORLD);
-  return pmap::stop_requested() ? kInterrupted : 0;
+  return pmap::run_urls(job, MPI_COMM_WORLD).interrupted ? kInterrupted : 0;
 }
 
 }  // namespace
@@ -404,7 +420,9 @@ int main(int argc, char** argv) {
                                   "check that URLs exist (200 exists, 404 does not, "
                                   "else unknown)");
   add_url_options(*urls, url_opts);
-  app.add_subcommand("kernels", "list kernels, their arguments and output columns");
+  std::vector<std::string> kernel_plugins;
+  app.add_subcommand("kernels", "list kernels, their arguments and output columns")
+      ->add_option("--plugin", kernel_plugins, "also list the kernels of this plugin (repeatable)");
   std::string merge_out;
   std::vector<std::string> merge_in;
   bool merge_force = false;
@@ -430,31 +448,38 @@ int main(int argc, char** argv) {
     return static_cast<int>(pmap::ExitCode::Usage);
   }
 
+  int code = 0;
   try {
-    if (app.got_subcommand("kernels")) {
-      std::cout << pmap::describe_kernels();
-      return 0;
-    }
-    if (app.got_subcommand("inspect")) {
-      std::cout << pmap::inspect(inspect_path);
-      return 0;
-    }
-    if (app.got_subcommand("urls")) return run_urls_command(argc, argv, url_opts, command);
-    if (app.got_subcommand("merge")) {
-      const auto r = pmap::merge_shards(merge_out, merge_in, merge_force, command);
-      std::cout << "merged " << r.shards << " shards into " << merge_out << ": " << r.items
-                << " items (" << r.ok << " ok, " << r.failed << " failed, " << r.timed_out
-                << " timed out)\n";
-      return r.failed + r.timed_out > 0 ? 1 : 0;
-    }
-    const bool default_job =
-        run_opts.range.empty() && run_opts.input.empty() && run->count("--kernel") == 0;
-    return run_compute_command(argc, argv, run_opts, command, default_job);
+    code = [&]() -> int {  // every path returns here, so MPI outlives the error message
+      if (app.got_subcommand("kernels")) {
+        for (const auto& p : kernel_plugins) pmap::load_plugin(p);
+        std::cout << pmap::describe_kernels();
+        return 0;
+      }
+      if (app.got_subcommand("inspect")) {
+        std::cout << pmap::inspect(inspect_path);
+        return 0;
+      }
+      if (app.got_subcommand("urls")) return run_urls_command(argc, argv, url_opts, command);
+      if (app.got_subcommand("merge")) {
+        const auto r = pmap::merge_shards(merge_out, merge_in, merge_force, command);
+        std::cout << "merged " << r.shards << " shards into " << merge_out << ": " << r.items
+                  << " items (" << r.ok << " ok, " << r.failed << " failed, " << r.timed_out
+                  << " timed out)\n";
+        return r.failed + r.timed_out > 0 ? 1 : 0;
+      }
+      for (const auto& p : run_opts.plugins) pmap::load_plugin(p);
+      const bool default_job =
+          run_opts.range.empty() && run_opts.input.empty() && run->count("--kernel") == 0;
+      return run_compute_command(argc, argv, run_opts, command, default_job);
+    }();
   } catch (const pmap::Error& e) {
-    if (printer) std::cerr << "pmap: error: " << e.what() << "\n";
-    return static_cast<int>(e.code());
+    if (printer) print_error(e.what());
+    code = static_cast<int>(e.code());
   } catch (const std::exception& e) {
-    if (printer) std::cerr << "pmap: error: " << e.what() << "\n";
-    return static_cast<int>(pmap::ExitCode::ItemsFailed);
+    if (printer) print_error(e.what());
+    code = static_cast<int>(pmap::ExitCode::ItemsFailed);
   }
+  mpi_environment().reset();
+  return code;
 }

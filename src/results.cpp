@@ -71,7 +71,7 @@ void create_results_file(const std::string& path, const ComputeMeta& meta, bool 
   file.close("close " + path);
 }
 
-ComputeWriter::ComputeWriter(const std::string& path, MPI_Comm comm) {
+ComputeWriter::ComputeWriter(const std::string& path, MPI_Comm comm) : path_(path) {
   h5::silence_errors();
   h5::Handle fapl(H5Pcreate(H5P_FILE_ACCESS), "file access properties");
   h5::check(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), "set MPI-IO driver");
@@ -91,12 +91,16 @@ void ComputeWriter::write(const RowBlock& r) {
   if (r.count == 0) return;
   std::lock_guard lock(mutex_);
   const auto t0 = std::chrono::steady_clock::now();
-  write_slab(item_.get(), H5T_NATIVE_INT64, r.begin, r.count, 0, r.item);
-  write_slab(value_.get(), H5T_NATIVE_DOUBLE, r.begin, r.count, r.columns, r.value);
-  write_slab(rank_.get(), H5T_NATIVE_INT32, r.begin, r.count, 0, r.rank);
-  write_slab(thread_.get(), H5T_NATIVE_INT32, r.begin, r.count, 0, r.thread);
-  write_slab(seconds_.get(), H5T_NATIVE_DOUBLE, r.begin, r.count, 0, r.seconds);
-  write_slab(status_.get(), H5T_NATIVE_INT8, r.begin, r.count, 0, r.status);
+  try {
+    write_slab(item_.get(), H5T_NATIVE_INT64, r.begin, r.count, 0, r.item);
+    write_slab(value_.get(), H5T_NATIVE_DOUBLE, r.begin, r.count, r.columns, r.value);
+    write_slab(rank_.get(), H5T_NATIVE_INT32, r.begin, r.count, 0, r.rank);
+    write_slab(thread_.get(), H5T_NATIVE_INT32, r.begin, r.count, 0, r.thread);
+    write_slab(seconds_.get(), H5T_NATIVE_DOUBLE, r.begin, r.count, 0, r.seconds);
+    write_slab(status_.get(), H5T_NATIVE_INT8, r.begin, r.count, 0, r.status);
+  } catch (const RuntimeError& e) {
+    throw RuntimeError("writing results to " + path_ + ": " + e.what());
+  }
   write_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 

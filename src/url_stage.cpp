@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <thread>
 #include <sstream>
 #include <vector>
 
@@ -313,7 +314,28 @@ UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
   std::vector<std::pair<std::uint64_t, std::int8_t>> verdicts;  // for --print
   std::mutex m;
   auto last_flush = clock_type::now();
-  std::exception_ptr write_error;
+  // A stop anywhere stops every rank: the watcher forwards a local signal to rank 0 (which
+  // tells every rank) and turns the job-wide stop into the flag the checker polls.
+  std::atomic<bool> url_stop{false};
+  std::atomic<bool> watching{true};
+  std::thread watcher([&] {
+    while (watching.load()) {
+      if (stop_requested()) progress_channel.request_stop();
+      if (progress_channel.stopping()) {
+        url_stop = true;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  struct JoinWatcher {
+    std::atomic<bool>& flag;
+    std::thread& t;
+    ~JoinWatcher() {
+      flag = false;
+      if (t.joinable()) t.join();
+    }
+  } join_watcher{watching, watcher};
   checker.check(
       my_urls,
       [&](std::size_t i, const UrlResult& r) {
@@ -333,7 +355,10 @@ UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
         }
         progress_channel.add_done(1);
       },
-      stop_flag());
+      &url_stop);
+  watching = false;
+  if (watcher.joinable()) watcher.join();
+  if (stop_requested()) progress_channel.request_stop();
   progress_channel.finish();
   if (writer) writer->close();
   if (progress) progress->finish(progress_channel.done_total());
@@ -350,6 +375,9 @@ UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
   report.ranks = size;
   report.threads = job.options.threads;
   report.wall_seconds = wall;
+  int interrupted = url_stop.load() || stop_requested() ? 1 : 0;
+  mpi::check(MPI_Allreduce(MPI_IN_PLACE, &interrupted, 1, MPI_INT, MPI_MAX, comm), "MPI_Allreduce");
+  report.interrupted = interrupted != 0;
 
   if (job.print) {
     // Gather (row, verdict) on rank 0 and print in input order, re-reading the list.

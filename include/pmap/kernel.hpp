@@ -85,6 +85,12 @@ class Kernel {
   [[nodiscard]] virtual const std::vector<ArgSpec>& arguments() const = 0;
   /// Names of the K output columns.
   [[nodiscard]] virtual const std::vector<std::string>& columns() const = 0;
+  /// Names of the output columns for these bound arguments (exec takes them from
+  /// `--arg columns=a,b`); may throw UsageError for arguments that cannot run. Default: columns().
+  [[nodiscard]] virtual std::vector<std::string> output_columns(const BoundArgs& args) const {
+    (void)args;
+    return columns();
+  }
   /// Computes one item into `out` (size K). Throws (e.g. ItemError) to fail the item.
   virtual void run(const Item& item, const BoundArgs& args, std::span<double> out,
                    const KernelContext& ctx) const = 0;
@@ -93,7 +99,15 @@ class Kernel {
 /// All built-in kernels, in display order.
 const std::vector<std::unique_ptr<Kernel>>& builtin_kernels();
 
-/// The built-in kernel called `name`; throws UsageError listing the kernels when there is none.
+/// Adds a kernel to the registry (plugins; thread-safe). Throws UsageError when a kernel of that
+/// name exists. Registered kernels live until the process exits.
+const Kernel& register_kernel(std::unique_ptr<Kernel> kernel);
+
+/// Kernels added with register_kernel, in registration order.
+std::vector<const Kernel*> registered_kernels();
+
+/// The kernel called `name` (built-in or registered); throws UsageError listing the kernels when
+/// there is none.
 const Kernel& find_kernel(std::string_view name);
 
 /// Binds "key=value" strings to the kernel's declared arguments (defaults for the rest); throws

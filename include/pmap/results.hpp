@@ -69,6 +69,7 @@ class ComputeWriter {
 
  private:
   std::mutex mutex_;
+  std::string path_;
   h5::Handle file_, item_, value_, status_, rank_, thread_, seconds_;
   double write_seconds_ = 0;
 };

@@ -35,6 +35,7 @@ struct UrlReport {
   std::uint64_t urls = 0, exists = 0, does_not_exist = 0, unknown = 0, invalid = 0;
   int ranks = 1, threads = 1;
   double wall_seconds = 0;
+  bool interrupted = false;  ///< a stop (signal) on any rank ended the stage early
   [[nodiscard]] double urls_per_second() const {
     return wall_seconds > 0 ? static_cast<double>(urls) / wall_seconds : 0.0;
   }

@@ -35,5 +35,6 @@ std::unique_ptr<Kernel> make_compute_x();
 std::unique_ptr<Kernel> make_spin();
 std::unique_ptr<Kernel> make_pi();
 std::unique_ptr<Kernel> make_mandelbrot();
+std::unique_ptr<Kernel> make_exec();
 
 }  // namespace pmap::kernels

@@ -1,0 +1,623 @@
+// The URL stage through the pmap binary: `pmap urls` (--print, --output, usage errors, the
+// existing file left alone, SIGTERM), `pmap run ... --urls`, the default job with data/urls.txt,
+// and `pmap inspect` of a file with /urls. Every URL points at the local fixture server
+// (tests/support/http_fixture.cpp), never the internet.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <hdf5.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "pmap/h5.hpp"
+#include "support/h5_read.hpp"
+#include "support/http_fixture_process.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using Args = std::vector<std::string>;
+using Clock = std::chrono::steady_clock;
+using pmap::test::HttpFixture;
+using pmap::test::ProcessResult;
+using pmap::test::TempDir;
+
+// Straight to the local fixture even where the environment names a proxy; the pmap processes
+// started below inherit it.
+[[maybe_unused]] const bool proxies_off =
+    ::setenv("no_proxy", "*", 1) == 0 && ::setenv("NO_PROXY", "*", 1) == 0;
+
+const std::vector<std::string> kMpiEnv = {
+    "OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
+    "OMPI_MCA_rmaps_base_oversubscribe=1", "OMPI_MCA_btl_vader_single_copy_mechanism=none"};
+
+std::string describe(const Args& argv, const ProcessResult& r) {
+  std::string cmd;
+  for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
+  return "command: " + cmd + "\nexit code: " + std::to_string(r.exit_code) + "\n--- stdout ---\n" +
+         r.out + "--- stderr ---\n" + r.err;
+}
+
+/// `pmap args...` run directly (a singleton MPI process) in `cwd`.
+ProcessResult pmap_cmd(const Args& args, const std::string& cwd, std::string* what) {
+  Args argv{PMAP_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto r = pmap::test::run_process(argv, cwd, kMpiEnv);
+  *what = describe(argv, r);
+  return r;
+}
+
+/// `mpiexec -n N --bind-to none pmap args...` in `cwd`.
+ProcessResult mpi_cmd(int ranks, const Args& args, const std::string& cwd, std::string* what) {
+  Args argv{PMAP_MPIEXEC, "-n", std::to_string(ranks), "--bind-to", "none", PMAP_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto r = pmap::test::run_process(argv, cwd, kMpiEnv);
+  *what = describe(argv, r);
+  return r;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream is(text);
+  for (std::string line; std::getline(is, line);) out.push_back(line);
+  return out;
+}
+
+/// Lines of the tutorial's form "URL - verdict".
+std::vector<std::string> verdict_lines(const std::string& out) {
+  std::vector<std::string> found;
+  static const std::regex form(R"(^\S.* - (exists|does not exist|unknown)$)");
+  for (const auto& l : lines_of(out)) {
+    if (std::regex_match(l, form)) found.push_back(l);
+  }
+  return found;
+}
+
+/// key -> value of the `pmap-report stage=STAGE ...` line of stdout (empty if there is none).
+std::map<std::string, std::string> report_of(const std::string& out, const std::string& stage) {
+  std::map<std::string, std::string> kv;
+  for (const auto& l : lines_of(out)) {
+    if (l.rfind("pmap-report stage=" + stage + " ", 0) != 0) continue;
+    std::istringstream is(l);
+    std::string tok;
+    is >> tok;
+    while (is >> tok) {
+      const auto eq = tok.find('=');
+      if (eq != std::string::npos) kv[tok.substr(0, eq)] = tok.substr(eq + 1);
+    }
+  }
+  return kv;
+}
+
+std::string slurp(const std::string& path) {
+  std::string out;
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return out;
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) out.append(buf, n);
+  std::fclose(f);
+  return out;
+}
+
+void write_text(const std::string& path, const std::string& content) {
+  std::ofstream(path, std::ios::binary) << content;
+}
+
+std::vector<std::string> h5_files_in(const std::string& dir) {
+  std::vector<std::string> found;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (e.path().extension() == ".h5") found.push_back(e.path().string());
+  }
+  return found;
+}
+
+std::unique_ptr<HttpFixture> start_fixture(const Args& args = {}) {
+  std::string why;
+  auto server = HttpFixture::start(PMAP_HTTP_FIXTURE, args, &why);
+  if (!server) throw std::runtime_error(why);
+  return server;
+}
+
+/// One line of a list and what pmap must make of it.
+struct Line {
+  std::string url;
+  std::string verdict;  // as printed: "exists", "does not exist", "unknown"
+  std::int8_t code;     // as stored: 0, 1, 2
+  int status;
+};
+
+/// A small mixed list on the fixture, with a comment, a blank line, an invalid line and a
+/// duplicate.
+std::vector<Line> mixed_list(const HttpFixture& s) {
+  return {
+      {s.url("/ok"), "exists", 0, 200},     {s.url("/missing"), "does not exist", 1, 404},
+      {s.url("/error"), "unknown", 2, 500}, {s.url("/redirect/1"), "exists", 0, 200},
+      {"not-a-url", "unknown", 2, 0},       {s.url("/ok", "localhost"), "exists", 0, 200},
+      {s.url("/ok"), "exists", 0, 200},
+  };
+}
+
+std::string list_text(const std::vector<Line>& lines) {
+  std::string text = "# fixture URLs\n";
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    text += lines[i].url + "\n";
+    if (i == 2) text += "\n   \n# between rows\n";
+  }
+  return text;
+}
+
+/// Rows of /urls against the list: url, verdict, status, attempts, error, final URL.
+void expect_rows(const std::string& file, const std::vector<Line>& lines, const std::string& what) {
+  const auto rows = pmap::test::read_url_rows(file);
+  ASSERT_EQ(rows.size(), lines.size()) << what;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const std::string where = "row " + std::to_string(i) + " " + lines[i].url;
+    EXPECT_EQ(rows.url[i], lines[i].url) << where;
+    EXPECT_EQ(rows.verdict[i], lines[i].code) << where;
+    EXPECT_EQ(rows.http_status[i], lines[i].status) << where;
+    const bool invalid = lines[i].status == 0;
+    EXPECT_EQ(rows.attempts[i], invalid ? 0 : 1) << where;
+    if (invalid) {
+      EXPECT_EQ(rows.error[i], "invalid URL: no scheme") << where;
+      EXPECT_EQ(rows.final_url[i], "") << where;
+    } else {
+      EXPECT_EQ(rows.error[i], "") << where;
+      const bool redirect = lines[i].url.find("/redirect/") != std::string::npos;
+      EXPECT_EQ(
+          rows.final_url[i],
+          redirect ? lines[i].url.substr(0, lines[i].url.find("/redirect/")) + "/ok" : lines[i].url)
+          << where;
+      EXPECT_GT(rows.seconds[i], 0.0) << where;
+      EXPECT_LT(rows.seconds[i], 2.0) << where;
+    }
+  }
+}
+
+/// HDF5 class and size of a dataset's type, and its rank-1 length.
+struct DatasetInfo {
+  H5T_class_t type_class = H5T_NO_CLASS;
+  std::size_t type_size = 0;
+  bool variable_string = false;
+  int ndims = -1;
+  hsize_t length = 0;
+};
+
+DatasetInfo info_of(const std::string& path, const std::string& name) {
+  pmap::h5::silence_errors();
+  pmap::h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
+  pmap::h5::Handle d(H5Dopen2(file.get(), name.c_str(), H5P_DEFAULT), "open " + name);
+  pmap::h5::Handle type(H5Dget_type(d.get()), "type of " + name);
+  pmap::h5::Handle space(H5Dget_space(d.get()), "space of " + name);
+  DatasetInfo info;
+  info.type_class = H5Tget_class(type.get());
+  info.type_size = H5Tget_size(type.get());
+  info.variable_string = info.type_class == H5T_STRING && H5Tis_variable_str(type.get()) > 0;
+  info.ndims = H5Sget_simple_extent_ndims(space.get());
+  if (info.ndims == 1) H5Sget_simple_extent_dims(space.get(), &info.length, nullptr);
+  return info;
+}
+
+/// Name of enum value `value` in the type of /urls/verdict ("" if none).
+std::string verdict_name(const std::string& path, std::int8_t value) {
+  pmap::h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
+  pmap::h5::Handle d(H5Dopen2(file.get(), "/urls/verdict", H5P_DEFAULT), "open verdict");
+  pmap::h5::Handle type(H5Dget_type(d.get()), "verdict type");
+  char name[64] = {};
+  if (H5Tenum_nameof(type.get(), &value, name, sizeof name) < 0) return "";
+  return name;
+}
+
+bool has_link(const std::string& path, const std::string& name) {
+  pmap::h5::silence_errors();
+  pmap::h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
+  return H5Lexists(file.get(), name.c_str(), H5P_DEFAULT) > 0;
+}
+
+const Args kQuiet = {"--progress", "none"};
+
+Args concat(Args a, const Args& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+// ---- pmap urls --print ----------------------------------------------------------------------
+
+void check_print(int ranks) {
+  const auto server = start_fixture();
+  TempDir dir;
+  const auto lines = mixed_list(*server);
+  write_text(dir.file("list.txt"), list_text(lines));
+  const Args args = concat({"urls", "--input", "list.txt", "--print", "--timeout", "3"}, kQuiet);
+  std::string what;
+  const auto r = ranks == 0 ? pmap_cmd(args, dir.path().string(), &what)
+                            : mpi_cmd(ranks, args, dir.path().string(), &what);
+  ASSERT_EQ(r.exit_code, 0) << what;
+  std::vector<std::string> expected;
+  for (const auto& l : lines) expected.push_back(l.url + " - " + l.verdict);
+  EXPECT_EQ(verdict_lines(r.out), expected) << what;
+  // The printed lines come first, in input order, before the summary.
+  ASSERT_FALSE(lines_of(r.out).empty()) << what;
+  EXPECT_EQ(lines_of(r.out).front(), expected.front()) << what;
+  EXPECT_TRUE(h5_files_in(dir.path().string()).empty()) << "--print without --output wrote a file\n"
+                                                        << what;
+  auto rep = report_of(r.out, "urls");
+  EXPECT_EQ(rep["urls"], "7") << what;
+  EXPECT_EQ(rep["exists"], "4") << what;
+  EXPECT_EQ(rep["does_not_exist"], "1") << what;
+  EXPECT_EQ(rep["unknown"], "2") << what;
+  EXPECT_EQ(rep["invalid"], "1") << what;
+  EXPECT_EQ(rep["ranks"], std::to_string(ranks == 0 ? 1 : ranks)) << what;
+  EXPECT_EQ(r.err.find("HDF5-DIAG"), std::string::npos) << what;
+}
+
+TEST(UrlsCli, PrintListsVerdictsInInputOrderAndWritesNoFile) { check_print(0); }
+TEST(UrlsCli, PrintUnderMpiexecTwoRanksKeepsInputOrder) { check_print(2); }
+
+// ---- pmap urls --output: the /urls schema -----------------------------------------------------
+
+TEST(UrlsCli, OutputHasTheUrlsSchema) {
+  const auto server = start_fixture();
+  TempDir dir;
+  const auto lines = mixed_list(*server);
+  write_text(dir.file("list.txt"), list_text(lines));
+  const std::string f = dir.file("out.h5");
+  std::string what;
+  const auto r = pmap_cmd(
+      concat({"urls", "--input", "list.txt", "--output", f, "--threads", "4", "--timeout", "3"},
+             kQuiet),
+      dir.path().string(), &what);
+  ASSERT_EQ(r.exit_code, 0) << what;
+  ASSERT_TRUE(fs::exists(f)) << what;
+  EXPECT_TRUE(verdict_lines(r.out).empty()) << "verdict lines printed without --print\n" << what;
+  EXPECT_EQ(report_of(r.out, "urls")["urls"], "7") << what;
+
+  const hsize_t n = lines.size();
+  for (const char* name : {"/urls/url", "/urls/error", "/urls/final_url"}) {
+    const auto info = info_of(f, name);
+    EXPECT_EQ(info.type_class, H5T_STRING) << name;
+    EXPECT_FALSE(info.variable_string) << name << ": parallel HDF5 needs fixed-length strings";
+    EXPECT_EQ(info.ndims, 1) << name;
+    EXPECT_EQ(info.length, n) << name;
+  }
+  const auto verdict = info_of(f, "/urls/verdict");
+  EXPECT_EQ(verdict.type_class, H5T_ENUM);
+  EXPECT_EQ(verdict.type_size, 1U);
+  EXPECT_EQ(verdict.length, n);
+  EXPECT_EQ(verdict_name(f, 0), "exists");
+  EXPECT_EQ(verdict_name(f, 1), "does_not_exist");
+  EXPECT_EQ(verdict_name(f, 2), "unknown");
+  for (const char* name : {"/urls/http_status", "/urls/attempts"}) {
+    const auto info = info_of(f, name);
+    EXPECT_EQ(info.type_class, H5T_INTEGER) << name;
+    EXPECT_EQ(info.type_size, 4U) << name;
+    EXPECT_EQ(info.length, n) << name;
+  }
+  const auto seconds = info_of(f, "/urls/seconds");
+  EXPECT_EQ(seconds.type_class, H5T_FLOAT);
+  EXPECT_EQ(seconds.type_size, 8U);
+  EXPECT_EQ(seconds.length, n);
+
+  EXPECT_EQ(pmap::test::read_double_attr(f, "/urls", "timeout"), 3.0);
+  EXPECT_EQ(pmap::test::read_int_attr(f, "/urls", "threads"), 4);
+  const double wall = pmap::test::read_double_attr(f, "/urls", "wall_seconds");
+  EXPECT_GT(wall, 0.0);
+  EXPECT_LT(wall, 10.0);
+  EXPECT_EQ(pmap::test::read_int_attr(f, "/", "schema_version"), 1);
+  EXPECT_EQ(pmap::test::read_int_attr(f, "/", "mpi_ranks"), 1);
+  EXPECT_NE(pmap::test::read_string_attr(f, "/", "command").find("urls"), std::string::npos);
+  EXPECT_FALSE(has_link(f, "/compute"));
+  expect_rows(f, lines, what);
+}
+
+// Neither --print nor --output: the results go to pmap.h5, as for `pmap run`.
+TEST(UrlsCli, WithoutPrintOrOutputWritesPmapH5) {
+  const auto server = start_fixture();
+  TempDir dir;
+  const auto lines = mixed_list(*server);
+  write_text(dir.file("list.txt"), list_text(lines));
+  std::string what;
+  const auto r =
+      pmap_cmd(concat({"urls", "--input", "list.txt"}, kQuiet), dir.path().string(), &what);
+  ASSERT_EQ(r.exit_code, 0) << what;
+  EXPECT_EQ(h5_files_in(dir.path().string()), std::vector<std::string>{dir.file("pmap.h5")})
+      << what;
+  expect_rows(dir.file("pmap.h5"), lines, what);
+}
+
+// --method, --retries and --per-host reach the requests (counted by the fixture).
+TEST(UrlsCli, MethodRetriesAndPerHostOptionsAreHonoured) {
+  const auto server = start_fixture();
+  TempDir dir;
+  std::string list = server->url("/nohead") + "\n" + server->url("/flaky/cli/1") + "\n";
+  for (int i = 0; i < 6; ++i) list += server->url("/delay/100?n=" + std::to_string(i)) + "\n";
+  write_text(dir.file("list.txt"), list);
+  const std::string f = dir.file("out.h5");
+  std::string what;
+  const auto r = pmap_cmd(concat({"urls", "--input", "list.txt", "--output", f, "--method", "head",
+                                  "--retries", "0", "--per-host", "1", "--threads", "8"},
+                                 kQuiet),
+                          dir.path().string(), &what);
+  ASSERT_EQ(r.exit_code, 0) << what;
+  const auto rows = pmap::test::read_url_rows(f);
+  ASSERT_EQ(rows.size(), 8U) << what;
+  EXPECT_EQ(rows.verdict[0], 0) << "HEAD 405 must fall back to GET";
+  EXPECT_EQ(rows.http_status[0], 200);
+  EXPECT_EQ(rows.attempts[0], 2);
+  EXPECT_EQ(rows.verdict[1], 2) << "--retries 0: the first 503 is final";
+  EXPECT_EQ(rows.http_status[1], 503);
+  EXPECT_EQ(rows.attempts[1], 1);
+  for (std::size_t i = 2; i < rows.size(); ++i) EXPECT_EQ(rows.verdict[i], 0) << "row " << i;
+  const auto stats = pmap::test::fixture_stats(*server);
+  EXPECT_EQ(stats["max_concurrent_by_host"].value("127.0.0.1:" + std::to_string(server->port()), 0),
+            1)
+      << stats.dump();
+  EXPECT_EQ(stats["requests_by_method"].value("HEAD", 0), 8) << stats.dump();
+  EXPECT_EQ(stats["requests_by_method"].value("GET", 0), 1) << stats.dump();
+  EXPECT_EQ(pmap::test::read_string_attr(f, "/urls", "method"), "head");
+  EXPECT_EQ(pmap::test::read_int_attr(f, "/urls", "per_host"), 1);
+  EXPECT_EQ(pmap::test::read_int_attr(f, "/urls", "retries"), 0);
+}
+
+// ---- pmap run ... --urls: both stages in one file ----------------------------------------------
+
+TEST(UrlsCli, RunWithUrlsWritesComputeAndUrlsIntoOneFile) {
+  const auto server = start_fixture();
+  TempDir dir;
+  const auto lines = mixed_list(*server);
+  write_text(dir.file("list.txt"), list_text(lines));
+  const std::string f = dir.file("both.h5");
+  std::string what;
+  const auto r =
+      mpi_cmd(2,
+              concat({"run", "--kernel", "pi", "--range", "0:20", "--arg", "samples=1000", "--urls",
+                      "list.txt", "--url-threads", "4", "--url-timeout", "3", "--output", f},
+                     kQuiet),
+              dir.path().string(), &what);
+  ASSERT_EQ(r.exit_code, 0) << what;
+  ASSERT_TRUE(fs::exists(f)) << what;
+  EXPECT_EQ(pmap::test::read_int8s(f, "/compute/status"), std::vector<std::int8_t>(20, 0));
+  EXPECT_EQ(pmap::test::read_int64s(f, "/compute/item").size(), 20U);
+  EXPECT_EQ(pmap::test::read_string_attr(f, "/compute", "kernel"), "pi");
+  EXPECT_EQ(pmap::test::read_int_attr(f, "/urls", "threads"), 4);
+  EXPECT_EQ(pmap::test::read_double_attr(f, "/urls", "timeout"), 3.0);
+  expect_rows(f, lines, what);
+  EXPECT_EQ(report_of(r.out, "compute")["items"], "20") << what;
+  EXPECT_EQ(report_of(r.out, "urls")["urls"], "7") << what;
+  EXPECT_EQ(report_of(r.out, "urls")["ranks"], "2") << what;
+  EXPECT_EQ(r.err.find("HDF5-DIAG"), std::string::npos) << what;
+}
+
+// ---- the default job: compute_x, then ./data/urls.txt
+// --------------------------------------------
+
+TEST(UrlsCli, DefaultJobRunsDataUrlsAfterCompute) {
+  const auto server = start_fixture();
+  TempDir dir;
+  fs::create_directories(dir.path() / "data");
+  const std::vector<Line> lines = {{server->url("/ok"), "exists", 0, 200},
+                                   {server->url("/missing"), "does not exist", 1, 404},
+                                   {server->url("/error"), "unknown", 2, 500}};
+  write_text(dir.file("data/urls.txt"), list_text(lines));
+  std::string what;
+  const auto r = mpi_cmd(2, concat({"--arg", "sleep=0.01"}, kQuiet), dir.path().string(), &what);
+  ASSERT_EQ(r.exit_code, 0) << what;
+  const std::string f = dir.file("pmap.h5");
+  ASSERT_TRUE(fs::exists(f)) << what;
+  EXPECT_EQ(pmap::test::read_int64s(f, "/compute/item"),
+            (std::vector<std::int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
+  EXPECT_EQ(pmap::test::read_int8s(f, "/compute/status"), std::vector<std::int8_t>(10, 0));
+  EXPECT_EQ(pmap::test::read_string_attr(f, "/compute", "kernel"), "compute_x");
+  expect_rows(f, lines, what);
+  EXPECT_EQ(report_of(r.out, "urls")["urls"], "3") << what;
+}
+
+// ---- usage errors: exit 2, a message that says what, nothing written
+// ------------------------------
+
+TEST(UrlsCli, BadUsageExitsTwoWithAClearMessage) {
+  TempDir dir;
+  write_text(dir.file("list.txt"), "http://127.0.0.1:1/\n");
+  struct Case {
+    Args args;
+    std::vector<std::string> message_parts;
+  };
+  const std::vector<Case> cases = {
+      {{"urls"}, {"--input", "required"}},
+      {{"urls", "--print"}, {"--input", "required"}},
+      {{"urls", "--input", "list.txt", "--method", "post"}, {"--method post", "get or head"}},
+      {{"urls", "--input", "list.txt", "--threads", "0"}, {"threads", "at least 1"}},
+      {{"urls", "--input", "list.txt", "--timeout", "-1"}, {"timeout", "positive"}},
+      {{"urls", "--input", "list.txt", "--timeout=-1"}, {"timeout", "positive"}},
+      {{"urls", "--input", "list.txt", "--per-host", "0"}, {"per_host", "at least 1"}},
+      {{"urls", "--input", "list.txt", "--retries", "-1"}, {"retries", "negative"}},
+      {{"urls", "--input", "nope.txt"}, {"--input nope.txt", "cannot open"}},
+      {{"run", "--kernel", "pi", "--range", "0:4", "--urls", "nope.txt"}, {"--urls nope.txt"}},
+  };
+  for (const auto& c : cases) {
+    std::string what;
+    const auto r = pmap_cmd(concat(c.args, kQuiet), dir.path().string(), &what);
+    EXPECT_EQ(r.exit_code, 2) << what;
+    EXPECT_NE(r.err.find("pmap: error: "), std::string::npos) << what;
+    for (const auto& part : c.message_parts) {
+      EXPECT_NE(r.err.find(part), std::string::npos) << "message lacks '" << part << "'\n" << what;
+    }
+    EXPECT_TRUE(report_of(r.out, "urls").empty()) << what;
+    EXPECT_TRUE(h5_files_in(dir.path().string()).empty()) << "a bad usage wrote a file\n" << what;
+  }
+}
+
+TEST(UrlsCli, ExistingOutputIsLeftUntouchedWithoutForce) {
+  const auto server = start_fixture();
+  TempDir dir;
+  write_text(dir.file("list.txt"), server->url("/ok") + "\n");
+  const std::string f = dir.file("out.h5");
+  write_text(f, "precious bytes, not HDF5\n");
+  ::timespec times[2] = {{1000000000, 0}, {1000000000, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, f.c_str(), times, 0), 0);
+  std::string what;
+  const auto r = pmap_cmd(concat({"urls", "--input", "list.txt", "--output", f}, kQuiet),
+                          dir.path().string(), &what);
+  EXPECT_EQ(r.exit_code, 2) << what;
+  EXPECT_NE(r.err.find("exists"), std::string::npos) << what;
+  EXPECT_NE(r.err.find("--force"), std::string::npos) << what;
+  EXPECT_EQ(slurp(f), "precious bytes, not HDF5\n") << what;
+  struct stat st {};
+  ASSERT_EQ(::stat(f.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1000000000) << "the existing file was touched";
+
+  const auto forced =
+      pmap_cmd(concat({"urls", "--input", "list.txt", "--output", f, "--force"}, kQuiet),
+               dir.path().string(), &what);
+  ASSERT_EQ(forced.exit_code, 0) << what;
+  const auto rows = pmap::test::read_url_rows(f);
+  ASSERT_EQ(rows.size(), 1U);
+  EXPECT_EQ(rows.verdict[0], 0);
+}
+
+// ---- pmap inspect ------------------------------------------------------------------------------
+
+TEST(UrlsCli, InspectSummarisesUrls) {
+  const auto server = start_fixture();
+  TempDir dir;
+  const auto lines = mixed_list(*server);  // 4 exist, 1 does not, 2 unknown
+  write_text(dir.file("list.txt"), list_text(lines));
+  const std::string f = dir.file("out.h5");
+  std::string what;
+  const auto r = pmap_cmd(concat({"urls", "--input", "list.txt", "--output", f}, kQuiet),
+                          dir.path().string(), &what);
+  ASSERT_EQ(r.exit_code, 0) << what;
+  const auto shown = pmap_cmd({"inspect", f}, dir.path().string(), &what);
+  ASSERT_EQ(shown.exit_code, 0) << what;
+  EXPECT_TRUE(std::regex_search(shown.out, std::regex(R"((^|\n)urls: 7 URLs)"))) << what;
+  EXPECT_TRUE(std::regex_search(shown.out, std::regex(R"(\b4 exists?\b)"))) << what;
+  EXPECT_TRUE(std::regex_search(shown.out, std::regex(R"(\b1 (does|do) not exist\b)"))) << what;
+  EXPECT_TRUE(std::regex_search(shown.out, std::regex(R"(\b2 unknown\b)"))) << what;
+  EXPECT_TRUE(std::regex_search(shown.out, std::regex(R"(\b0 not checked\b)"))) << what;
+  EXPECT_EQ(shown.out.find("HDF5-DIAG"), std::string::npos) << what;
+  EXPECT_EQ(shown.err.find("HDF5-DIAG"), std::string::npos) << what;
+}
+
+// ---- SIGTERM during a URL run
+// ---------------------------------------------------------------------
+
+/// A started pmap process whose output goes to files; reaped by wait_for or the destructor.
+class Background {
+ public:
+  Background(const Args& args, const std::string& cwd)
+      : out_(cwd + "/stdout.txt"), err_(cwd + "/stderr.txt") {
+    Args argv{PMAP_BIN};
+    argv.insert(argv.end(), args.begin(), args.end());
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
+    std::vector<std::string> envs;
+    for (char** e = environ; *e != nullptr; ++e) envs.emplace_back(*e);
+    envs.insert(envs.end(), kMpiEnv.begin(), kMpiEnv.end());
+    std::vector<char*> cargv;
+    std::vector<char*> cenv;
+    for (auto& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    for (auto& e : envs) cenv.push_back(e.data());
+    cenv.push_back(nullptr);
+    if (::posix_spawn(&pid_, cargv[0], &fa, nullptr, cargv.data(), cenv.data()) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&fa);
+  }
+  Background(const Background&) = delete;
+  Background& operator=(const Background&) = delete;
+  ~Background() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  [[nodiscard]] bool started() const { return pid_ > 0; }
+  void signal(int sig) const { ::kill(pid_, sig); }
+  /// The exit code (128 + signal if killed by one), or -1 if still running after `limit`.
+  int wait_for(std::chrono::duration<double> limit) {
+    const auto deadline = Clock::now() + limit;
+    while (Clock::now() < deadline) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return -1;
+  }
+  [[nodiscard]] std::string output() const {
+    return "--- stdout ---\n" + slurp(out_) + "--- stderr ---\n" + slurp(err_);
+  }
+
+ private:
+  pid_t pid_ = -1;
+  std::string out_, err_;
+};
+
+TEST(UrlsCli, SigtermDuringHangingUrlsExits75Quickly) {
+  const auto server = start_fixture();
+  TempDir dir;
+  std::string list = server->url("/ok") + "\n";
+  for (int i = 0; i < 6; ++i) list += server->url("/hang?n=" + std::to_string(i)) + "\n";
+  write_text(dir.file("list.txt"), list);
+  const std::string f = dir.file("out.h5");
+  Background pmap({"urls", "--input", "list.txt", "--output", f, "--threads", "4", "--timeout",
+                   "60", "--progress", "none"},
+                  dir.path().string());
+  ASSERT_TRUE(pmap.started());
+  // Wait until the four workers hang in their requests (the fixture counts them in flight).
+  const auto until = Clock::now() + std::chrono::seconds(10);
+  int in_flight = 0;
+  while (Clock::now() < until && in_flight < 4) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    in_flight = pmap::test::fixture_stats(*server)["in_flight"].get<int>();
+  }
+  ASSERT_EQ(in_flight, 4) << pmap.output();
+  const auto signalled = Clock::now();
+  pmap.signal(SIGTERM);
+  const int code = pmap.wait_for(std::chrono::seconds(10));
+  const double took = std::chrono::duration<double>(Clock::now() - signalled).count();
+  ASSERT_EQ(code, 75) << pmap.output();
+  EXPECT_LT(took, 3.0) << pmap.output();
+
+  // The file is valid and says what was done: /ok checked, 4 interrupted, 2 never started.
+  const auto rows = pmap::test::read_url_rows(f);
+  ASSERT_EQ(rows.size(), 7U) << pmap.output();
+  EXPECT_EQ(rows.verdict[0], 0);
+  EXPECT_EQ(rows.http_status[0], 200);
+  int interrupted = 0;
+  int not_checked = 0;
+  for (std::size_t i = 1; i < rows.size(); ++i) {
+    if (rows.verdict[i] == -1) {
+      ++not_checked;
+    } else {
+      EXPECT_EQ(rows.verdict[i], 2) << "row " << i;
+      EXPECT_EQ(rows.error[i], "interrupted") << "row " << i;
+      ++interrupted;
+    }
+  }
+  EXPECT_EQ(interrupted, 4) << pmap.output();
+  EXPECT_EQ(not_checked, 2) << pmap.output();
+}
+
+}  // namespace
