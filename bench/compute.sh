@@ -18,6 +18,7 @@
 #   W1_DIAG [1]         also time the launch-cost ladder (pmap --version, MPI_Init_thread,
 #                       parallel-HDF5 create/open) under the same mpirun
 #   W2_NS ["1000000 10000000"]   item counts of W2
+#   SNAPSHOT [1]        benchmark a copy of $PMAP taken at the start ($RESULTS/pmap)
 #   KEEP_H5 [0]         keep W2's large result files (else deleted after verification)
 #   LOAD_WAIT [0]       seconds to wait, before each benchmark, for the CPUs to be idle (<20% busy)
 set -euo pipefail
@@ -31,8 +32,9 @@ mkdir -p "$RESULTS"
 RESULTS=$(cd "$RESULTS" && pwd)
 PMAP=${PMAP:-./build/pmap}
 PMAP=$(cd "$(dirname "$PMAP")" && pwd)/$(basename "$PMAP")
+PMAP_SOURCE=$PMAP
 PY=${PY:-/usr/bin/python3}
-ANCHORS=${ANCHORS:-/work/shared/bench}
+ANCHORS=$(cd "${ANCHORS:-/work/shared/bench}" && pwd)
 W1_PS=${W1_PS:-4 8}
 W1_ANCHORS=${W1_ANCHORS-tpe ppe mp_pool joblib_loky mpi_futures parallel}
 W1_DIAG=${W1_DIAG:-1}
@@ -50,6 +52,16 @@ for tool in hyperfine mpirun mpicc h5pcc /usr/bin/time "$PMAP" "$PY"; do
   command -v "$tool" >/dev/null || { echo "compute.sh: '$tool' not found (scripts/setup.sh --bench)" >&2; exit 2; }
 done
 "$PY" -c 'import h5py, numpy' 2>/dev/null || { echo "compute.sh: $PY lacks h5py/numpy" >&2; exit 2; }
+# Benchmark a frozen copy: a rebuild of ./build during the ~8 minutes must not change the binary
+# between runs (it links only shared system libraries, so the copy behaves identically).
+if [ "${SNAPSHOT:-1}" = 1 ]; then
+  cp "$PMAP" "$RESULTS/pmap"
+  PMAP=$RESULTS/pmap
+fi
+
+# Every run starts in $RESULTS: pmap's default job adds the URL stage when ./data/urls.txt exists
+# (it does in the repository), and these benchmarks time the compute stage only.
+cd "$RESULTS"
 
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 log() { printf '\n=== %s\n' "$*" >&2; }
@@ -66,17 +78,18 @@ cpu_busy() {
 }
 
 # Records the machine's load before a benchmark (and waits up to LOAD_WAIT s for idle CPUs).
-check_load() {
-  local tag=$1 busy waited=0
+check_load() {  # TAG [nowait]
+  local tag=$1 busy waited=0 maxwait=$LOAD_WAIT
+  [ "${2:-}" = nowait ] && maxwait=0
   busy=$(cpu_busy)
-  while awk -v b="$busy" 'BEGIN{exit !(b > 0.20)}' && [ "$waited" -lt "$LOAD_WAIT" ]; do
+  while awk -v b="$busy" 'BEGIN{exit !(b > 0.20)}' && [ "$waited" -lt "$maxwait" ]; do
     sleep 4; waited=$((waited + 5)); busy=$(cpu_busy)
   done
   local top
   top=$(top -bn1 | sed -n '8,10p' | awk '{printf "%s(%s%%) ", $12, $9}')
   echo "bench=$tag cpu_busy_1s=$busy loadavg=\"$(cut -d' ' -f1-3 /proc/loadavg)\" waited=$waited top=\"$top\"" \
     | tee -a "$RESULTS/load.txt" >&2
-  if awk -v b="$busy" 'BEGIN{exit !(b > 0.20)}'; then
+  if [ "${2:-}" != nowait ] && awk -v b="$busy" 'BEGIN{exit !(b > 0.20)}'; then
     echo "compute.sh: WARNING: CPUs ${busy} busy before $tag: numbers will be noisy (LOAD_WAIT=600 to wait)" >&2
   fi
 }
@@ -108,11 +121,12 @@ run_rep() {
   echo "compiler=$(c++ --version | head -1)"
   echo "hyperfine=$(hyperfine --version)"
   echo "python=$("$PY" --version 2>&1)"
-  echo "pmap=$("$PMAP" --version) binary $(date -u -r "$PMAP" +%FT%TZ) git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo '+dirty')"
+  echo "pmap=$("$PMAP" --version), $PMAP_SOURCE built $(date -u -r "$PMAP_SOURCE" +%FT%TZ), sha256 $(sha256sum "$PMAP" | cut -c1-12), git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo '+dirty')"
   echo "runs=$RUNS"
 } >"$RESULTS/machine.txt"
 cat "$RESULTS/machine.txt" >&2
 : >"$RESULTS/stderr.log"
+: >"$RESULTS/load.txt"
 
 # ---------------------------------------------------------------------------------------------
 # W1: the tutorial job (compute_x, 10 items, sleep 0.8 s), whole-process wall time.
@@ -200,6 +214,7 @@ EOF
     hyperfine --warmup 1 --runs "$RUNS" --style basic --export-json "$RESULTS/w1_P$P.json" "${cmds[@]}" \
       >"$RESULTS/w1_P$P.hyperfine.txt"
     grep -E '^(Benchmark|  Time)' "$RESULTS/w1_P$P.hyperfine.txt" >&2 || true
+    check_load "w1_P$P-after" nowait
   done
 
   if [[ " $W1_ANCHORS " == *" run_w1 "* ]]; then
@@ -234,9 +249,10 @@ if want w2; then
     for n in $W2_NS; do w2_once "$n" "$r"; done
   done
   for n in $W2_NS; do
-    "$PY" bench/table.py verify "$RESULTS/w2_n$n.h5" "$n" | tee -a "$RESULTS/w2_verify.txt" >&2
+    "$PY" "$ROOT/bench/table.py" verify "$RESULTS/w2_n$n.h5" "$n" | tee -a "$RESULTS/w2_verify.txt" >&2
     [ "$KEEP_H5" = 1 ] || rm -f "$RESULTS/w2_n$n.h5"
   done
+  check_load w2-after nowait
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -255,6 +271,7 @@ if want w3; then
   }
   w3_round 0   # warm-up
   for r in $(seq 1 "$RUNS"); do w3_round "$r"; done
+  check_load w3-after nowait
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -274,8 +291,8 @@ if want w4; then
   }
   w4_round 0
   for r in $(seq 1 "$RUNS"); do w4_round "$r"; done
+  check_load w4-after nowait
 fi
 
-check_load end
 log "tables"
-"$PY" bench/table.py "$RESULTS" | tee "$RESULTS/tables.md"
+"$PY" "$ROOT/bench/table.py" "$RESULTS" | tee "$RESULTS/tables.md"

@@ -374,7 +374,7 @@ def header(dirn):
     if os.path.exists(lf):
         print("Load before each benchmark (1-s CPU busy fraction from /proc/stat, load average, top 3 processes):\n")
         with open(lf) as f:
-            for line in f.readlines()[-12:]:
+            for line in f.readlines():
                 print(f"* `{line.strip()}`")
         print()
 

@@ -54,17 +54,29 @@ free_port() {
   /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# Processes of this cluster that have no pid file: slurmstepd and the job tasks they run all
-# carry the cluster's SLURM_CONF in their environment (slurmd passes its own on).
+# Processes of this cluster that have no pid file: its slurmstepd (recognised by the cluster's
+# SLURM_CONF, which slurmd passes on to them) and every process below them (batch scripts,
+# launchers, job tasks). Nothing else: not the shell that called us, whatever its environment.
 cluster_pids() {
-  local conf="$1" p
+  local conf="$1" p stepds=()
   for p in /proc/[0-9]*; do
     p="${p#/proc/}"
-    [ "$p" = $$ ] && continue
-    if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qxF "SLURM_CONF=$conf"; then
-      echo "$p"
+    [ "$({ cat "/proc/$p/comm"; } 2>/dev/null)" = slurmstepd ] || continue
+    if { tr '\0' '\n' <"/proc/$p/environ"; } 2>/dev/null | grep -qxF "SLURM_CONF=$conf"; then
+      stepds+=("$p")
     fi
   done
+  [ ${#stepds[@]} -gt 0 ] || return 0
+  ps -e -o pid= -o ppid= | awk -v roots="${stepds[*]}" -v self=$$ '
+    BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) keep[r[i]] = 1 }
+    { parent[$1] = $2 }
+    END {
+      do {
+        changed = 0
+        for (p in parent) if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; changed = 1 }
+      } while (changed)
+      for (p in keep) if (p != self) print p
+    }'
 }
 
 alive() { kill -0 "$1" 2>/dev/null; }
@@ -166,6 +178,17 @@ show_logs() {
   done
 }
 
+starting=""
+start_failed() {
+  local rc=$?
+  if [ "$rc" -ne 0 ] && [ -n "$starting" ]; then
+    show_logs "$starting"
+    do_stop "$starting" 1 || true
+    echo "$prog: start failed; everything it started was stopped; $starting kept for its logs" >&2
+  fi
+  exit "$rc"
+}
+
 do_start() {
   local dir="$1" cpus="$2" ttl="$3"
   preflight
@@ -189,7 +212,8 @@ do_start() {
   [ ${#sock} -lt 100 ] || die "$dir is too deep: the munge socket path must stay under 108 characters"
 
   # From here on, any failure stops whatever was started.
-  trap 'rc=$?; if [ $rc -ne 0 ]; then show_logs "$dir"; do_stop "$dir" 1 || true; echo "$prog: start failed; the folder $dir was kept for its logs" >&2; fi' EXIT
+  starting="$dir"
+  trap start_failed EXIT
 
   setpriv --reuid=munge --regid=munge --init-groups \
     dd if=/dev/urandom of="$dir/munge/munge.key" bs=1024 count=1 status=none
@@ -244,6 +268,7 @@ InactiveLimit=0
 SlurmctldTimeout=30
 SlurmdTimeout=60
 SchedulerType=sched/backfill
+MailProg=/bin/true
 SchedulerParameters=sched_interval=1
 NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus Boards=1 SocketsPerBoard=1 CoresPerSocket=$cpus ThreadsPerCore=1 RealMemory=$mem State=UNKNOWN
 PartitionName=debug Nodes=$node Default=YES MaxTime=INFINITE State=UP
@@ -260,11 +285,13 @@ EOF
 
   if [ "$ttl" -gt 0 ]; then
     # setsid: its own process group, so stop can end the loop and its sleep together.
+    # shellcheck disable=SC2016  # expanded by the watchdog's own bash
     setsid bash -c 'sleep "$1" & wait $!; PMAP_SLURM_WATCHDOG_SELF=$$ exec "$2" stop "$3"' \
       watchdog "$ttl" "$script" "$dir" </dev/null >"$dir/log/watchdog.out" 2>&1 &
     echo $! >"$dir/run/watchdog.pid"
   fi
   trap - EXIT
+  starting=""
   echo "export SLURM_CONF=$SLURM_CONF" >"$dir/env"
   echo "$prog: single-node cluster up in $dir: node $node, $cpus CPUs, partition debug," \
     "slurmctld port $ctld_port$( [ "$ttl" -gt 0 ] && echo ", watchdog ${ttl}s")" >&2

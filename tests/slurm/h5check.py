@@ -1,0 +1,135 @@
+#!/usr/bin/python3
+"""Checks on pmap results files for the Slurm tests (Debian's /usr/bin/python3 + python3-h5py).
+
+    h5check.py same A.h5 B.h5        /compute item, value and status identical (NaN == NaN)
+    h5check.py complete F.h5 [--ranks R] [--threads T]
+                                     every item ok; the run's layout is R ranks x T threads
+    h5check.py partial F.h5          a checkpoint: some items ok, some not run (-1), nothing
+                                     else; every ok row of compute_x holds (x, y)
+    h5check.py default F.h5 M        the default job: compute_x over 1..10 with y=2, all ok,
+                                     then M URLs checked in /urls
+    h5check.py attr F.h5 NAME        print attribute NAME of /compute (or of / if absent)
+
+Exit 0 when the check holds, 1 with the reason on stderr when it does not.
+"""
+import json
+import sys
+
+import h5py
+import numpy as np
+
+
+def fail(message):
+    print(f"h5check: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def load(path):
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        fail(f"{path}: cannot open: {e}")
+    if "compute" not in f:
+        fail(f"{path}: no /compute group")
+    c = f["compute"]
+    return f, c, c["item"][:], c["value"][:], c["status"][:]
+
+
+def attr(f, c, name):
+    if name in c.attrs:
+        value = c.attrs[name]
+    elif name in f.attrs:
+        value = f.attrs[name]
+    else:
+        return None
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def same(a, b):
+    _, _, ia, va, sa = load(a)
+    _, _, ib, vb, sb = load(b)
+    if ia.shape != ib.shape or not np.array_equal(ia, ib):
+        fail(f"item differs: {a} {ia.shape} vs {b} {ib.shape}")
+    if not np.array_equal(sa, sb):
+        rows = np.nonzero(sa != sb)[0]
+        fail(f"status differs in {len(rows)} rows, first {rows[:5].tolist()}: "
+             f"{sa[rows[:5]].tolist()} vs {sb[rows[:5]].tolist()}")
+    if va.shape != vb.shape or not np.array_equal(va, vb, equal_nan=True):
+        fail(f"value differs between {a} and {b}")
+    print(f"h5check: {a} and {b}: {len(ia)} rows, item/value/status identical")
+
+
+def complete(path, ranks, threads):
+    f, c, items, _, status = load(path)
+    bad = np.count_nonzero(status != 0)
+    if bad:
+        fail(f"{path}: {bad} of {len(status)} items not ok (status values "
+             f"{sorted(set(status.tolist()))})")
+    got_ranks, got_threads = attr(f, c, "mpi_ranks"), attr(f, c, "omp_threads")
+    report = attr(f, c, "report") or ""
+    if ranks is not None and int(got_ranks) != ranks:
+        fail(f"{path}: ran on {got_ranks} ranks, expected {ranks} ({report})")
+    if threads is not None and int(got_threads) != threads:
+        fail(f"{path}: ran with {got_threads} threads per rank, expected {threads} ({report})")
+    print(f"h5check: {path}: {len(items)} items ok, {got_ranks} ranks x {got_threads} threads")
+
+
+def partial(path):
+    f, c, items, values, status = load(path)
+    kinds = set(status.tolist())
+    if not kinds <= {0, -1}:
+        fail(f"{path}: status holds {sorted(kinds)}, a checkpoint holds only 0 and -1")
+    ok = np.count_nonzero(status == 0)
+    if ok == 0 or ok == len(status):
+        fail(f"{path}: {ok} of {len(status)} items ok: not a mid-run checkpoint")
+    if attr(f, c, "kernel") == "compute_x":
+        y = json.loads(attr(f, c, "args")).get("y", 2.0)
+        rows = status == 0
+        if not (np.array_equal(values[rows, 0], items[rows].astype(float))
+                and np.all(values[rows, 1] == y)):
+            fail(f"{path}: an ok row does not hold (x, y={y})")
+    print(f"h5check: {path}: checkpoint with {ok} of {len(status)} items ok, the rest not run")
+
+
+def default_job(path, urls):
+    f, c, items, values, status = load(path)
+    if not np.array_equal(items, np.arange(1, 11)) or np.any(status != 0):
+        fail(f"{path}: not the default job's 10 ok items: {items.tolist()} {status.tolist()}")
+    if not (np.array_equal(values[:, 0], items.astype(float)) and np.all(values[:, 1] == 2.0)):
+        fail(f"{path}: the default job's values are not (x, 2)")
+    if "urls" not in f or len(f["urls"]["url"]) != urls:
+        fail(f"{path}: expected /urls with {urls} URLs")
+    verdicts = f["urls"]["verdict"][:]
+    print(f"h5check: {path}: default job, 10 items ok, {urls} URLs checked "
+          f"(verdicts {np.bincount(verdicts.astype(int), minlength=3).tolist()})")
+
+
+def main(argv):
+    if len(argv) < 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    cmd, path = argv[1], argv[2]
+    if cmd == "same" and len(argv) == 4:
+        same(path, argv[3])
+    elif cmd == "complete":
+        opts = dict(zip(argv[3::2], argv[4::2]))
+        complete(path, int(opts["--ranks"]) if "--ranks" in opts else None,
+                 int(opts["--threads"]) if "--threads" in opts else None)
+    elif cmd == "partial":
+        partial(path)
+    elif cmd == "default" and len(argv) == 4:
+        default_job(path, int(argv[3]))
+    elif cmd == "attr" and len(argv) == 4:
+        f, c, *_ = load(path)
+        value = attr(f, c, argv[3])
+        if value is None:
+            fail(f"{path}: no attribute {argv[3]}")
+        print(value)
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,437 @@
+#!/usr/bin/env bash
+# The job scripts in slurm/ against a real (single-node, throwaway) Slurm cluster, and the
+# scaling scripts. ctest runs one case per test (tests/slurm/CMakeLists.txt):
+#
+#   slurm_test.sh start | stop        the fixture: scripts/slurm_cluster.sh in a temp folder
+#   slurm_test.sh scripts             static checks of slurm/*.sbatch (no cluster)
+#   slurm_test.sh pmap srun|mpirun    pmap.sbatch, 8 ranks, pi: HDF5 equal to a local run
+#   slurm_test.sh default             pmap.sbatch without arguments: the default job
+#   slurm_test.sh hybrid srun|mpirun  hybrid.sbatch, 2 ranks x 4 threads from -c
+#   slurm_test.sh signal srun|mpirun  scancel --batch --signal=USR1 mid-run: exit 75, checkpoint
+#   slurm_test.sh requeue             USR1 -> 75 -> scontrol requeue -> --resume -> identical file
+#   slurm_test.sh array               job array with --shard, then pmap merge in a dependent job
+#   slurm_test.sh scaling-sbatch      scaling.sbatch: CSV, table and plots from srun steps
+#   slurm_test.sh scaling-local       scripts/scaling.sh with mpirun, no cluster
+#
+# Environment: PMAP_BIN (the binary under test, default build/pmap), PMAP_SLURM_STATE (where the
+# fixture records its cluster and the cases keep their work folders). Exit 0 pass, 1 fail, 77
+# skip (no cluster possible here, or a pmap feature the case needs is missing).
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+state="${PMAP_SLURM_STATE:-${TMPDIR:-/tmp}/pmap-slurm-tests}"
+pmap="${PMAP_BIN:-$root/build/pmap}"
+py=/usr/bin/python3
+case_name="${1:?usage: slurm_test.sh CASE [ARG]}"
+arg="${2:-}"
+work="$state/work/$case_name${arg:+-$arg}"
+jobs=()
+submitted=""
+jid=""
+cluster=""
+
+log() { echo "slurm_test[$case_name${arg:+ $arg}]: $*"; }
+skip() { log "SKIP: $*"; exit 77; }
+fail() { log "FAIL: $*"; exit 1; }
+h5check() { "$py" "$here/h5check.py" "$@"; }
+
+# ---- the cluster ---------------------------------------------------------------------------
+use_cluster() {
+  [ -s "$state/cluster.dir" ] ||
+    skip "no Slurm cluster: the slurm.cluster.start fixture did not start one (see its output for why)"
+  cluster="$(cat "$state/cluster.dir")"
+  export SLURM_CONF="$cluster/etc/slurm.conf"
+  "$root/scripts/slurm_cluster.sh" status "$cluster" >/dev/null ||
+    fail "the cluster in $cluster is not running (see $cluster/log)"
+  rm -rf "$work"
+  mkdir -p "$work/jobs"
+  export PMAP_JOBS_ROOT="$work/jobs" PMAP_BIN="$pmap"
+  unset PMAP_LAUNCHER PMAP_REQUEUE PMAP_JOB_DIR OMP_NUM_THREADS OMP_PLACES OMP_PROC_BIND \
+        SLURM_JOB_ID SLURM_NTASKS SLURM_CPUS_PER_TASK
+  trap on_exit EXIT
+}
+
+on_exit() {
+  local rc=$?
+  local j
+  for j in "${jobs[@]}"; do
+    scancel "$j" 2>/dev/null || true
+  done
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
+    log "---- diagnostics"
+    for j in "${jobs[@]}"; do scontrol -o show job "$j" 2>/dev/null | head -n 5 || true; done
+    local f
+    for f in "$work"/*.out "$work"/jobs/*/attempts*.log "$work"/jobs/*/command*; do
+      [ -f "$f" ] || continue
+      echo "---- $f"; tail -n 40 "$f"
+    done
+    for f in "$cluster"/log/slurmctld.log "$cluster"/log/slurmd.log; do
+      [ -f "$f" ] || continue
+      echo "---- $f (last 15 lines)"; tail -n 15 "$f"
+    done
+  fi
+  exit "$rc"
+}
+
+# submit [sbatch options] SCRIPT [args]: sets `submitted` to the job id (and remembers it, to
+# cancel it whatever happens); the job's log goes to $work.
+submit() {
+  local out
+  out="$(cd "$work" && sbatch --parsable -o "$work/%x-%j.out" "$@")" || fail "sbatch $* failed"
+  submitted="${out%%;*}"
+  jobs+=("$submitted")
+}
+
+# field JOBID NAME: one field of `scontrol show job` (first record).
+field() {
+  scontrol -o show job "$1" 2>/dev/null | head -n 1 | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+
+terminal() {
+  case "$1" in
+    COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|BOOT_FAIL|DEADLINE|PREEMPTED) return 0 ;;
+  esac
+  return 1
+}
+
+# wait_job JOBID SECONDS: until every record of the job (all array tasks) is in a final state.
+wait_job() {
+  local jid="$1" limit="$2" start states s all
+  start=$SECONDS
+  while :; do
+    states="$(scontrol -o show job "$jid" 2>/dev/null | tr ' ' '\n' | sed -n 's/^JobState=//p')"
+    all=1
+    [ -n "$states" ] || all=0
+    for s in $states; do terminal "$s" || all=0; done
+    [ "$all" = 1 ] && return 0
+    [ $((SECONDS - start)) -lt "$limit" ] || fail "job $jid not done after ${limit}s (states: ${states:-none})"
+    sleep 0.3
+  done
+}
+
+expect_job() {   # JOBID STATE EXITCODE
+  local st ec
+  st="$(field "$1" JobState)" ec="$(field "$1" ExitCode)"
+  [ "$st" = "$2" ] && [ "$ec" = "$3" ] || fail "job $1 ended $st with exit code $ec, expected $2 $3"
+  log "job $1: $st, exit code $ec"
+}
+
+# wait_progress LOGFILE SECONDS: until pmap's log shows items done (its signal handlers are in).
+wait_progress() {
+  local f="$1" limit="$2" start=$SECONDS
+  until grep -qE '^compute +[0-9]+%.* [1-9][0-9]*/[0-9]+ ' "$f" 2>/dev/null; do
+    [ $((SECONDS - start)) -lt "$limit" ] || fail "no progress in $f after ${limit}s"
+    sleep 0.2
+  done
+}
+
+reference() {   # OUTPUT pmap run args...: the same run in one process, no Slurm
+  local out="$1" a keep=() drop=0; shift
+  for a in "$@"; do   # its own --progress
+    if [ "$drop" = 1 ]; then drop=0; continue; fi
+    if [ "$a" = --progress ]; then drop=1; continue; fi
+    keep+=("$a")
+  done
+  "$pmap" run "${keep[@]}" --threads 4 --output "$out" --force --progress none >"$out.log" 2>&1 ||
+    fail "reference run failed: $(cat "$out.log")"
+}
+
+need_resume() {
+  "$pmap" run --help 2>&1 | grep -q -- '--resume' ||
+    skip "pmap run has no --resume yet ($pmap run --help): the requeue/resume test waits for it"
+}
+
+need_shards() {
+  "$pmap" run --help 2>&1 | grep -q -- '--shard' ||
+    skip "pmap run has no --shard yet ($pmap run --help): the array + merge test waits for it"
+  "$pmap" --help 2>&1 | grep -qE '^ +merge( |$)' ||
+    skip "pmap has no merge subcommand yet ($pmap --help): the array + merge test waits for it"
+}
+
+check_launcher() {
+  case "$1" in srun|mpirun) ;; *) fail "launcher '$1': srun or mpirun" ;; esac
+}
+
+# ---- the cases -----------------------------------------------------------------------------
+case_start() {
+  mkdir -p "$state"
+  if [ -s "$state/cluster.dir" ]; then
+    log "a cluster from an earlier run is still recorded: stopping it"
+    "$root/scripts/slurm_cluster.sh" stop "$(cat "$state/cluster.dir")" || true
+    rm -f "$state/cluster.dir"
+  fi
+  local dir rc=0
+  dir="$(mktemp -d "${TMPDIR:-/tmp}/pmap-slurm.XXXXXX")"
+  # --ttl: should ctest itself be killed before the cleanup fixture, nothing outlives 20 minutes.
+  "$root/scripts/slurm_cluster.sh" start "$dir" --cpus 8 --ttl 1200 >"$state/cluster.env" || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    [ "$rc" -eq 77 ] && rm -rf "$dir"
+    exit "$rc"
+  fi
+  echo "$dir" >"$state/cluster.dir"
+  SLURM_CONF="$dir/etc/slurm.conf" sinfo
+}
+
+case_stop() {
+  if [ ! -s "$state/cluster.dir" ]; then
+    log "no cluster recorded: nothing to stop"
+    return 0
+  fi
+  local dir
+  dir="$(cat "$state/cluster.dir")"
+  "$root/scripts/slurm_cluster.sh" stop "$dir"
+  rm -f "$state/cluster.dir" "$state/cluster.env"
+}
+
+case_scripts() {   # static checks: every script parses and keeps the conventions
+  local s
+  for s in "$root"/slurm/*.sbatch; do
+    bash -n "$s" || fail "$s does not parse"
+    grep -q '^set -euo pipefail$' "$s" || fail "$s lacks set -euo pipefail"
+    grep -q '^#SBATCH --signal=B:USR1@120$' "$s" || fail "$s lacks #SBATCH --signal=B:USR1@120"
+    [ "$(sed -n 2p "$s" | cut -c1-2)" = "# " ] || fail "$s does not start with its comment block"
+  done
+  # hybrid.sbatch is pmap.sbatch with another header: their bodies must not drift apart.
+  diff <(sed -n '/^# ---- from here on identical/,$p' "$root/slurm/pmap.sbatch") \
+       <(sed -n '/^# ---- from here on identical/,$p' "$root/slurm/hybrid.sbatch") ||
+    fail "the bodies of slurm/pmap.sbatch and slurm/hybrid.sbatch differ"
+  # Outside a job the scripts refuse with a message instead of running on the login node.
+  local out rc=0
+  out="$(env -u SLURM_JOB_ID bash "$root/slurm/pmap.sbatch" run 2>&1)" || rc=$?
+  [ "$rc" -eq 2 ] && grep -q "not inside a Slurm job" <<<"$out" ||
+    fail "pmap.sbatch outside Slurm: exit $rc, '$out'"
+  log "slurm/*.sbatch: parse, conventions, pmap/hybrid bodies identical"
+}
+
+case_pmap() {
+  local launcher="$1"; check_launcher "$launcher"; use_cluster
+  local args=(run --kernel pi --range 0:200 --arg samples=20000 --progress log)
+  reference "$work/ref.h5" "${args[@]:1}"
+  local jid
+  PMAP_LAUNCHER="$launcher" submit "$root/slurm/pmap.sbatch" "${args[@]}"
+  jid="$submitted"
+  log "submitted pmap.sbatch (defaults: 8 tasks x 1 CPU) as job $jid, launcher $launcher"
+  wait_job "$jid" 120
+  expect_job "$jid" COMPLETED 0:0
+  local dir="$work/jobs/pmap-$jid" out="$work/pmap-$jid.out"
+  [ "$(cat "$dir/exit_code")" = 0 ] || fail "exit_code file says $(cat "$dir/exit_code")"
+  case "$launcher" in
+    srun) grep -q "command: srun --mpi=pmix --ntasks=8 --cpus-per-task=1 " "$out" ||
+            fail "srun was not called with --mpi=pmix --ntasks=8 --cpus-per-task=1" ;;
+    mpirun) grep -q "command: mpirun -np 8 " "$out" || fail "mpirun was not called with -np 8" ;;
+  esac
+  grep -q '^pmap-report .* ranks=8 threads=1 workers=8 ' "$out" || fail "no pmap-report line for 8 x 1"
+  h5check complete "$dir/pmap.h5" --ranks 8 --threads 1
+  h5check same "$work/ref.h5" "$dir/pmap.h5"
+}
+
+case_default() {   # `sbatch slurm/pmap.sbatch` with no arguments, from the source tree
+  use_cluster
+  submit --chdir="$root" "$root/slurm/pmap.sbatch"
+  local jid="$submitted"
+  log "submitted pmap.sbatch without arguments (the default job) as job $jid"
+  wait_job "$jid" 120
+  expect_job "$jid" COMPLETED 0:0
+  local urls
+  urls="$(grep -cvE '^[[:space:]]*(#|$)' "$root/data/urls.txt")"
+  h5check default "$work/jobs/pmap-$jid/pmap.h5" "$urls"
+}
+
+case_hybrid() {
+  local launcher="$1"; check_launcher "$launcher"; use_cluster
+  local args=(run --kernel compute_x --range 0:48 --arg sleep=0.05 --progress log)
+  reference "$work/ref.h5" "${args[@]:1}"
+  local jid
+  PMAP_LAUNCHER="$launcher" submit -N 1 --ntasks-per-node=2 -c 4 "$root/slurm/hybrid.sbatch" "${args[@]}"
+  jid="$submitted"
+  log "submitted hybrid.sbatch -N 1 --ntasks-per-node=2 -c 4 as job $jid, launcher $launcher"
+  wait_job "$jid" 120
+  expect_job "$jid" COMPLETED 0:0
+  local dir="$work/jobs/pmap-hybrid-$jid" out="$work/pmap-hybrid-$jid.out"
+  grep -q '^pmap-report .* ranks=2 threads=4 workers=8 ' "$out" || fail "no pmap-report line for 2 x 4"
+  case "$launcher" in
+    srun) grep -q "command: srun --mpi=pmix --ntasks=2 --cpus-per-task=4 " "$out" ||
+            fail "srun was not called with --ntasks=2 --cpus-per-task=4" ;;
+    mpirun) grep -q "command: mpirun -np 2 --bind-to none " "$out" ||
+              fail "mpirun was not called with -np 2 --bind-to none" ;;
+  esac
+  # task/none confines no task to its CPUs, so the script must not pin threads.
+  grep -q "OMP_PROC_BIND=false" "$out" || fail "OMP_PROC_BIND should be false under task/none"
+  [ "$(h5check attr "$dir/pmap.h5" threads_source)" = OMP_NUM_THREADS ] ||
+    fail "threads did not come from OMP_NUM_THREADS (SLURM_CPUS_PER_TASK)"
+  h5check complete "$dir/pmap.h5" --ranks 2 --threads 4
+  h5check same "$work/ref.h5" "$dir/pmap.h5"
+}
+
+# Submits a run long enough to interrupt, waits until pmap computes, sends the wall-time signal
+# the way Slurm does (to the batch shell only). Sets jid.
+submit_and_signal() {
+  submit "$@"
+  jid="$submitted"
+  log "submitted job $jid; waiting for pmap to compute, then scancel --batch --signal=USR1"
+  wait_progress "$work/pmap-$jid.out" 60
+  sleep 0.3
+  scancel --batch --signal=USR1 "$jid" || fail "scancel --batch --signal=USR1 $jid failed"
+}
+
+case_signal() {
+  local launcher="$1"; check_launcher "$launcher"; use_cluster
+  PMAP_LAUNCHER="$launcher" submit_and_signal -n 4 "$root/slurm/pmap.sbatch" \
+    run --kernel compute_x --range 0:80 --arg sleep=0.2 --progress log
+  wait_job "$jid" 90
+  local st
+  st="$(field "$jid" JobState)"
+  [ "$st" != COMPLETED ] || fail "job $jid completed before the signal took effect"
+  expect_job "$jid" FAILED 75:0
+  local dir="$work/jobs/pmap-$jid" out="$work/pmap-$jid.out"
+  grep -q "got SIGUSR1" "$out" || fail "the batch script did not see SIGUSR1"
+  [ "$(cat "$dir/exit_code")" = 75 ] || fail "exit_code file says $(cat "$dir/exit_code"), expected 75"
+  grep -q "finish it with: sbatch slurm/pmap.sbatch .* --resume" "$out" || fail "no resume hint"
+  h5check partial "$dir/pmap.h5"
+}
+
+case_requeue() {
+  need_resume
+  use_cluster
+  local args=(run --kernel compute_x --range 0:80 --arg sleep=0.2 --progress log)
+  reference "$work/ref.h5" "${args[@]:1}"
+  PMAP_LAUNCHER=srun PMAP_REQUEUE=1 submit_and_signal -n 4 "$root/slurm/pmap.sbatch" "${args[@]}"
+  # Slurm holds a requeued batch job for ~2 minutes (BeginTime); release it at once.
+  local start=$SECONDS restarts st
+  while :; do
+    restarts="$(field "$jid" Restarts)" st="$(field "$jid" JobState)"
+    [ "${restarts:-0}" -ge 1 ] && [ "$st" = PENDING ] && break
+    terminal "$st" && fail "job $jid ended $st (exit $(field "$jid" ExitCode)) instead of requeueing"
+    [ $((SECONDS - start)) -lt 60 ] || fail "job $jid was not requeued within 60s (state $st)"
+    sleep 0.3
+  done
+  # Not at once: slurmd refuses to relaunch a job whose credential it revoked in the same second
+  # ("Job credential revoked"), which is why Slurm holds requeued jobs in the first place.
+  sleep 2
+  log "job $jid requeued (Restarts=$restarts); releasing it now instead of in ~2 minutes"
+  scontrol update JobId="$jid" StartTime=now
+  wait_job "$jid" 120
+  expect_job "$jid" COMPLETED 0:0
+  [ "$(field "$jid" Restarts)" = 1 ] || fail "expected exactly one requeue"
+  local dir="$work/jobs/pmap-$jid" out="$work/pmap-$jid.out"
+  [ "$(grep -c '' "$dir/attempts.log")" = 2 ] || fail "expected 2 attempts: $(cat "$dir/attempts.log")"
+  grep -q '^attempt=1 .* exit=75 ' "$dir/attempts.log" || fail "attempt 1 did not exit 75"
+  grep -q '^attempt=2 .* exit=0 ' "$dir/attempts.log" || fail "attempt 2 did not exit 0"
+  grep -q "command: srun .* --resume$" "$out" || fail "attempt 2 did not run with --resume"
+  # Attempt 2 ran only what attempt 1 had not finished.
+  local first second done_before
+  first="$(grep '^pmap-report ' "$out" | sed -n 1p)" second="$(grep '^pmap-report ' "$out" | sed -n 2p)"
+  done_before="$(sed -n 's/.* ok=\([0-9]*\) .*/\1/p' <<<"$first")"
+  grep -q " ran=$((80 - done_before)) " <<<"$second" ||
+    fail "attempt 2 should run the $((80 - done_before)) items left: $second"
+  log "attempt 1 finished $done_before items, attempt 2 ran the other $((80 - done_before))"
+  h5check complete "$dir/pmap.h5" --ranks 4 --threads 1
+  h5check same "$work/ref.h5" "$dir/pmap.h5"
+}
+
+case_array() {
+  need_shards
+  use_cluster
+  local args=(run --kernel pi --range 0:90 --arg samples=20000 --progress log)
+  reference "$work/ref.h5" "${args[@]:1}"
+  local jid mid
+  submit --array=0-2 -n 2 "$root/slurm/array.sbatch" "${args[@]}"
+  jid="$submitted"
+  submit --dependency="afterok:$jid" -n 1 -o "$work/merge-%j.out" "$root/slurm/array.sbatch" merge "$jid"
+  mid="$submitted"
+  log "submitted array job $jid (3 shards x 2 ranks) and merge job $mid (afterok)"
+  wait_job "$jid" 120
+  local rec
+  while read -r rec; do
+    local st ec
+    st="$(tr ' ' '\n' <<<"$rec" | sed -n 's/^JobState=//p')"
+    ec="$(tr ' ' '\n' <<<"$rec" | sed -n 's/^ExitCode=//p')"
+    [ "$st" = COMPLETED ] && [ "$ec" = 0:0 ] || fail "an array task ended $st $ec: $rec"
+  done < <(scontrol -o show job "$jid")
+  wait_job "$mid" 60
+  expect_job "$mid" COMPLETED 0:0
+  local dir="$work/jobs/pmap-array-$jid" i
+  for i in 0 1 2; do
+    [ -f "$dir/shard-000$i-of-0003.h5" ] || fail "missing shard $i: $(ls "$dir")"
+    [ "$(cat "$dir/exit_code-$i")" = 0 ] || fail "shard $i exit $(cat "$dir/exit_code-$i")"
+  done
+  h5check complete "$dir/merged.h5"
+  h5check same "$work/ref.h5" "$dir/merged.h5"
+  # pmap merge refuses an incomplete set (one shard missing).
+  local rc=0
+  "$pmap" merge "$work/incomplete.h5" "$dir/shard-0000-of-0003.h5" "$dir/shard-0001-of-0003.h5" \
+    >"$work/incomplete.log" 2>&1 || rc=$?
+  [ "$rc" -ne 0 ] || fail "pmap merge accepted 2 of 3 shards"
+  log "pmap merge with a shard missing: exit $rc ($(head -n 1 "$work/incomplete.log"))"
+}
+
+check_study() {   # DIR RUNS
+  local dir="$1" runs="$2" f
+  for f in runs.csv table.md study.txt speedup.png efficiency.png breakdown.png; do
+    [ -s "$dir/$f" ] || fail "scaling output $dir/$f missing or empty"
+  done
+  [ "$(($(grep -c '' "$dir/runs.csv") - 1))" = "$runs" ] || fail "runs.csv: expected $runs runs: $(cat "$dir/runs.csv")"
+  awk -F, 'NR > 1 && $9 != 0 { bad = 1 } END { exit bad }' "$dir/runs.csv" ||
+    fail "some runs failed: $(cat "$dir/runs.csv")"
+  grep -q '^## Strong scaling' "$dir/table.md" || fail "table.md has no strong scaling table"
+  grep -q '^## Weak scaling' "$dir/table.md" || fail "table.md has no weak scaling table"
+  grep -q '^## Ranks versus threads' "$dir/table.md" || fail "table.md has no ranks-vs-threads table"
+  grep -q 'Sleep-based' "$dir/table.md" || fail "table.md does not say the study is sleep-based"
+  grep -q '^Self-check: every run produced checksum' "$dir/table.md" || fail "checksums differ"
+  local png
+  for png in "$dir"/*.png; do
+    [ "$(head -c 4 "$png" | tail -c 3)" = PNG ] || fail "$png is not a PNG"
+  done
+  log "scaling study in $dir: $runs runs, table and 3 plots"
+}
+
+case_scaling_sbatch() {
+  use_cluster
+  local jid
+  PMAP_HOME="$root" PMAP_SCALING_REPS=1 PMAP_SCALING_LAYOUTS="1x1 2x1 1x2 4x1 2x2" \
+    submit -n 4 "$root/slurm/scaling.sbatch" run --kernel compute_x --range 0:40 --arg sleep=0.02
+  jid="$submitted"
+  log "submitted scaling.sbatch -n 4 as job $jid"
+  wait_job "$jid" 150
+  expect_job "$jid" COMPLETED 0:0
+  grep -q "launcher srun" "$work/pmap-scaling-$jid.out" || fail "the study did not use srun"
+  check_study "$work/jobs/pmap-scaling-$jid" 10
+}
+
+case_scaling_local() {
+  rm -rf "$work"
+  mkdir -p "$work"
+  unset SLURM_JOB_ID
+  "$root/scripts/scaling.sh" --layouts "1x1 2x1 1x2 2x2" --reps 1 --no-warmup --out "$work/study" \
+    --pmap "$pmap" -- run --kernel compute_x --range 0:20 --arg sleep=0.02 ||
+    fail "scaling.sh failed"
+  check_study "$work/study" 8
+  # A CPU-bound layout beyond the cores is refused, not silently oversubscribed.
+  local rc=0 out
+  out="$("$root/scripts/scaling.sh" --layouts "1x1 $(( $(nproc) * 2 ))x1" --reps 1 --out "$work/refused" \
+         --pmap "$pmap" -- run --kernel spin --range 0:4 2>&1)" || rc=$?
+  [ "$rc" -eq 2 ] && grep -q "CPU-bound study beyond the CPUs" <<<"$out" ||
+    fail "an oversubscribed CPU-bound layout was not refused (exit $rc): $out"
+  log "oversubscribed CPU-bound layout refused"
+}
+
+case "$case_name" in
+  start|stop|scripts) ;;
+  *) [ -x "$pmap" ] || fail "no pmap binary at $pmap (build it first)" ;;
+esac
+case "$case_name" in
+  start) case_start ;;
+  stop) case_stop ;;
+  scripts) case_scripts ;;
+  pmap) case_pmap "$arg" ;;
+  default) case_default ;;
+  hybrid) case_hybrid "$arg" ;;
+  signal) case_signal "$arg" ;;
+  requeue) case_requeue ;;
+  array) case_array ;;
+  scaling-sbatch) case_scaling_sbatch ;;
+  scaling-local) case_scaling_local ;;
+  *) fail "unknown case '$case_name'" ;;
+esac
+log "PASS"
