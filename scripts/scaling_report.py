@@ -179,13 +179,15 @@ def write_table(directory, meta, entries, rows):
             head = "scaled speedup"
         lines.append("")
         lines.append(f"| layout (ranks x threads) | kind | workers | items | median wall [s] | "
-                     f"{head} | efficiency | Karp-Flatt | load imbalance | items/s | runs |")
-        lines.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+                     f"min-max [s] | {head} | efficiency | Karp-Flatt | load imbalance | "
+                     "items/s | runs |")
+        lines.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
         for e in rows_s:
             runs = f"{e['runs']}" + (f" ({e['failed']} failed)" if e["failed"] else "")
             lines.append(
                 f"| {e['layout']} | {e['family']} | {e['workers']} | {fmt(e['items'], 0)} | "
-                f"{fmt(e['wall_seconds'])} | {fmt(e.get('speedup'), 2)} | "
+                f"{fmt(e['wall_seconds'])} | {fmt(e['wall_min'], 2)}-{fmt(e['wall_max'], 2)} | "
+                f"{fmt(e.get('speedup'), 2)} | "
                 f"{fmt(e.get('efficiency'), 2)} | {fmt(e.get('karp_flatt'), 3)} | "
                 f"{fmt(e['load_imbalance'], 2)} | {fmt(e['items_per_second'], 1)} | {runs} |")
         lines.append("")
