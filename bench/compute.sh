@@ -19,6 +19,9 @@
 #                       parallel-HDF5 create/open) under the same mpirun
 #   W2_NS ["1000000 10000000"]   item counts of W2
 #   SNAPSHOT [1]        benchmark a copy of $PMAP taken at the start ($RESULTS/pmap)
+#   W4_RANGES ["0:2048 0:1024"]  mandelbrot rows of W4: the whole image (the issue's workload;
+#                       symmetric, so a 2-rank block split is balanced by luck) and its top half
+#                       (cost rises towards the middle: the skewed case)
 #   KEEP_H5 [0]         keep W2's large result files (else deleted after verification)
 #   LOAD_WAIT [0]       seconds to wait, before each benchmark, for the CPUs to be idle (<20% busy)
 set -euo pipefail
@@ -39,6 +42,7 @@ W1_PS=${W1_PS:-4 8}
 W1_ANCHORS=${W1_ANCHORS-tpe ppe mp_pool joblib_loky mpi_futures parallel}
 W1_DIAG=${W1_DIAG:-1}
 W2_NS=${W2_NS:-1000000 10000000}
+W4_RANGES=${W4_RANGES:-0:2048 0:1024}
 KEEP_H5=${KEEP_H5:-0}
 LOAD_WAIT=${LOAD_WAIT:-0}
 ONLY=${ONLY:-w1 w2 w3 w4}
@@ -277,17 +281,21 @@ fi
 # ---------------------------------------------------------------------------------------------
 # W4: load balance, mandelbrot 2048 rows (width 2048, max_iter 1000) at -np 2, four schedules.
 if want w4; then
-  log "W4 load balance: mandelbrot 0:2048, mpirun -np 2, static/cyclic/dynamic/guided"
+  log "W4 load balance: mandelbrot rows $W4_RANGES, mpirun -np 2, static/cyclic/dynamic/guided"
   check_load w4
   : >"$RESULTS/w4.txt"
-  margs=(--kernel mandelbrot --range 0:2048 --force --progress none)
+  margs=(--kernel mandelbrot --force --progress none)
   w4_round() {
-    local r=$1 s
-    for s in static cyclic dynamic guided; do
-      run_rep "schedule=$s ranks=2 rep=$r" "$RESULTS/w4.txt" mpirun -np 2 "$PMAP" "${margs[@]}" --schedule "$s" --output "$RESULTS/w4_$s.h5"
+    local r=$1 s range
+    for range in $W4_RANGES; do
+      for s in static cyclic dynamic guided; do
+        run_rep "range=$range schedule=$s ranks=2 rep=$r" "$RESULTS/w4.txt" \
+          mpirun -np 2 "$PMAP" "${margs[@]}" --range "$range" --schedule "$s" --output "$RESULTS/w4_$s.h5"
+      done
+      # One worker: its wall / 2 is a lower bound measured without any scheduling at all.
+      run_rep "range=$range schedule=serial ranks=1 rep=$r" "$RESULTS/w4.txt" \
+        "$PMAP" "${margs[@]}" --range "$range" --threads 1 --output "$RESULTS/w4_serial.h5"
     done
-    # One worker: its wall / 2 is a lower bound measured without any scheduling at all.
-    run_rep "schedule=serial ranks=1 rep=$r" "$RESULTS/w4.txt" "$PMAP" "${margs[@]}" --threads 1 --output "$RESULTS/w4_serial.h5"
   }
   w4_round 0
   for r in $(seq 1 "$RUNS"); do w4_round "$r"; done

@@ -329,35 +329,46 @@ def w3(dirn):
 
 # ------------------------------------------------------------------------------------- W4
 def w4(dirn):
-    rows = read_runs(os.path.join(dirn, "w4.txt"))
-    if not rows:
+    allrows = read_runs(os.path.join(dirn, "w4.txt"))
+    if not allrows:
         return
-    print("## W4 load balance: `mandelbrot`, rows 0:2048 (width 2048, max_iter 1000), mpirun -np 2\n")
-    print("Lower bound LB = busy_seconds / workers (pmap-report, per run; busy = summed per-item wall time). "
-          "LB1 = (1 worker's pmap wall) / 2, measured without scheduling. Ratios are medians of per-run ratios.\n")
-    serial = [fnum(r, "wall_seconds") for r in rows if r.get("schedule") == "serial"]
-    lb1 = med(serial) / 2 if serial else float("nan")
-    print("| schedule | runs | pmap wall [s] | min-max [s] | busy [s] | LB [s] | wall / LB | wall / LB1 | "
-          "load_imbalance | parallel_efficiency | whole wall [s] | target (dynamic <= 1.10 x LB) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-    for s in ["static", "cyclic", "dynamic", "guided"]:
-        rs = [r for r in rows if r.get("schedule") == s]
-        if not rs:
-            continue
-        w = [fnum(r, "wall_seconds") for r in rs]
-        busy = [fnum(r, "busy_seconds") for r in rs]
-        workers = [fnum(r, "workers") or 2 for r in rs]
-        ratio = med([wi / (b / k) for wi, b, k in zip(w, busy, workers)])
-        lb = med([b / k for b, k in zip(busy, workers)])
-        tgt = f"{mark(ratio <= TARGET_W4)}" if s == "dynamic" else ""
-        print(f"| {s} | {len(rs)} | {med(w):.3f} | {min(w):.3f}-{max(w):.3f} | {med(busy):.3f} | {lb:.3f} | "
-              f"{ratio:.3f} | {med(w) / lb1:.3f} | {med([fnum(r, 'load_imbalance') for r in rs]):.3f} | "
-              f"{med([fnum(r, 'parallel_efficiency') for r in rs]):.3f} | "
-              f"{med([fnum(r, 'whole_wall') for r in rs]):.3f} | {tgt} |")
-    if serial:
-        print(f"| (1 worker, `--threads 1`, no mpirun) | {len(serial)} | {med(serial):.3f} | "
-              f"{min(serial):.3f}-{max(serial):.3f} | | LB1 = {lb1:.3f} | | | | | | |")
-    print()
+    ranges = []
+    for r in allrows:
+        r.setdefault("range", "0:2048")
+        if r["range"] not in ranges:
+            ranges.append(r["range"])
+    for rng in ranges:
+        rows = [r for r in allrows if r["range"] == rng]
+        what = {"0:2048": "the whole image, the issue's workload",
+                "0:1024": "top half only: row cost rises towards the middle, the skewed case"}.get(rng, "")
+        print(f"## W4 load balance: `mandelbrot`, rows {rng} of 2048 ({what}; width 2048, max_iter 1000), "
+              "mpirun -np 2\n")
+        print("Lower bound LB = busy_seconds / workers (pmap-report, per run; busy = summed per-item wall "
+              "time). LB1 = (1 worker's pmap wall) / 2, measured without scheduling. Ratios are medians of "
+              "per-run ratios.\n")
+        serial = [fnum(r, "wall_seconds") for r in rows if r.get("schedule") == "serial"]
+        lb1 = med(serial) / 2 if serial else float("nan")
+        print("| schedule | runs | pmap wall [s] | min-max [s] | busy [s] | LB [s] | wall / LB | wall / LB1 | "
+              "load_imbalance | parallel_efficiency | whole wall [s] | target (dynamic <= 1.10 x LB) |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        for s in ["static", "cyclic", "dynamic", "guided"]:
+            rs = [r for r in rows if r.get("schedule") == s]
+            if not rs:
+                continue
+            w = [fnum(r, "wall_seconds") for r in rs]
+            busy = [fnum(r, "busy_seconds") for r in rs]
+            workers = [fnum(r, "workers") or 2 for r in rs]
+            ratio = med([wi / (b / k) for wi, b, k in zip(w, busy, workers)])
+            lb = med([b / k for b, k in zip(busy, workers)])
+            tgt = f"{mark(ratio <= TARGET_W4)}" if s == "dynamic" else ""
+            print(f"| {s} | {len(rs)} | {med(w):.3f} | {min(w):.3f}-{max(w):.3f} | {med(busy):.3f} | {lb:.3f} | "
+                  f"{ratio:.3f} | {med(w) / lb1:.3f} | {med([fnum(r, 'load_imbalance') for r in rs]):.3f} | "
+                  f"{med([fnum(r, 'parallel_efficiency') for r in rs]):.3f} | "
+                  f"{med([fnum(r, 'whole_wall') for r in rs]):.3f} | {tgt} |")
+        if serial:
+            print(f"| (1 worker, `--threads 1`, no mpirun) | {len(serial)} | {med(serial):.3f} | "
+                  f"{min(serial):.3f}-{max(serial):.3f} | | LB1 = {lb1:.3f} | | | | | | |")
+        print()
 
 
 def header(dirn):
