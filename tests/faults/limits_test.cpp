@@ -198,7 +198,9 @@ TEST(Limits, DeadlineDrainsAndExits75) {
   const std::string d = dir.path().string();
   // What mpiexec -n 2 costs here around a run that exits non-zero without work (start, MPI
   // init, file, and Open MPI's own teardown of a job whose ranks exit non-zero, 1-2 s here):
-  // the time bound of the deadline run is that plus the deadline plus half a second.
+  // the time bound of the deadline run is that plus the deadline plus 3 s of start-up and
+  // teardown noise on a loaded machine (one CI run needed +0.9 s). Running the 86 remaining items
+  // would take 8.6 s more, so the bound still fails if the job does not drain.
   const Finished empty =
       run(mpi_argv(2, {"run", "--kernel", "compute_x", "--range", "1:2", "--arg", "fail_every=1",
                        "--progress", "none", "--output", "empty.h5"}),
@@ -213,7 +215,7 @@ TEST(Limits, DeadlineDrainsAndExits75) {
   std::cout << "[faults] --deadline 1.5: compute phase " << wall << " s, process " << f.seconds
             << " s (a failing run without work costs " << empty.seconds << " s under mpiexec)\n";
   EXPECT_LE(wall, 1.5 + 0.15) << "chunks ran past the deadline";
-  EXPECT_LT(f.seconds, empty.seconds + 1.5 + 0.5) << f.what;
+  EXPECT_LT(f.seconds, empty.seconds + 1.5 + 3.0) << f.what;
   EXPECT_EQ(compute_attr(dir.file("d.h5"), "stop_reason"), "deadline");
   const Rows r = read_rows(dir.file("d.h5"));
   EXPECT_GE(r.count(0), 10U);
