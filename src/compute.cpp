@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "detail/text.hpp"
@@ -174,6 +175,8 @@ RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {
     throw UsageError("--item-timeout and --deadline must not be negative");
   }
   const Chunk window = block(n, job.shard_count, job.shard_index);
+  const bool to_file = !job.output.empty();  // else the kernel's side effects are the results
+  if (!to_file && job.resume) throw UsageError("--resume needs the results file (--output FILE)");
 
   // Threads: this rank's share of its node unless told otherwise.
   const mpi::Comm node = mpi::Comm::split_shared(comm);
@@ -229,40 +232,43 @@ RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {
     for (std::size_t i = 0; i + 1 < flat.size(); i += 2) ranges.push_back({flat[i], flat[i + 1]});
     rows = RowSet(std::move(ranges));
   } else {
-    on_root_collective(comm,
-                       [&] { check_output_path(job.output, job.force, results_file_bytes(n, k)); });
-    on_root_collective(comm, [&] {
-      ComputeMeta meta;
-      meta.items = n;
-      meta.columns = columns;
-      meta.root = {{"pmap_version", std::string(kVersion)},
-                   {"schema_version", kSchemaVersion},
-                   {"created", iso8601_now()},
-                   {"command", job.command},
-                   {"mpi_ranks", std::int64_t{size}},
-                   {"omp_threads", std::int64_t{max_threads}}};
-      meta.compute = identity;
-      meta.compute.emplace_back("schedule", std::string(to_string(job.schedule)));
-      meta.compute.emplace_back("chunk", static_cast<std::int64_t>(job.chunk));
-      meta.compute.emplace_back("space",
-                                job.space_spec.empty() ? job.space.describe() : job.space_spec);
-      meta.compute.emplace_back("threads_source", tc.source);
-      if (!job.space.from_input()) {
-        meta.compute.emplace_back("range_start", job.space.range().start);
-        meta.compute.emplace_back("range_stop", job.space.range().stop);
-        meta.compute.emplace_back("range_step", job.space.range().step);
-      }
-      try {
-        create_results_file(job.output, meta, job.force);
-      } catch (...) {
-        std::error_code ec;
-        std::filesystem::remove(job.output, ec);  // a half-created file helps nobody
-        throw;
-      }
-    });
+    if (to_file) {
+      on_root_collective(
+          comm, [&] { check_output_path(job.output, job.force, results_file_bytes(n, k)); });
+      on_root_collective(comm, [&] {
+        ComputeMeta meta;
+        meta.items = n;
+        meta.columns = columns;
+        meta.root = {{"pmap_version", std::string(kVersion)},
+                     {"schema_version", kSchemaVersion},
+                     {"created", iso8601_now()},
+                     {"command", job.command},
+                     {"mpi_ranks", std::int64_t{size}},
+                     {"omp_threads", std::int64_t{max_threads}}};
+        meta.compute = identity;
+        meta.compute.emplace_back("schedule", std::string(to_string(job.schedule)));
+        meta.compute.emplace_back("chunk", static_cast<std::int64_t>(job.chunk));
+        meta.compute.emplace_back("space",
+                                  job.space_spec.empty() ? job.space.describe() : job.space_spec);
+        meta.compute.emplace_back("threads_source", tc.source);
+        if (!job.space.from_input()) {
+          meta.compute.emplace_back("range_start", job.space.range().start);
+          meta.compute.emplace_back("range_stop", job.space.range().stop);
+          meta.compute.emplace_back("range_step", job.space.range().step);
+        }
+        try {
+          create_results_file(job.output, meta, job.force);
+        } catch (...) {
+          std::error_code ec;
+          std::filesystem::remove(job.output, ec);  // a half-created file helps nobody
+          throw;
+        }
+      });
+    }
     rows = RowSet::all(n).intersect(window);
   }
-  ComputeWriter writer(job.output, comm);
+  std::optional<ComputeWriter> writer;
+  if (to_file) writer.emplace(job.output, comm);
   const double create_seconds = seconds_since(t_create);
   const std::uint64_t tasks = rows.size();
 
@@ -386,9 +392,11 @@ RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {
                 ++chunk_failed;
             }
           }
-          writer.write(RowBlock{seg.begin, done, k, buf.item.data(), buf.value.data(),
-                                buf.status.data(), buf.rank.data(), buf.thread.data(),
-                                buf.seconds.data()});
+          if (writer) {
+            writer->write(RowBlock{seg.begin, done, k, buf.item.data(), buf.value.data(),
+                                   buf.status.data(), buf.rank.data(), buf.thread.data(),
+                                   buf.seconds.data()});
+          }
           chunk_done += done;
           if (done < count) {
             cut = true;
@@ -450,8 +458,11 @@ RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {
   }
 
   const auto t_close = clock_type::now();
-  writer.close();
-  const double write_seconds = writer.write_seconds() + seconds_since(t_close) + create_seconds;
+  double write_seconds = 0;
+  if (writer) {
+    writer->close();
+    write_seconds = writer->write_seconds() + seconds_since(t_close) + create_seconds;
+  }
   if (progress) progress->finish(dispatcher.done_total());
 
   // Reduce the figures.
@@ -504,67 +515,69 @@ RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {
   }
 
   // Per-rank table and errors to rank 0, which adds them to the file.
-  RankStatsWire me{};
-  me.items = static_cast<std::int64_t>(totals.items);
-  me.busy = totals.busy;
-  me.wall = work_wall;
-  me.write = write_seconds;
-  me.threads = threads;
-  me.rss_mib = peak_rss_mib();
-  std::strncpy(me.host, mpi::host_name().c_str(), kHostLen - 1);
-  std::vector<RankStatsWire> all(rank == 0 ? static_cast<std::size_t>(size) : 0);
-  mpi::check(MPI_Gather(&me, sizeof me, MPI_BYTE, all.data(), sizeof me, MPI_BYTE, 0, comm),
-             "MPI_Gather");
-  auto errors = gather_errors(comm, totals.errors);
   std::uint64_t file_totals[5] = {0, 0, 0, 0, 0};
-  on_root_collective(comm, [&] {
-    std::vector<RankRecord> ranks;
-    for (const auto& r : all) {
-      ranks.push_back({r.items, r.busy, r.wall, r.write, r.threads, r.rss_mib,
-                       std::string(r.host, strnlen(r.host, kHostLen))});
-    }
-    if (job.resume) {
-      // The file is the union of every run: recount it, keep the errors of rows not rerun.
-      const FileTotals t = scan_results(job.output, window);
-      file_totals[0] = t.ok;
-      file_totals[1] = t.failed;
-      file_totals[2] = t.timed_out;
-      file_totals[3] = t.not_run;
-      file_totals[4] = t.checksum;
-      // Keep an earlier error only if its row was not rerun now and still failed.
-      std::vector<std::int64_t> fresh;
-      for (const auto& e : errors) fresh.push_back(e.item);
-      std::sort(fresh.begin(), fresh.end());
-      std::vector<ErrorRecord> candidates;
-      std::vector<std::uint64_t> candidate_rows;
-      for (auto& e : kept_errors) {
-        if (std::binary_search(fresh.begin(), fresh.end(), e.item)) continue;
-        const auto row = job.space.row_of(e.item);
-        if (!row) continue;
-        candidate_rows.push_back(*row);
-        candidates.push_back(std::move(e));
+  if (to_file) {
+    RankStatsWire me{};
+    me.items = static_cast<std::int64_t>(totals.items);
+    me.busy = totals.busy;
+    me.wall = work_wall;
+    me.write = write_seconds;
+    me.threads = threads;
+    me.rss_mib = peak_rss_mib();
+    std::strncpy(me.host, mpi::host_name().c_str(), kHostLen - 1);
+    std::vector<RankStatsWire> all(rank == 0 ? static_cast<std::size_t>(size) : 0);
+    mpi::check(MPI_Gather(&me, sizeof me, MPI_BYTE, all.data(), sizeof me, MPI_BYTE, 0, comm),
+               "MPI_Gather");
+    auto errors = gather_errors(comm, totals.errors);
+    on_root_collective(comm, [&] {
+      std::vector<RankRecord> ranks;
+      for (const auto& r : all) {
+        ranks.push_back({r.items, r.busy, r.wall, r.write, r.threads, r.rss_mib,
+                         std::string(r.host, strnlen(r.host, kHostLen))});
       }
-      const auto status = status_at(job.output, candidate_rows);
-      for (std::size_t i = 0; i < candidates.size(); ++i) {
-        if (status[i] == 1 || status[i] == 2) errors.push_back(std::move(candidates[i]));
+      if (job.resume) {
+        // The file is the union of every run: recount it, keep the errors of rows not rerun.
+        const FileTotals t = scan_results(job.output, window);
+        file_totals[0] = t.ok;
+        file_totals[1] = t.failed;
+        file_totals[2] = t.timed_out;
+        file_totals[3] = t.not_run;
+        file_totals[4] = t.checksum;
+        // Keep an earlier error only if its row was not rerun now and still failed.
+        std::vector<std::int64_t> fresh;
+        for (const auto& e : errors) fresh.push_back(e.item);
+        std::sort(fresh.begin(), fresh.end());
+        std::vector<ErrorRecord> candidates;
+        std::vector<std::uint64_t> candidate_rows;
+        for (auto& e : kept_errors) {
+          if (std::binary_search(fresh.begin(), fresh.end(), e.item)) continue;
+          const auto row = job.space.row_of(e.item);
+          if (!row) continue;
+          candidate_rows.push_back(*row);
+          candidates.push_back(std::move(e));
+        }
+        const auto status = status_at(job.output, candidate_rows);
+        for (std::size_t i = 0; i < candidates.size(); ++i) {
+          if (status[i] == 1 || status[i] == 2) errors.push_back(std::move(candidates[i]));
+        }
       }
-    }
-    std::sort(errors.begin(), errors.end(),
-              [](const ErrorRecord& a, const ErrorRecord& b) { return a.item < b.item; });
-    RunReport file_view = report;
-    if (job.resume) {
-      file_view.ok = file_totals[0];
-      file_view.failed = file_totals[1];
-      file_view.timed_out = file_totals[2];
-      file_view.not_run = file_totals[3];
-      file_view.checksum = file_totals[4];
-    }
-    Attrs attrs = file_view.attrs();
-    attrs.emplace_back("runs", runs);
-    attrs.emplace_back("last_command", job.command);
-    attrs.emplace_back("columns_joined", join(columns));
-    finalize_results_file(job.output, "compute", attrs, ranks, errors);
-  });
+      std::sort(errors.begin(), errors.end(),
+                [](const ErrorRecord& a, const ErrorRecord& b) { return a.item < b.item; });
+      RunReport file_view = report;
+      if (job.resume) {
+        file_view.ok = file_totals[0];
+        file_view.failed = file_totals[1];
+        file_view.timed_out = file_totals[2];
+        file_view.not_run = file_totals[3];
+        file_view.checksum = file_totals[4];
+      }
+      Attrs attrs = file_view.attrs();
+      attrs.emplace_back("runs", runs);
+      attrs.emplace_back("last_command", job.command);
+      attrs.emplace_back("columns_joined", join(columns));
+      finalize_results_file(job.output, "compute", attrs, ranks, errors);
+    });
+  }
   if (job.resume) {
     // Every rank reports the file's totals, so the exit code reflects the whole job.
     mpi::check(MPI_Bcast(file_totals, 5, MPI_UINT64_T, 0, comm), "MPI_Bcast");
@@ -575,7 +588,8 @@ RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {
     report.checksum = file_totals[4];
   }
   if (rank == 0 && job.print_summary) {
-    std::cout << report.summary() << "  results: " << job.output << "\n" << report.line() << "\n";
+    std::cout << report.summary() << "  results: " << (to_file ? job.output : "(no file)") << "\n"
+              << report.line() << "\n";
     std::cout.flush();
   }
   return report;

@@ -281,6 +281,10 @@ pmap::ComputeJob make_job(const RunOptions& o, const std::string& command) {
   if (o.threads && *o.threads < 1) {
     throw pmap::UsageError("--threads " + std::to_string(*o.threads) + ": must be at least 1");
   }
+  if (o.output.empty()) {
+    throw pmap::UsageError(
+        "--output: the file name is empty; give a path such as --output pmap.h5");
+  }
   job.output = o.output;
   job.force = o.force;
   job.command = command;

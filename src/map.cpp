@@ -1,7 +1,6 @@
 #include "pmap/map.hpp"
 
 #include <omp.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -10,7 +9,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
-#include <filesystem>
 #include <limits>
 #include <mutex>
 #include <thread>
@@ -471,49 +469,6 @@ ItemSpace make_space(const MapCall& call, std::string& spec) {
   return ItemSpace(std::move(lines));
 }
 
-/// A scratch results file: created by rank 0, removed by rank 0 at scope exit.
-class ScratchFile {
- public:
-  ScratchFile(MPI_Comm comm, int rank, int size) : rank_(rank) {
-    std::string dir = ".";
-    {
-      const mpi::Comm node = mpi::Comm::split_shared(comm);
-      if (node.size() == size) {  // one node: its temporary directory is shared by every rank
-        const char* t = std::getenv("TMPDIR");
-        dir = t != nullptr && *t != '\0' ? t : "/tmp";
-      }
-    }
-    std::string error;
-    if (rank == 0) {
-      std::string tmpl = dir + "/pmap-map-XXXXXX.h5";
-      const int fd = mkstemps(tmpl.data(), 3);
-      if (fd < 0) {
-        error = "cannot create a scratch results file in " + dir + ": " + std::strerror(errno) +
-                " (set MapOptions::output)";
-      } else {
-        ::close(fd);
-        path_ = tmpl;
-      }
-    }
-    error = mpi::bcast_string(comm, error);
-    if (!error.empty()) throw UsageError(error);
-    path_ = mpi::bcast_string(comm, path_);
-  }
-  ~ScratchFile() {
-    if (rank_ == 0 && !path_.empty()) {
-      std::error_code ec;
-      std::filesystem::remove(path_, ec);
-    }
-  }
-  ScratchFile(const ScratchFile&) = delete;
-  ScratchFile& operator=(const ScratchFile&) = delete;
-  [[nodiscard]] const std::string& path() const noexcept { return path_; }
-
- private:
-  int rank_;
-  std::string path_;
-};
-
 /// Gathers every rank's collected rows into `values`/`status` (every rank or rank 0).
 void exchange(MPI_Comm comm, std::size_t k, bool every_rank, std::vector<double>& values,
               std::vector<std::int8_t>& status) {
@@ -678,15 +633,8 @@ MapRaw run_map(Session& session, const MapCall& call, const MapOptions& options)
   job.resume = options.resume;
   job.max_failures = options.max_failures;
 
-  std::unique_ptr<ScratchFile> scratch;
-  if (options.output.empty()) {
-    scratch = std::make_unique<ScratchFile>(comm, rank, size);
-    job.output = scratch->path();
-    job.force = true;
-  } else {
-    job.output = options.output;
-    job.force = options.force;
-  }
+  job.output = options.output;  // empty: no file, the results live in memory only
+  job.force = options.force;
 
   MapRaw raw;
   // Collect::Root: every rank keeps its own rows until they are gathered on rank 0.
@@ -721,7 +669,7 @@ MapRaw run_map(Session& session, const MapCall& call, const MapOptions& options)
     exchange(comm, k, options.collect == Collect::EveryRank, raw.values, raw.status);
   }
   raw.failures = allgather_failures(comm, kernel.take_failures());
-  if (!scratch) raw.output = job.output;
+  raw.output = job.output;
   return raw;
 }
 

@@ -11,7 +11,7 @@
 //     std::vector<double> xs(1000);
 //     std::iota(xs.begin(), xs.end(), 0.0);
 //     pmap::MapOptions opt;
-//     opt.output = "work.h5";                             // keep the HDF5 file ("": scratch)
+//     opt.output = "work.h5";                             // the HDF5 file ("": none)
 //     auto r = pmap::map(session, xs, pmap::partial(work, 2.0), opt);  // collective
 //     if (session.is_root()) std::printf("%g %zu failed\n", r.values[10], r.failures.size());
 //     return r.ok() ? 0 : 1;
@@ -125,8 +125,8 @@ struct MapOptions {
   Schedule schedule = Schedule::Dynamic;  ///< across ranks: static, cyclic, dynamic, guided
   std::uint64_t chunk = 0;                ///< items per chunk; 0: automatic (~100 ms chunks)
   std::optional<int> threads;             ///< per rank; unset: the Session's default
-  /// The HDF5 results file (schema of `pmap run`). Empty: a scratch file ($TMPDIR on one node,
-  /// else the working directory) removed when map() returns.
+  /// The HDF5 results file (schema of `pmap run`). Empty: no file at all; the values live in
+  /// memory (see collect) and the on_result stream only, and nothing touches the disk.
   std::string output;
   bool force = false;   ///< overwrite an existing `output`
   bool resume = false;  ///< continue `output`, computing only the rows not done (Collect::None)
@@ -158,7 +158,7 @@ struct MapResult {
   std::vector<ItemStatus> status;     ///< in item order: Ok, Failed, or NotRun (stopped early)
   std::vector<ItemFailure> failures;  ///< every failed item, by index (on every rank)
   RunReport report;                   ///< the run's figures (identical on every rank)
-  std::string output;                 ///< the results file, "" if it was a scratch file
+  std::string output;                 ///< the results file, "" if none was written
   /// True when every item succeeded.
   [[nodiscard]] bool ok() const noexcept {
     return report.failed + report.timed_out + report.not_run == 0;

@@ -539,6 +539,8 @@ TEST(Cli, UsageErrorsExitTwoWithMessageAndWriteNothing) {
       {concat({"run", "--bogus"}, o), {"--bogus"}},
       {concat({"--bogus"}, o), {"--bogus"}},
       {concat({"run", "--kernel", "spin"}, o), {"--kernel spin", "--range"}},
+      {{"run", "--range", "1:3", "--progress", "none", "--output", ""},
+       {"--output", "file name is empty"}},
   };
   for (const auto& c : cases) expect_usage_error(dir, c, out);
   EXPECT_TRUE(fs::is_empty(dir.path())) << "a usage error left a file behind";

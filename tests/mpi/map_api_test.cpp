@@ -5,10 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <numeric>
@@ -78,7 +81,54 @@ TEST(MapApi, ValuesInItemOrderOnEveryRankWhateverTheDecomposition) {
     EXPECT_EQ(r.report.ok, xs.size());
     EXPECT_EQ(r.report.ranks, pmap::test::world_size());
     EXPECT_TRUE(r.failures.empty());
-    EXPECT_EQ(r.output, "");  // a scratch file, removed
+    EXPECT_EQ(r.output, "");  // no file: the values live in memory only
+    EXPECT_EQ(r.report.write_seconds, 0.0);
+  }
+}
+
+// Without MapOptions::output nothing touches the disk: no file appears in the working directory
+// or in $TMPDIR, and failures, the stream and the report still work.
+TEST(MapApi, NoOutputWritesNoFile) {
+  namespace fs = std::filesystem;
+  const auto listing = [](const fs::path& dir) {
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) names.push_back(e.path().filename());
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  const char* tmp = std::getenv("TMPDIR");
+  const fs::path tmpdir = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+  const auto cwd_before = listing(fs::current_path());
+  const auto tmp_before = listing(tmpdir);
+  std::vector<int> xs(100);
+  std::iota(xs.begin(), xs.end(), 0);
+  std::atomic<int> streamed{0};
+  pmap::MapOptions opt;
+  opt.threads = 2;
+  opt.on_result = [&](const pmap::Completed&) { ++streamed; };
+  const auto r = pmap::map(
+      session(), xs,
+      [](int x) {
+        if (x % 10 == 3) throw std::runtime_error("bad " + std::to_string(x));
+        return 2.0 * x;
+      },
+      opt);
+  EXPECT_EQ(r.output, "");
+  EXPECT_EQ(r.failures.size(), 10U);
+  EXPECT_EQ(r.report.failed, 10U);
+  EXPECT_EQ(r.values[4], 8.0);
+  if (pmap::test::world_rank() == 0) {
+    EXPECT_EQ(streamed.load(), 100);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  EXPECT_EQ(listing(fs::current_path()), cwd_before);
+  // Other tests may use $TMPDIR at the same time; none of them names files pmap-map-*.
+  const auto tmp_after = listing(tmpdir);
+  for (const auto& name : tmp_after) {
+    if (name.rfind("pmap-map-", 0) == 0) {
+      EXPECT_NE(std::find(tmp_before.begin(), tmp_before.end(), name), tmp_before.end()) << name;
+    }
   }
 }
 
