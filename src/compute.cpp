@@ -49,7 +49,9 @@ void on_root_collective(MPI_Comm comm, Fn&& fn) {
       code = static_cast<int>(ExitCode::ItemsFailed);
     }
   }
-  mpi::check(MPI_Bcast(&code, 1, MPI_INT, 0, comm), "MPI_Bcast");
+  // The other ranks sleep meanwhile: oversubscribed (8 ranks on 2 cores) their spinning would
+  // take the cores from rank 0's file work.
+  mpi::bcast_sleeping(&code, 1, MPI_INT, 0, comm);
   if (code == 0) return;
   message = mpi::bcast_string(comm, message);
   if (code == static_cast<int>(ExitCode::Usage)) throw UsageError(message);
@@ -435,7 +437,14 @@ RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {
   const double work_wall = seconds_since(t0);
   const std::uint64_t remote_claims = dispatcher.remote_claims();
   int interrupted = stop_requested() ? std::max(stop_signal(), 1) : 0;
-  mpi::check(MPI_Allreduce(MPI_IN_PLACE, &interrupted, 1, MPI_INT, MPI_MAX, comm), "MPI_Allreduce");
+  {
+    // The first wait for the slowest rank: sleep, not spin, so that oversubscribed ranks that
+    // finished leave the cores to those still computing.
+    MPI_Request request = MPI_REQUEST_NULL;
+    mpi::check(MPI_Iallreduce(MPI_IN_PLACE, &interrupted, 1, MPI_INT, MPI_MAX, comm, &request),
+               "MPI_Iallreduce");
+    mpi::wait_sleeping(request);
+  }
   int hit = deadline_hit.load() ? 1 : 0;
   mpi::check(MPI_Allreduce(MPI_IN_PLACE, &hit, 1, MPI_INT, MPI_MAX, comm), "MPI_Allreduce");
 

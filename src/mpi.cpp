@@ -2,6 +2,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
 #include "pmap/error.hpp"
 
 namespace pmap::mpi {
@@ -90,6 +94,23 @@ std::string bcast_string(MPI_Comm comm, std::string s, int root) {
   s.resize(n);
   if (n > 0) check(MPI_Bcast(s.data(), static_cast<int>(n), MPI_CHAR, root, comm), "MPI_Bcast");
   return s;
+}
+
+void wait_sleeping(MPI_Request& request) {
+  auto pause = std::chrono::microseconds(5);
+  while (true) {
+    int done = 0;
+    check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    if (done != 0) return;
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds(1000));
+  }
+}
+
+void bcast_sleeping(void* buf, int count, MPI_Datatype type, int root, MPI_Comm comm) {
+  MPI_Request request = MPI_REQUEST_NULL;
+  check(MPI_Ibcast(buf, count, type, root, comm, &request), "MPI_Ibcast");
+  wait_sleeping(request);
 }
 
 std::string host_name() {

@@ -7,8 +7,8 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
-#include <thread>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "pmap/compute.hpp"
@@ -289,7 +289,7 @@ UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
       create_code = static_cast<int>(e.code());
     }
   }
-  mpi::check(MPI_Bcast(&create_code, 1, MPI_INT, 0, comm), "MPI_Bcast");
+  mpi::bcast_sleeping(&create_code, 1, MPI_INT, 0, comm);  // waiters sleep behind the create
   if (create_code != 0) {
     create_error = mpi::bcast_string(comm, create_error);
     if (create_code == static_cast<int>(ExitCode::Usage)) throw UsageError(create_error);

@@ -189,7 +189,11 @@ TEST(Environment, FullFilesystemDuringTheRunThenResume) {
   const Rows ref = read_rows(dir.file("ref.h5"));
 
   Job j(mpi_argv(2, job + Args{"--output", "full/b.h5"}), d, "full");
-  sleep_s(0.6);  // the file exists and rows are being written
+  // Fill the disk only once the file exists (start-up takes 0.3-2 s depending on the load),
+  // and rows are being written.
+  for (int i = 0; i < 300 && !fs::exists(dir.file("full/b.h5")); ++i) sleep_s(0.05);
+  ASSERT_TRUE(fs::exists(dir.file("full/b.h5"))) << "pmap did not create its file in 15 s";
+  sleep_s(0.3);
   {
     // Fill what is left of the tmpfs.
     std::ofstream filler(dir.file("full/filler"), std::ios::binary);
