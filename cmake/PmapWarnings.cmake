@@ -6,7 +6,7 @@ target_compile_options(pmap_warnings INTERFACE
   $<$<BOOL:${PMAP_WERROR}>:-Werror>)
 
 add_library(pmap_sanitizers INTERFACE)
-if(PMAP_SANITIZE)
+if(PMAP_SANITIZE OR PMAP_FUZZ)
   target_compile_options(pmap_sanitizers INTERFACE
     -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   target_link_options(pmap_sanitizers INTERFACE -fsanitize=address,undefined)
@@ -15,4 +15,9 @@ if(PMAP_SANITIZE)
   if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
     target_compile_options(pmap_sanitizers INTERFACE -Wno-maybe-uninitialized)
   endif()
+endif()
+# A fuzz build (clang only) also gives everything libFuzzer's coverage instrumentation; only the
+# fuzz targets themselves link libFuzzer (-fsanitize=fuzzer, in tests/fuzz/CMakeLists.txt).
+if(PMAP_FUZZ)
+  target_compile_options(pmap_sanitizers INTERFACE -fsanitize=fuzzer-no-link)
 endif()

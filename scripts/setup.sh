@@ -6,6 +6,7 @@
 #   scripts/setup.sh            build + test dependencies (tests start a real single-node and
 #                               two-node Slurm, and network namespaces for a simulated cluster)
 #   scripts/setup.sh --bench    also the benchmark anchors (joblib, mpi4py, GNU parallel, ...)
+#   scripts/setup.sh --fuzz     also clang, libFuzzer and libomp for it (scripts/fuzz.sh)
 set -euo pipefail
 
 packages=(
@@ -21,7 +22,8 @@ for arg in "$@"; do
   case "$arg" in
     --bench) packages+=(python3-joblib python3-mpi4py python3-tqdm python3-requests python3-numba
                         parallel hyperfine curl time) ;;
-    *) echo "setup.sh: unknown option '$arg' (use --bench)" >&2; exit 2 ;;
+    --fuzz) packages+=(clang libclang-rt-14-dev libomp-dev) ;;
+    *) echo "setup.sh: unknown option '$arg' (use --bench or --fuzz)" >&2; exit 2 ;;
   esac
 done
 

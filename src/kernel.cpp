@@ -108,10 +108,13 @@ bool BoundArgs::get_bool(const std::string& name) const { return std::get<bool>(
 
 std::string BoundArgs::to_json() const {
   nlohmann::ordered_json j = nlohmann::ordered_json::object();
-  for (const auto& [k, v] : values_) {
-    std::visit([&j, &k](const auto& x) { j[k] = x; }, v);
+  for (const auto& [name, value] : values_) {
+    auto& slot = j[name];  // not captured by name: clang < 16 cannot capture structured bindings
+    std::visit([&slot](const auto& x) { slot = x; }, value);
   }
-  return j.dump();
+  // String arguments are bytes (a command may name a Latin-1 file): invalid UTF-8 becomes U+FFFD
+  // here instead of a json::type_error that would fail the whole run.
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 bool KernelContext::sleep_for(double seconds) const {

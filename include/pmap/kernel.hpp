@@ -48,7 +48,8 @@ class BoundArgs {
   [[nodiscard]] bool get_bool(const std::string& name) const;
   /// All values, ordered by name.
   [[nodiscard]] const std::map<std::string, ArgValue>& values() const noexcept { return values_; }
-  /// Canonical JSON object of the values (what /compute@args stores).
+  /// Canonical JSON object of the values (what /compute@args stores); bytes of string values
+  /// that are not valid UTF-8 become U+FFFD.
   [[nodiscard]] std::string to_json() const;
   void set(const std::string& name, ArgValue value) { values_[name] = std::move(value); }
 

@@ -7,8 +7,9 @@
 
 namespace pmap::detail {
 
-/// `s` as valid, printable UTF-8 of at most `max_bytes` bytes: control characters and bytes that
-/// are not part of a valid UTF-8 sequence become `\xNN`; a character is never cut in half.
+/// `s` as valid, printable UTF-8 of at most `max_bytes` bytes: control characters (C0, DEL, C1)
+/// and bytes that are not part of a valid UTF-8 sequence become `\xNN` (a C1 control: both of
+/// its bytes, `\xc2\x9b`); a character is never cut in half.
 inline std::string printable_utf8(std::string_view s, std::size_t max_bytes = 4096) {
   std::string out;
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
@@ -28,6 +29,7 @@ inline std::string printable_utf8(std::string_view s, std::size_t max_bytes = 40
     }
     bool valid = len > 0 && i + len <= n;
     for (std::size_t k = 1; valid && k < len; ++k) valid = (p[i + k] & 0xc0) == 0x80;
+    if (valid && len == 2) valid = !(c == 0xc2 && p[i + 1] < 0xa0);  // C1 controls U+0080..9F
     if (valid && len == 3) {
       const unsigned c1 = p[i + 1];
       valid = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 >= 0xa0);  // overlong, surrogates

@@ -455,6 +455,15 @@ TEST(Item, LongLinesAreCutInTheMessage) {
   }
 }
 
+// Found by tests/fuzz (input_fuzz): C1 control characters (U+0080..U+009F; U+009B is CSI to some
+// terminals) went unescaped into the messages that quote an item, unlike C0 controls and DEL.
+TEST(Item, ControlCharactersInTheMessageAreEscaped) {
+  // ESC, CSI (U+009B), NEL (U+0085) and DEL are escaped; a no-break space (U+00A0) is kept.
+  const std::string text = std::string("\x1b[31m \xc2\x9b") + "31m \xc2\x85 \x7f \xc2\xa0";
+  PMAP_EXPECT_THROW_MSG((void)input_item(text, 6).as_int(), ItemError, "line 6",
+                        "'\\x1b[31m \\xc2\\x9b31m \\xc2\\x85 \\x7f \xc2\xa0' is not an integer");
+}
+
 TEST(Item, ReadInputThenItems) {
   pmap::test::TempDir dir;
   const auto path = write_file(dir, "items.txt", "# header\n10\n\n2.5\nword\n");

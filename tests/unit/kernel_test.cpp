@@ -328,6 +328,23 @@ TEST(BindArgs, ToJsonEscapesStringsAndRoundTripsDoubles) {
   EXPECT_EQ(text, R"({"count":-2,"flag":true,"label":"say \"hi\"\\\n","ratio":0.1})");
 }
 
+// Found by tests/fuzz (args_fuzz): string arguments are bytes, and to_json() threw
+// nlohmann::json::type_error on invalid UTF-8, so `pmap run --kernel exec --arg cmd=$'echo \xe9'`
+// failed with "[json.exception.type_error.316] invalid UTF-8 byte". Such bytes become U+FFFD.
+TEST(BindArgs, ToJsonReplacesInvalidUtf8) {
+  const AllTypesKernel k;
+  const BoundArgs args = pmap::bind_args(k, {"label=caf\xe9 \xff!"});
+  EXPECT_EQ(args.get_string("label"), "caf\xe9 \xff!");  // the value itself is kept as given
+  std::string text;
+  ASSERT_NO_THROW(text = args.to_json());
+  const auto j = nlohmann::json::parse(text);
+  EXPECT_EQ(j.at("label").get<std::string>(), "caf\uFFFD \uFFFD!") << text;
+  EXPECT_EQ(j.at("count").get<std::int64_t>(), 3);
+  const Kernel& exec = pmap::find_kernel("exec");
+  EXPECT_NO_THROW((void)pmap::bind_args(exec, {"cmd=echo \xe9t\xe9 {}"}).to_json());
+  EXPECT_NO_THROW((void)pmap::bind_args(exec, {"cmd=echo {}\n\x05\xe0\x83\xdfwc"}).to_json());
+}
+
 // --- compute_x ----------------------------------------------------------------------------------
 
 TEST(ComputeX, ReturnsXAndY) {
