@@ -95,6 +95,7 @@ InputLines read_input(const std::string& path) {
   std::int64_t number = 0;
   while (std::getline(in, line)) {
     ++number;
+    if (number == 1) detail::strip_utf8_bom(line);
     if (line.find('\0') != std::string::npos) {
       throw UsageError("--input " + path + ":" + std::to_string(number) +
                        ": contains a NUL byte; the input must be a text file, one item a line");

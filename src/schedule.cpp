@@ -67,6 +67,10 @@ Dispatcher::Dispatcher(MPI_Comm comm, const DispatchOptions& options)
 }
 
 Dispatcher::~Dispatcher() {
+  if (ahead_ != MPI_REQUEST_NULL) {  // unwinding without finish(): drop the pending receive
+    MPI_Cancel(&ahead_);
+    MPI_Request_free(&ahead_);
+  }
   if (coordinator_.joinable()) {
     local_finished_ = true;
     coordinator_.join();
@@ -87,7 +91,11 @@ std::optional<Chunk> Dispatcher::grant(std::uint64_t desired) {
         opt_.chunk > 0 ? opt_.chunk : std::min(desired, balance_cap(opt_.items, opt_.workers));
     size = guided_chunk(remaining, opt_.workers, min_chunk);
   } else {
-    size = opt_.chunk > 0 ? opt_.chunk : std::min(desired, balance_cap(opt_.items, opt_.workers));
+    // Automatic chunks also shrink with what is left (at most remaining / (2 x workers)), so
+    // the last chunks are small and workers finish together, whatever size they asked for.
+    size = opt_.chunk > 0 ? opt_.chunk
+                          : std::min({desired, balance_cap(opt_.items, opt_.workers),
+                                      guided_chunk(remaining, opt_.workers, 1)});
   }
   size = std::clamp<std::uint64_t>(size, 1, remaining);
   const Chunk c{next_, next_ + size};
@@ -145,22 +153,34 @@ std::optional<Chunk> Dispatcher::next(std::uint64_t desired) {
   std::lock_guard lock(mutex_);
   if (rank_ == 0) return grant(desired);
   if (exhausted_) return std::nullopt;
+  // One claim is in flight once work started: the grant of the chunk returned now was claimed
+  // while the previous one ran, so a busy or sleeping coordinator costs no idle time.
+  if (ahead_ == MPI_REQUEST_NULL) claim_ahead(desired);
+  const Chunk c = take_ahead();
+  if (c.begin >= c.end) {
+    exhausted_ = true;  // an empty grant: nothing left (or the job stops); claim no more
+    return std::nullopt;
+  }
+  // With --max-failures each chunk is claimed when it is needed, so that rank 0 refuses it once
+  // the job has failed enough items; otherwise the next claim goes out now.
+  if (opt_.max_failures == 0) claim_ahead(desired);
+  return c;
+}
+
+void Dispatcher::claim_ahead(std::uint64_t desired) {
   // A claim carries this rank's failures, so rank 0 can enforce --max-failures job-wide before
   // it grants more work.
   std::array<std::uint64_t, 2> request{opt_.chunk > 0 ? opt_.chunk : desired, failed_local_.load()};
-  std::array<std::uint64_t, 2> reply{};
-  {
-    std::lock_guard send_lock(send_mutex_);
-    mpi::check(MPI_Send(request.data(), 2, MPI_UINT64_T, 0, kClaim, comm_.get()),
-               "MPI_Send(claim)");
-    mpi::check(MPI_Recv(reply.data(), 2, MPI_UINT64_T, 0, kGrant, comm_.get(), MPI_STATUS_IGNORE),
-               "MPI_Recv(grant)");
-  }
-  if (reply[0] >= reply[1]) {
-    exhausted_ = true;
-    return std::nullopt;
-  }
-  return Chunk{reply[0], reply[1]};
+  std::lock_guard send_lock(send_mutex_);
+  mpi::check(MPI_Irecv(ahead_grant_.data(), 2, MPI_UINT64_T, 0, kGrant, comm_.get(), &ahead_),
+             "MPI_Irecv(grant)");
+  mpi::check(MPI_Send(request.data(), 2, MPI_UINT64_T, 0, kClaim, comm_.get()), "MPI_Send(claim)");
+}
+
+Chunk Dispatcher::take_ahead() {
+  mpi::check(MPI_Wait(&ahead_, MPI_STATUS_IGNORE), "MPI_Wait(grant)");
+  ahead_ = MPI_REQUEST_NULL;
+  return Chunk{ahead_grant_[0], ahead_grant_[1]};
 }
 
 void Dispatcher::add_done(std::uint64_t items, std::uint64_t failed) {
@@ -191,6 +211,12 @@ void Dispatcher::finish() {
   if (finished_) return;
   finished_ = true;
   if (rank_ != 0) {
+    {
+      // A claim still in flight (the rank stopped early: a signal, the deadline, an error) is
+      // answered before the rank reports done; a chunk granted to it stays "not run".
+      std::lock_guard lock(mutex_);
+      if (ahead_ != MPI_REQUEST_NULL) take_ahead();
+    }
     send_progress(true);
     // Wait for rank 0's acknowledgement, draining a stop it may have sent meanwhile, so no
     // message is left unreceived.

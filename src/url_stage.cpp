@@ -9,8 +9,10 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <utility>
 #include <vector>
 
+#include "detail/text.hpp"
 #include "pmap/compute.hpp"
 #include "pmap/error.hpp"
 #include "pmap/h5.hpp"
@@ -46,7 +48,9 @@ void for_each_url(const std::string& path, Fn&& fn) {
   }
   std::string line;
   std::uint64_t row = 0;
+  bool first = true;
   while (std::getline(in, line)) {
+    if (std::exchange(first, false)) detail::strip_utf8_bom(line);
     const std::string t = trim(line);
     if (t.empty() || t.front() == '#') continue;
     fn(row++, t);

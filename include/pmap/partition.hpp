@@ -52,7 +52,8 @@ std::optional<Chunk> cyclic_chunk(std::uint64_t n, std::uint64_t chunk, int rank
 /// Automatic chunk for the cyclic schedule: about 16 chunks per rank, within [1, kMaxChunk].
 std::uint64_t auto_cyclic_chunk(std::uint64_t n, int ranks);
 
-/// Upper bound of dynamic chunks: at least 4 chunks per worker so fast workers can balance.
+/// Upper bound of dynamic chunks: at least 4 chunks per worker so fast workers can balance
+/// (automatic dynamic chunks are also at most guided_chunk(remaining, workers, 1)).
 std::uint64_t balance_cap(std::uint64_t n, int workers);
 
 /// Guided chunk: remaining / (2 x workers), at least `min_chunk`, within [1, kMaxChunk].

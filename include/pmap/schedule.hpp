@@ -7,6 +7,7 @@
 
 #include <mpi.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -43,6 +44,8 @@ struct DispatchOptions {
 /// Dynamic and guided are served by a coordinator thread on rank 0 that answers point-to-point
 /// claims (no one-sided RMA: it works across nodes on any transport, and keeps serving while
 /// rank 0's workers are inside long items); it sleeps with backoff when idle, never spins.
+/// Other ranks claim one chunk ahead (the next grant travels while the current chunk runs),
+/// except under --max-failures, where a chunk is claimed only when needed.
 class Dispatcher {
  public:
   /// Collective over `comm` (duplicates it). Rank 0 starts the coordinator thread.
@@ -90,8 +93,13 @@ class Dispatcher {
   std::uint64_t next_ = 0;
   bool stopping_ = false;  // rank 0: a stop was requested somewhere; grant nothing
   bool exhausted_ = false;
-  std::atomic<bool> stop_known_{false};  // this rank stops claiming
-  std::atomic<bool> stop_sent_{false};   // ranks > 0: our stop request went to rank 0
+  // Ranks > 0, under mutex_: the claim sent ahead (prefetch) and its grant, in flight.
+  MPI_Request ahead_ = MPI_REQUEST_NULL;
+  std::array<std::uint64_t, 2> ahead_grant_{0, 0};
+  void claim_ahead(std::uint64_t desired);  // sends a claim, posts the receive of its grant
+  Chunk take_ahead();                       // waits for the grant in flight
+  std::atomic<bool> stop_known_{false};     // this rank stops claiming
+  std::atomic<bool> stop_sent_{false};      // ranks > 0: our stop request went to rank 0
   std::atomic<bool> failure_limit_{false};
   std::atomic<std::uint64_t> failed_local_{0};
   std::atomic<std::uint64_t> failed_remote_{0};

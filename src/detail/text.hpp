@@ -7,6 +7,12 @@
 
 namespace pmap::detail {
 
+/// Removes a UTF-8 byte order mark from the start of `line` (the first line of a text file
+/// saved by some Windows editors), so that it does not become part of the first item.
+inline void strip_utf8_bom(std::string& line) {
+  if (line.size() >= 3 && line.compare(0, 3, "\xEF\xBB\xBF") == 0) line.erase(0, 3);
+}
+
 /// `s` as valid, printable UTF-8 of at most `max_bytes` bytes: control characters (C0, DEL, C1)
 /// and bytes that are not part of a valid UTF-8 sequence become `\xNN` (a C1 control: both of
 /// its bytes, `\xc2\x9b`); a character is never cut in half.

@@ -268,6 +268,21 @@ void check_print(int ranks) {
 }
 
 TEST(UrlsCli, PrintListsVerdictsInInputOrderAndWritesNoFile) { check_print(0); }
+
+// A list saved with a byte order mark (Windows editors): the first URL is still a URL.
+TEST(UrlsCli, ByteOrderMarkBeforeTheFirstUrlIsDropped) {
+  const auto server = start_fixture();
+  TempDir dir;
+  write_text(dir.file("bom.txt"),
+             "\xEF\xBB\xBF" + server->url("/ok") + "\n" + server->url("/missing") + "\n");
+  std::string what;
+  const auto r = pmap_cmd(concat({"urls", "--input", "bom.txt", "--print"}, kQuiet),
+                          dir.path().string(), &what);
+  ASSERT_EQ(r.exit_code, 0) << what;
+  const std::vector<std::string> expected = {server->url("/ok") + " - exists",
+                                             server->url("/missing") + " - does not exist"};
+  EXPECT_EQ(verdict_lines(r.out), expected) << what;
+}
 TEST(UrlsCli, PrintUnderMpiexecTwoRanksKeepsInputOrder) { check_print(2); }
 
 // ---- pmap urls --output: the /urls schema -----------------------------------------------------

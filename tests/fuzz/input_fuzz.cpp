@@ -34,6 +34,7 @@ struct Expected {
 
 Expected reference_read(std::string_view file) {
   Expected e;
+  if (file.starts_with("\xEF\xBB\xBF")) file.remove_prefix(3);  // a byte order mark is dropped
   for (std::size_t from = 0; from < file.size();) {  // getline: no line after a final '\n'
     const std::size_t nl = file.find('\n', from);
     const std::string_view line =

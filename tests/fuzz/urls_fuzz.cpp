@@ -31,6 +31,7 @@ constexpr std::size_t kMaxLines = 256;  // per input: keeps every run fast
 /// The URL lines of a file, as the URL stage keeps them.
 std::vector<std::string_view> url_lines(std::string_view file) {
   std::vector<std::string_view> out;
+  if (file.starts_with("\xEF\xBB\xBF")) file.remove_prefix(3);  // a byte order mark is dropped
   for (std::size_t from = 0; from < file.size() && out.size() < kMaxLines;) {
     const std::size_t nl = file.find('\n', from);
     const std::string_view t = pmap::fuzz::ref_trim(

@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <mutex>
 #include <thread>
 #include <tuple>
 #include <vector>
 
 #include "mpi/mpi_support.hpp"
+#include "pmap/partition.hpp"
 #include "pmap/schedule.hpp"
 
 namespace {
@@ -78,6 +80,38 @@ std::string case_name(const ::testing::TestParamInfo<Case>& p) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllSchedules, DispatcherCoverage, ::testing::ValuesIn(cases()), case_name);
+
+// Automatic dynamic chunks shrink towards the end: whatever the workers ask for, no chunk is
+// larger than what is left / (2 x workers), so the last ones are single items and equal workers
+// finish together (200 equal items on 2 workers once ended 104 : 96 with 25-item chunks).
+TEST(Dispatcher, AutomaticDynamicChunksShrinkAtTheEnd) {
+  const int size = pmap::test::world_size();
+  const std::uint64_t n = 200;
+  const int workers = 2 * size;
+  pmap::Dispatcher d(MPI_COMM_WORLD,
+                     {Schedule::Dynamic, n, 0, workers, std::chrono::milliseconds(1)});
+  std::vector<std::uint64_t> sizes;
+  if (pmap::test::world_rank() == 0) {
+    while (auto chunk = d.next(1000)) {  // a greedy worker: asks for far more than is fair
+      sizes.push_back(chunk->size());
+      d.add_done(chunk->size());
+    }
+  }
+  d.finish();
+  if (pmap::test::world_rank() == 0) {
+    ASSERT_FALSE(sizes.empty());
+    EXPECT_EQ(sizes.back(), 1U);
+    std::uint64_t granted = 0;
+    for (const auto s : sizes) {
+      const std::uint64_t remaining = n - granted;
+      const auto w = 2 * static_cast<std::uint64_t>(workers);
+      EXPECT_LE(s, (remaining + w - 1) / w) << "remaining " << remaining;
+      EXPECT_LE(s, pmap::balance_cap(n, workers));
+      granted += s;
+    }
+    EXPECT_EQ(granted, n);
+  }
+}
 
 // While rank 0's only worker sits in a long item, the other ranks keep claiming and drain the
 // whole space: the coordinator is a separate thread, independent of RMA progress.

@@ -359,6 +359,21 @@ TEST(ReadInput, CrlfLines) {
   for (const auto& t : lines.text) EXPECT_EQ(t.find('\r'), std::string::npos);
 }
 
+TEST(ReadInput, ByteOrderMarkIsDropped) {
+  pmap::test::TempDir dir;
+  const auto path = write_file(dir, "bom.txt",
+                               "\xEF\xBB\xBF"
+                               "12\n\xEF\xBB\xBF"
+                               "3\n");
+  const InputLines lines = pmap::read_input(path);
+  // Only at the start of the file: later, the bytes are part of the item (and fail to parse).
+  const std::vector<std::string> text = {"12",
+                                         "\xEF\xBB\xBF"
+                                         "3"};
+  EXPECT_EQ(lines.text, text);
+  EXPECT_EQ(pmap::ItemSpace(InputLines(lines)).at(0).as_int(), 12);
+}
+
 TEST(ReadInput, EmptyFile) {
   pmap::test::TempDir dir;
   const InputLines lines = pmap::read_input(write_file(dir, "empty.txt", ""));

@@ -600,6 +600,58 @@ TEST(UrlChecker, ConnectionsAreReused) {
   EXPECT_LE(counts["connections"].get<int>(), 2 + 1 + 1) << "2 workers, the /stats request, slack";
 }
 
+// The benchmark's server mode (bench/urls.sh): the anchor paths of ../shared/bench/make_urls.py,
+// every answer after --delay-ms, a second address on the same port, and many delayed requests
+// at once served from the fixture's one thread (timers, not a thread per request).
+TEST(UrlChecker, FixtureAnchorRoutes) {
+  std::string why;
+  const auto anchor = FixtureServer::start(
+      {"--anchor-routes", "--delay-ms", "100", "--hang", "1", "--also-host", "127.0.0.2"}, &why);
+  if (!anchor) GTEST_SKIP() << "no fixture on 127.0.0.1 + 127.0.0.2 here: " << why;
+  auto options = quick();
+  options.retries = 0;
+  const std::vector<std::string> urls = {
+      anchor->url("/ok/1"),       anchor->url("/missing/2"), anchor->url("/error/3"),
+      anchor->url("/redirect/4"), anchor->url("/hang/5"),    anchor->url("/ok/6", "127.0.0.2")};
+  options.timeout = 0.6;  // /hang/5 is silent for 1 s
+  const auto report = run_check(urls, options);
+  ASSERT_EQ(report.reported(), urls.size());
+  const auto& r = report.results;
+  EXPECT_EQ(r[0]->verdict, pmap::Verdict::Exists);
+  EXPECT_GE(r[0]->seconds, 0.09) << "answered after --delay-ms";
+  EXPECT_EQ(r[1]->verdict, pmap::Verdict::DoesNotExist);
+  EXPECT_EQ(r[2]->verdict, pmap::Verdict::Unknown);
+  EXPECT_EQ(r[2]->http_status, 500);
+  EXPECT_EQ(r[3]->verdict, pmap::Verdict::Exists);
+  EXPECT_EQ(r[3]->final_url, anchor->url("/ok/4")) << "one hop, to /ok/N";
+  EXPECT_GE(r[3]->seconds, 0.19) << "two delayed answers";
+  EXPECT_EQ(r[4]->verdict, pmap::Verdict::Unknown);
+  EXPECT_EQ(r[4]->http_status, 0) << "silent until the client's timeout";
+  EXPECT_EQ(r[5]->verdict, pmap::Verdict::Exists);
+
+  options.timeout = 5;  // after --hang seconds, a hang answers 200
+  const auto late = run_check({anchor->url("/hang/7")}, options);
+  ASSERT_TRUE(late.results[0]);
+  EXPECT_EQ(late.results[0]->verdict, pmap::Verdict::Exists);
+  EXPECT_GE(late.results[0]->seconds, 0.9);
+
+  // 400 delayed requests at once: one thread, one timer heap; serially they would take 40 s.
+  const auto stats_of = [&] { return nlohmann::json::parse(http_get(anchor->url("/stats"))); };
+  http_get(anchor->url("/reset"));
+  std::vector<std::string> many;
+  for (int i = 0; i < 400; ++i) many.push_back(anchor->url("/ok/" + std::to_string(i)));
+  options.threads = 400;
+  options.per_host = 400;
+  const auto burst = run_check(many, options);
+  ASSERT_EQ(burst.reported(), many.size());
+  for (const auto& result : burst.results) EXPECT_EQ(result->verdict, pmap::Verdict::Exists);
+  EXPECT_LT(burst.seconds, 10.0);
+  const auto counts = stats_of();
+  EXPECT_EQ(counts["requests_by_path"].value("/ok/N", 0), 400) << "anchor paths counted by kind";
+  EXPECT_GE(counts["max_concurrent"].get<int>(), 20);
+  EXPECT_GT(counts["cpu_seconds"].get<double>(), 0.0);
+}
+
 TEST(UrlChecker, StopAbortsInFlightQuickly) {
   std::vector<std::string> urls;
   for (int i = 0; i < 20; ++i) urls.push_back(server().url("/hang?n=" + std::to_string(i)));
