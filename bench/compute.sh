@@ -167,6 +167,10 @@ EOF
   mpicc -O2 -o "$RESULTS/hello" "$RESULTS/hello.c"
   mpicc -O2 -o "$RESULTS/hello_mt" "$RESULTS/hello_mt.c"
   h5pcc -O2 -o "$RESULTS/hello_h5" "$RESULTS/hello_h5.c" 2>>"$RESULTS/stderr.log"
+  # hello_mt linked with Debian's parallel HDF5 but calling none of it: what merely loading it
+  # (and the 31 more libraries it pulls in, libcurl's among them) costs at MPI_Init.
+  h5pcc -O2 -o "$RESULTS/hello_mt_linked" "$RESULTS/hello_mt.c" -Wl,--no-as-needed -lhdf5 \
+    2>>"$RESULTS/stderr.log"
 
   for P in $W1_PS; do
     check_load "w1_P$P"
@@ -183,6 +187,7 @@ EOF
       cmds+=(
         -n "diag: mpirun -np $P pmap --version (launch + exec, no MPI_Init) P=$P" "mpirun -np $P $PMAP --version"
         -n "diag: MPI_Init_thread(MULTIPLE) program, mpirun -np $P P=$P"         "mpirun -np $P $RESULTS/hello_mt"
+        -n "diag: same, only linked with libhdf5 (no call), mpirun -np $P P=$P"  "mpirun -np $P $RESULTS/hello_mt_linked"
         -n "diag: + parallel HDF5 create/open/close, mpirun -np $P P=$P"         "mpirun -np $P $RESULTS/hello_h5 $out-h5diag.h5"
       )
       if [ "$P" = "${W1_PS%% *}" ]; then   # one-process ladder: independent of P, timed once

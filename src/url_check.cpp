@@ -11,6 +11,7 @@
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <exception>
 #include <limits>
 #include <mutex>
@@ -107,6 +108,14 @@ ParsedUrl parse_url(std::string_view line) {
   const CURLUcode got = curl_url_get(url.get(), CURLUPART_HOST, &raw_host, 0);
   const detail::CurlString host(raw_host);
   if (got != CURLUE_OK || !host || *host == '\0') return invalid("no host");
+  // curl decodes %XX in the host ("http://a%7f.b/"): a decoded control, space or delimiter
+  // cannot be a host name to look up, and must not reach the per-host table (found by fuzzing).
+  for (const char* c = host.get(); *c != '\0'; ++c) {
+    const auto byte = static_cast<unsigned char>(*c);
+    if (byte <= 0x20 || byte == 0x7f || std::strchr("/?#@\\", *c) != nullptr) {
+      return invalid("bad hostname");
+    }
+  }
   return {std::nullopt, lower(host.get())};
 }
 

@@ -779,6 +779,10 @@ TEST(UrlParsing, InvalidReasons) {
   EXPECT_EQ(pmap::url_invalid_reason("http://example.com/"), std::nullopt);
   EXPECT_EQ(pmap::url_invalid_reason("HTTPS://Example.com:8443/a?b=c#d"), std::nullopt);
   EXPECT_EQ(pmap::url_invalid_reason("http://[::1]:8080/"), std::nullopt);
+  // curl decodes %XX in the host; a decoded control byte or space is no host (found by fuzzing).
+  EXPECT_EQ(pmap::url_invalid_reason("http://0%7f.1/"), "invalid URL: bad hostname");
+  EXPECT_EQ(pmap::url_invalid_reason("http://a%20b.example/"), "invalid URL: bad hostname");
+  EXPECT_EQ(pmap::url_host("http://0%7f.1/"), "");
   EXPECT_EQ(pmap::url_invalid_reason("example.com/page"), "invalid URL: no scheme");
   EXPECT_EQ(pmap::url_invalid_reason("://example.com"), "invalid URL: no scheme");
   EXPECT_EQ(pmap::url_invalid_reason("ftp://example.com/f"),
