@@ -1,20 +1,38 @@
 // pmap_http_fixture — a local HTTP/1.1 server for the URL-stage tests.
 //
-// One thread, one epoll loop: hanging, dripping and 1 GiB responses cost no thread each.
-// Usage: pmap_http_fixture [--host 127.0.0.1|::1|127.x.y.z] [--port 0] [--delay-ms N]
-//                          [--max-seconds 600] [--garbage-port]
+// One thread, one epoll loop: hanging, dripping, delayed and 1 GiB responses cost no thread
+// each. Every deadline (delays, hangs, drips) is an entry in a min-heap, and one timerfd in the
+// epoll set is armed at the earliest: a loop turn costs O(log n) per timer, not a scan of every
+// connection, and delays are served to the microsecond, not rounded up to epoll's milliseconds.
+//
+// Usage: pmap_http_fixture [--host 127.0.0.1|::1|127.x.y.z] [--also-host ADDR]... [--port 0]
+//                          [--delay-ms N] [--anchor-routes] [--hang S] [--max-seconds 600]
+//                          [--garbage-port]
 // Prints "GARBAGE <port>" (with --garbage-port) then "READY <port>" once listening. Exits on
 // SIGTERM/SIGINT, when stdin reaches end of file, or after --max-seconds. Binds loopback only.
+// --also-host ADDR (repeatable) listens on the same port on another loopback address as well,
+// so one server answers under several host names (pmap shards URLs across ranks by host).
+// The soft limit on open files is raised to the hard limit, and the listen backlog is 4096.
 //
 // Routes (GET and HEAD): /ok 200, /missing 404, /error 500, /status/N, /redirect/N (N hops of
 // 301, then /ok), /loop, /to-ftp, /hang, /drip, /retry-after/KEY, /flaky/KEY/K, /nohead, /big,
-// /delay/MS, /stats (JSON), /reset. Anything else is 404.
+// /delay/MS, /stats (JSON), /reset. Anything else is 404. --delay-ms N holds every answer but
+// /stats, /reset, /hang, /drip and /big back by N ms (/delay/MS by MS + N).
+//
+// --anchor-routes: the paths of the anchor benchmark (../shared/bench/make_urls.py) behave as
+// its url_server.py serves them, every answer after --delay-ms:
+//   /ok/N 200, /missing/N 404, /error/N 500, /redirect/N 301 to /ok/N (one hop),
+//   /hang/N silent for --hang seconds (default 30), then 200; the client may leave earlier.
+// N is any one path segment. They count in /stats as "/ok/N", "/missing/N", ... so /stats stays
+// small for a million distinct URLs. Without the option these paths keep their meaning above.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,6 +47,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <queue>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -79,10 +98,13 @@ class Fd {
 
 struct Options {
   std::string host = "127.0.0.1";
+  std::vector<std::string> also_hosts;  // more loopback addresses on the same port
   int port = 0;
   int delay_ms = 0;
   double max_seconds = 600;
   bool garbage = false;
+  bool anchor_routes = false;  // /ok/N, /missing/N, /error/N, /redirect/N, /hang/N as url_server.py
+  long long hang_seconds = 30;  // silence of an anchor /hang/N
 };
 
 std::optional<long long> to_number(std::string_view text) {
@@ -114,6 +136,12 @@ Options parse_options(int argc, char** argv) {
     };
     if (args[i] == "--host") {
       options.host = value();
+    } else if (args[i] == "--also-host") {
+      options.also_hosts.emplace_back(value());
+    } else if (args[i] == "--anchor-routes") {
+      options.anchor_routes = true;
+    } else if (args[i] == "--hang") {
+      options.hang_seconds = number("--hang");
     } else if (args[i] == "--port") {
       options.port = static_cast<int>(number("--port"));
     } else if (args[i] == "--delay-ms") {
@@ -124,8 +152,9 @@ Options parse_options(int argc, char** argv) {
       options.garbage = true;
     } else {
       std::fprintf(stderr,
-                   "usage: pmap_http_fixture [--host ADDR] [--port N] [--delay-ms N] "
-                   "[--max-seconds N] [--garbage-port]\n");
+                   "usage: pmap_http_fixture [--host ADDR] [--also-host ADDR]... [--port N] "
+                   "[--delay-ms N] [--anchor-routes] [--hang S] [--max-seconds N] "
+                   "[--garbage-port]\n");
       std::exit(2);
     }
   }
@@ -166,7 +195,9 @@ Fd listen_on(const std::string& host, int port, int* bound_port) {
     ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   }
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), length) != 0) die("bind " + host);
-  if (::listen(fd.get(), 1024) != 0) die("listen");
+  // The kernel caps the backlog at net.core.somaxconn (4096 by default since Linux 5.4): a burst
+  // of 1,000 clients connecting at once must not stall in SYN retransmits.
+  if (::listen(fd.get(), 4096) != 0) die("listen");
   if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0) {
     die("getsockname");
   }
@@ -269,6 +300,7 @@ struct Connection {
   std::size_t out_offset = 0;
   std::string held;  // response sent when a Waiting connection's deadline passes
   Clock::time_point deadline{};
+  std::uint64_t timer = 0;  // token of the heap entry for `deadline` (0: none)
   std::uint64_t big_left = 0;
   int drip_left = 0;
   bool close_after = false;
@@ -300,9 +332,18 @@ class Server {
     stdin_event.data.fd = STDIN_FILENO;
     stdin_watched_ = ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, STDIN_FILENO, &stdin_event) == 0;
 
+    raise_open_file_limit();
+    timer_ = Fd(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+    if (timer_.get() < 0) die("timerfd_create");
+    watch(timer_.get(), EPOLLIN);
+
     int port = 0;
-    listener_ = listen_on(options_.host, options_.port, &port);
-    watch(listener_.get(), EPOLLIN);
+    listeners_.push_back(listen_on(options_.host, options_.port, &port));
+    for (const auto& host : options_.also_hosts) {
+      int same = 0;
+      listeners_.push_back(listen_on(host, port, &same));
+    }
+    for (const auto& listener : listeners_) watch(listener.get(), EPOLLIN);
     if (options_.garbage) {
       int garbage_port = 0;
       garbage_listener_ = listen_on(options_.host, 0, &garbage_port);
@@ -315,15 +356,12 @@ class Server {
     const auto end_of_life =
         Clock::now() + std::chrono::duration_cast<Clock::duration>(
                            std::chrono::duration<double>(options_.max_seconds));
-    std::array<epoll_event, 64> events{};
+    std::array<epoll_event, 256> events{};
     while (!quit_) {
       const auto now = Clock::now();
       if (now >= end_of_life) break;
-      auto next = end_of_life;
-      for (const auto& [fd, connection] : connections_) {
-        if (has_deadline(*connection)) next = std::min(next, connection->deadline);
-      }
-      const auto wait_ms = std::chrono::ceil<std::chrono::milliseconds>(next - now).count();
+      arm_timer();  // deadlines wake us through the timerfd; the timeout only checks end of life
+      const auto wait_ms = std::chrono::ceil<std::chrono::milliseconds>(end_of_life - now).count();
       const int ready = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()),
                                      static_cast<int>(std::clamp<long long>(wait_ms, 0, 1000)));
       if (ready < 0 && errno != EINTR) die("epoll_wait");
@@ -334,8 +372,54 @@ class Server {
   }
 
  private:
+  /// A pending deadline of a connection, in the min-heap `timers_`. Entries are never removed
+  /// early: one whose token no longer matches its connection's (closed, answered, re-armed) is
+  /// skipped when it comes out.
+  struct Timer {
+    Clock::time_point when;
+    std::uint64_t token;
+    int fd;
+  };
+  struct Later {
+    bool operator()(const Timer& a, const Timer& b) const noexcept { return a.when > b.when; }
+  };
+
   static bool has_deadline(const Connection& c) {
     return c.phase == Phase::Waiting || c.phase == Phase::Drip || c.phase == Phase::Hang;
+  }
+
+  void set_deadline(Connection& c, Clock::time_point when) {
+    c.deadline = when;
+    c.timer = ++timer_tokens_;
+    timers_.push(Timer{when, c.timer, c.fd.get()});
+  }
+
+  /// Points the timerfd at the earliest deadline (absolute CLOCK_MONOTONIC, which is what
+  /// steady_clock reads on Linux), or disarms it.
+  void arm_timer() {
+    const auto next = timers_.empty() ? Clock::time_point::max() : timers_.top().when;
+    if (next == armed_) return;
+    itimerspec spec{};
+    if (next != Clock::time_point::max()) {
+      const auto since = std::max<Clock::duration>(next.time_since_epoch(), 1ns);
+      const auto secs = std::chrono::duration_cast<std::chrono::seconds>(since);
+      spec.it_value.tv_sec = static_cast<time_t>(secs.count());
+      spec.it_value.tv_nsec = static_cast<long>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(since - secs).count());
+    }
+    if (::timerfd_settime(timer_.get(), TFD_TIMER_ABSTIME, &spec, nullptr) != 0) {
+      die("timerfd_settime");
+    }
+    armed_ = next;
+  }
+
+  /// Many clients at once need many descriptors: take what the hard limit allows.
+  static void raise_open_file_limit() {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+      limit.rlim_cur = limit.rlim_max;
+      ::setrlimit(RLIMIT_NOFILE, &limit);
+    }
   }
 
   void watch(int fd, std::uint32_t events) {
@@ -357,9 +441,21 @@ class Server {
       if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) quit_ = true;
       return;
     }
-    if (fd == listener_.get() || fd == garbage_listener_.get()) {
-      accept_all(fd, fd == garbage_listener_.get());
+    if (fd == timer_.get()) {
+      std::uint64_t expirations = 0;
+      if (::read(fd, &expirations, sizeof expirations) < 0 && errno != EAGAIN) die("read timerfd");
+      armed_ = Clock::time_point::max();  // a one-shot timer that fired is disarmed
+      return;                             // expire_deadlines() runs after every batch
+    }
+    if (fd == garbage_listener_.get()) {
+      accept_all(fd, true);
       return;
+    }
+    for (const auto& listener : listeners_) {
+      if (fd == listener.get()) {
+        accept_all(fd, false);
+        return;
+      }
     }
     const auto found = connections_.find(fd);
     if (found == connections_.end()) return;
@@ -492,14 +588,19 @@ class Server {
     connections_.erase(found);  // closes the socket
   }
 
+  /// Acts on every deadline that has passed, earliest first.
   void expire_deadlines() {
     const auto now = Clock::now();
-    std::vector<int> to_close;
-    for (auto& [fd, connection] : connections_) {
-      Connection& c = *connection;
-      if (!has_deadline(c) || c.deadline > now) continue;
+    while (!timers_.empty() && timers_.top().when <= now) {
+      const Timer timer = timers_.top();
+      timers_.pop();
+      const auto found = connections_.find(timer.fd);
+      if (found == connections_.end()) continue;
+      Connection& c = *found->second;
+      if (c.timer != timer.token || !has_deadline(c)) continue;  // stale entry
+      c.timer = 0;
       if (c.phase == Phase::Hang) {
-        to_close.push_back(fd);
+        close_connection(timer.fd);
         continue;
       }
       if (c.phase == Phase::Waiting) {
@@ -510,11 +611,10 @@ class Server {
       } else {  // Drip
         c.out.push_back('x');
         --c.drip_left;
-        c.deadline = now + 1s;
+        set_deadline(c, now + 1s);
       }
-      if (!pump(c)) to_close.push_back(fd);
+      if (!pump(c)) close_connection(timer.fd);
     }
-    for (const int fd : to_close) close_connection(fd);
   }
 
   static std::string response(int status, std::string_view body, bool head,
@@ -587,7 +687,7 @@ class Server {
       c.out_offset = 0;
       if (options_.delay_ms > 0) {
         c.phase = Phase::Waiting;
-        c.deadline = Clock::now() + std::chrono::milliseconds(options_.delay_ms);
+        set_deadline(c, Clock::now() + std::chrono::milliseconds(options_.delay_ms));
       } else {
         c.out = std::move(c.held);
         c.held.clear();
@@ -596,13 +696,17 @@ class Server {
     };
 
     if (path == "/stats") {
-      std::string body = "{\"requests\": " + std::to_string(stats_requests_) +
-                         ", \"connections\": " + std::to_string(stats_connections_) +
-                         ", \"in_flight\": " + std::to_string(in_flight_) +
-                         ", \"max_concurrent\": " + std::to_string(max_in_flight_) +
-                         ", \"max_concurrent_by_host\": " + json_object(max_by_host_) +
-                         ", \"requests_by_path\": " + json_object(requests_by_path_) +
-                         ", \"requests_by_method\": " + json_object(requests_by_method_) + "}\n";
+      std::string body =
+          "{\"requests\": " + std::to_string(stats_requests_) +
+          ", \"connections\": " + std::to_string(stats_connections_) +
+          ", \"in_flight\": " + std::to_string(in_flight_) +
+          ", \"max_concurrent\": " + std::to_string(max_in_flight_) +
+          ", \"max_concurrent_by_host\": " + json_object(max_by_host_) +
+          ", \"requests_by_path\": " + json_object(requests_by_path_) +
+          ", \"requests_by_method\": " + json_object(requests_by_method_) +
+          ", \"open_connections\": " + std::to_string(connections_.size()) +
+          ", \"cpu_seconds\": " + std::to_string(cpu_seconds()) + ", \"uptime_seconds\": " +
+          std::to_string(std::chrono::duration<double>(Clock::now() - started_).count()) + "}\n";
       c.out = response(200, body, head, {"Content-Type: application/json"}, c.close_after);
       c.phase = Phase::Writing;
       return;
@@ -623,8 +727,17 @@ class Server {
       return;
     }
 
+    const auto parts = split(path);
+    const auto arg_number = [&](std::size_t i) -> std::optional<long long> {
+      return i < parts.size() ? to_number(parts[i]) : std::nullopt;
+    };
+    const std::string_view first = parts.empty() ? std::string_view() : parts[0];
+    const bool anchor = options_.anchor_routes && parts.size() == 2 &&
+                        (first == "ok" || first == "missing" || first == "error" ||
+                         first == "redirect" || first == "hang");
+
     ++stats_requests_;
-    ++requests_by_path_[path];
+    ++requests_by_path_[anchor ? "/" + std::string(first) + "/N" : path];
     ++requests_by_method_[method];
     begin_counting(c, std::move(host));
 
@@ -632,11 +745,23 @@ class Server {
       reply(405, "method not allowed\n", {"Allow: GET, HEAD"});
       return;
     }
-    const auto parts = split(path);
-    const auto arg_number = [&](std::size_t i) -> std::optional<long long> {
-      return i < parts.size() ? to_number(parts[i]) : std::nullopt;
-    };
-    const std::string_view first = parts.empty() ? std::string_view() : parts[0];
+    if (anchor) {  // as ../shared/bench/url_server.py answers them
+      if (first == "ok") {
+        reply(200, "exists\n");
+      } else if (first == "missing") {
+        reply(404, "not found\n");
+      } else if (first == "error") {
+        reply(500, "server error\n");
+      } else if (first == "redirect") {
+        reply(301, "", {"Location: /ok/" + std::string(parts[1])});
+      } else {  // hang: silent for --hang seconds, then 200; a client that leaves is closed
+        c.held = response(200, "finally\n", head, {}, c.close_after);
+        c.out_offset = 0;
+        c.phase = Phase::Waiting;
+        set_deadline(c, Clock::now() + std::chrono::seconds(options_.hang_seconds));
+      }
+      return;
+    }
 
     if (path == "/ok") {
       reply(200, "ok\n");
@@ -662,7 +787,7 @@ class Server {
       reply(301, "moved\n", {"Location: ftp://127.0.0.1/x"});
     } else if (path == "/hang") {
       c.phase = Phase::Hang;
-      c.deadline = Clock::now() + hang_limit;
+      set_deadline(c, Clock::now() + hang_limit);
     } else if (path == "/drip") {
       c.out = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(drip_bytes) + "\r\n\r\n";
       c.out_offset = 0;
@@ -671,7 +796,7 @@ class Server {
       } else {
         c.phase = Phase::Drip;
         c.drip_left = drip_bytes;
-        c.deadline = Clock::now() + 1s;
+        set_deadline(c, Clock::now() + 1s);
       }
     } else if (first == "retry-after" && parts.size() == 2) {
       if (keyed_counts_[path]++ == 0) {
@@ -700,8 +825,9 @@ class Server {
       c.big_left = head ? 0 : big_body_bytes;
     } else if (first == "delay" && parts.size() == 2 && arg_number(1)) {
       c.held = response(200, "ok\n", head, {}, c.close_after);
+      c.out_offset = 0;
       c.phase = Phase::Waiting;
-      c.deadline = Clock::now() + std::chrono::milliseconds(*arg_number(1) + options_.delay_ms);
+      set_deadline(c, Clock::now() + std::chrono::milliseconds(*arg_number(1) + options_.delay_ms));
     } else {
       reply(404, "no such route\n");
     }
@@ -721,11 +847,27 @@ class Server {
     return parts;
   }
 
+  /// User + system CPU time of this process so far: with uptime_seconds in /stats, how busy the
+  /// server was over a run (1.0 = its one thread saturated).
+  static double cpu_seconds() {
+    rusage usage{};
+    if (::getrusage(RUSAGE_SELF, &usage) != 0) return 0;
+    const auto seconds = [](const timeval& t) {
+      return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+    };
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+  }
+
   Options options_;
+  Clock::time_point started_ = Clock::now();
   Fd epoll_;
   Fd signals_;
-  Fd listener_;
+  Fd timer_;
+  std::vector<Fd> listeners_;
   Fd garbage_listener_;
+  std::priority_queue<Timer, std::vector<Timer>, Later> timers_;
+  std::uint64_t timer_tokens_ = 0;
+  Clock::time_point armed_ = Clock::time_point::max();
   bool stdin_watched_ = false;
   bool quit_ = false;
   std::map<int, std::unique_ptr<Connection>> connections_;
