@@ -57,29 +57,7 @@ for tool in hyperfine mpirun parallel xargs "$PMAP" "$SQRT" "$PLUGIN" "$PY"; do
   }
 done
 
-want() { [[ " $ONLY " == *" $1 "* ]]; }
-log() { printf '\n=== %s\n' "$*" >&2; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-
-# CPU busy fraction over 1 s, from /proc/stat (steal counts as busy on a shared VM).
-cpu_busy() {
-  local a b
-  read -r _ a1 a2 a3 a4 a5 a6 a7 a8 _ < /proc/stat
-  sleep 1
-  read -r _ b1 b2 b3 b4 b5 b6 b7 b8 _ < /proc/stat
-  a=$(( (b1+b2+b3+b6+b7+b8) - (a1+a2+a3+a6+a7+a8) ))
-  b=$(( a + (b4+b5) - (a4+a5) ))
-  awk -v a="$a" -v b="$b" 'BEGIN{printf "%.2f", (b>0 ? a/b : 0)}'
-}
-check_load() {
-  local busy waited=0
-  busy=$(cpu_busy)
-  while awk -v b="$busy" 'BEGIN{exit !(b > 0.20)}' && [ "$waited" -lt "$LOAD_WAIT" ]; do
-    sleep 4; waited=$((waited + 5)); busy=$(cpu_busy)
-  done
-  echo "bench=$1 cpu_busy_1s=$busy loadavg=\"$(cut -d' ' -f1-3 /proc/loadavg)\" waited=$waited" \
-    | tee -a "$RESULTS/load.txt" >&2
-}
+. bench/lib.sh  # want, log, median, cpu_busy, check_load
 
 # Median of the hyperfine runs of command number $2 in $1 (JSON), in seconds.
 hf_median() { "$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['results'][int(sys.argv[2])]['median'])" "$1" "$2"; }

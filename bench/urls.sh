@@ -120,31 +120,7 @@ EOF
 chmod +x "$RESULTS/rank_time.sh"
 RANK_TIME=$RESULTS/rank_time.sh
 
-want() { [[ " $ONLY " == *" $1 "* ]]; }
-log() { printf '\n=== %s\n' "$*" >&2; }
-
-# CPU busy fraction over 1 s, from /proc/stat (steal counts as busy: a shared VM).
-cpu_busy() {
-  local a b
-  read -r _ a1 a2 a3 a4 a5 a6 a7 a8 _ </proc/stat
-  sleep 1
-  read -r _ b1 b2 b3 b4 b5 b6 b7 b8 _ </proc/stat
-  a=$(( (b1+b2+b3+b6+b7+b8) - (a1+a2+a3+a6+a7+a8) ))
-  b=$(( a + (b4+b5) - (a4+a5) ))
-  awk -v a="$a" -v b="$b" 'BEGIN{printf "%.2f", (b>0 ? a/b : 0)}'
-}
-
-check_load() {  # TAG [nowait]
-  local tag=$1 busy waited=0 maxwait=$LOAD_WAIT top
-  [ "${2:-}" = nowait ] && maxwait=0
-  busy=$(cpu_busy)
-  while awk -v b="$busy" 'BEGIN{exit !(b > 0.20)}' && [ "$waited" -lt "$maxwait" ]; do
-    sleep 4; waited=$((waited + 5)); busy=$(cpu_busy)
-  done
-  top=$(top -bn1 | sed -n '8,10p' | awk '{printf "%s(%s%%) ", $12, $9}')
-  echo "bench=$tag cpu_busy_1s=$busy loadavg=\"$(cut -d' ' -f1-3 /proc/loadavg)\" waited=$waited top=\"$top\"" \
-    | tee -a "$RESULTS/load.txt" >&2
-}
+. "$ROOT/bench/lib.sh"  # want, log, median, cpu_busy, check_load
 
 # ------------------------------------------------------------------------------ the fixture
 FX_PID=""
