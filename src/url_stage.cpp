@@ -117,7 +117,7 @@ void create_urls_group(const std::string& path, bool create_file, bool overwrite
   file.close("close " + path);
 }
 
-/// Buffered rows of one rank, written with point selections (rows are scattered by host).
+/// Buffered rows of one rank (scattered by host), written in sorted runs at each flush.
 class UrlRowWriter {
  public:
   UrlRowWriter(const std::string& path, MPI_Comm comm, std::size_t url_len, std::size_t final_len)
