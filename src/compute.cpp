@@ -16,6 +16,7 @@
 #include <optional>
 #include <vector>
 
+#include "detail/keyed_text.hpp"
 #include "detail/text.hpp"
 #include "pmap/error.hpp"
 #include "pmap/mpi.hpp"
@@ -97,43 +98,16 @@ struct RankStatsWire {
   char host[kHostLen];
 };
 
-/// Gathers every rank's errors on rank 0 (serialised as item, length, bytes).
+/// Gathers every rank's errors on rank 0.
 std::vector<ErrorRecord> gather_errors(MPI_Comm comm, const std::vector<ErrorRecord>& mine) {
   std::string buf;
-  for (const auto& e : mine) {
-    const std::uint64_t len = e.message.size();
-    buf.append(reinterpret_cast<const char*>(&e.item), sizeof e.item);
-    buf.append(reinterpret_cast<const char*>(&len), sizeof len);
-    buf.append(e.message);
-  }
-  const int size = mpi::size(comm);
-  const int rank = mpi::rank(comm);
-  int n = static_cast<int>(buf.size());
-  std::vector<int> counts(static_cast<std::size_t>(size)), displs(static_cast<std::size_t>(size));
-  mpi::check(MPI_Gather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, comm), "MPI_Gather");
-  std::string all;
-  if (rank == 0) {
-    int total = 0;
-    for (int r = 0; r < size; ++r) {
-      displs[static_cast<std::size_t>(r)] = total;
-      total += counts[static_cast<std::size_t>(r)];
-    }
-    all.resize(static_cast<std::size_t>(total));
-  }
-  mpi::check(MPI_Gatherv(buf.data(), n, MPI_CHAR, all.data(), counts.data(), displs.data(),
-                         MPI_CHAR, 0, comm),
-             "MPI_Gatherv");
+  for (const auto& e : mine)
+    detail::append_keyed(buf, static_cast<std::uint64_t>(e.item), e.message);
   std::vector<ErrorRecord> out;
-  std::size_t pos = 0;
-  while (pos + 16 <= all.size()) {
-    ErrorRecord e;
-    std::uint64_t len = 0;
-    std::memcpy(&e.item, all.data() + pos, 8);
-    std::memcpy(&len, all.data() + pos + 8, 8);
-    e.message = all.substr(pos + 16, len);
-    pos += 16 + len;
-    out.push_back(std::move(e));
-  }
+  detail::for_each_keyed(mpi::gather_bytes(comm, buf, 0),
+                         [&](std::uint64_t item, std::string_view text) {
+                           out.push_back({static_cast<std::int64_t>(item), std::string(text)});
+                         });
   return out;
 }
 

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include "detail/keyed_text.hpp"
 #include "pmap/compute.hpp"
 #include "pmap/error.hpp"
 #include "pmap/stop.hpp"
@@ -553,36 +554,12 @@ void exchange(MPI_Comm comm, std::size_t k, bool every_rank, std::vector<double>
 /// Every rank's failures on every rank, sorted by index.
 std::vector<ItemFailure> allgather_failures(MPI_Comm comm, const std::vector<ItemFailure>& mine) {
   std::string buf;
-  for (const auto& f : mine) {
-    const std::uint64_t len = f.message.size();
-    buf.append(reinterpret_cast<const char*>(&f.index), 8);
-    buf.append(reinterpret_cast<const char*>(&len), 8);
-    buf.append(f.message);
-  }
-  const int size = mpi::size(comm);
-  int n = static_cast<int>(buf.size());
-  std::vector<int> counts(static_cast<std::size_t>(size)), displs(static_cast<std::size_t>(size));
-  mpi::check(MPI_Allgather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, comm), "MPI_Allgather");
-  std::uint64_t total = 0;
-  for (int r = 0; r < size; ++r) {
-    displs[static_cast<std::size_t>(r)] = static_cast<int>(total);
-    total += static_cast<std::uint64_t>(counts[static_cast<std::size_t>(r)]);
-  }
-  std::string all(total, '\0');
-  mpi::check(MPI_Allgatherv(buf.data(), n, MPI_CHAR, all.data(), counts.data(), displs.data(),
-                            MPI_CHAR, comm),
-             "MPI_Allgatherv");
+  for (const auto& f : mine) detail::append_keyed(buf, f.index, f.message);
   std::vector<ItemFailure> out;
-  std::size_t pos = 0;
-  while (pos + 16 <= all.size()) {
-    ItemFailure f;
-    std::uint64_t len = 0;
-    std::memcpy(&f.index, all.data() + pos, 8);
-    std::memcpy(&len, all.data() + pos + 8, 8);
-    f.message = all.substr(pos + 16, len);
-    pos += 16 + len;
-    out.push_back(std::move(f));
-  }
+  detail::for_each_keyed(mpi::gather_bytes(comm, buf, -1),
+                         [&](std::uint64_t index, std::string_view text) {
+                           out.push_back({index, std::string(text)});
+                         });
   std::sort(out.begin(), out.end(),
             [](const ItemFailure& a, const ItemFailure& b) { return a.index < b.index; });
   return out;

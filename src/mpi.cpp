@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include "pmap/error.hpp"
 
@@ -111,6 +112,38 @@ void bcast_sleeping(void* buf, int count, MPI_Datatype type, int root, MPI_Comm 
   MPI_Request request = MPI_REQUEST_NULL;
   check(MPI_Ibcast(buf, count, type, root, comm, &request), "MPI_Ibcast");
   wait_sleeping(request);
+}
+
+std::string gather_bytes(MPI_Comm comm, const std::string& mine, int root) {
+  const int size = mpi::size(comm);
+  const bool everywhere = root < 0;
+  const bool receives = everywhere || mpi::rank(comm) == root;
+  const int n = static_cast<int>(mine.size());
+  std::vector<int> counts(static_cast<std::size_t>(size)), displs(static_cast<std::size_t>(size));
+  if (everywhere) {
+    check(MPI_Allgather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, comm), "MPI_Allgather");
+  } else {
+    check(MPI_Gather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, root, comm), "MPI_Gather");
+  }
+  std::string all;
+  if (receives) {
+    int total = 0;
+    for (int r = 0; r < size; ++r) {
+      displs[static_cast<std::size_t>(r)] = total;
+      total += counts[static_cast<std::size_t>(r)];
+    }
+    all.resize(static_cast<std::size_t>(total));
+  }
+  if (everywhere) {
+    check(MPI_Allgatherv(mine.data(), n, MPI_CHAR, all.data(), counts.data(), displs.data(),
+                         MPI_CHAR, comm),
+          "MPI_Allgatherv");
+  } else {
+    check(MPI_Gatherv(mine.data(), n, MPI_CHAR, all.data(), counts.data(), displs.data(), MPI_CHAR,
+                      root, comm),
+          "MPI_Gatherv");
+  }
+  return all;
 }
 
 std::string host_name() {

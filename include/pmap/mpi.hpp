@@ -63,6 +63,10 @@ void wait_sleeping(MPI_Request& request);
 /// MPI_Bcast that waits with wait_sleeping (for waits behind serial work on `root`).
 void bcast_sleeping(void* buf, int count, MPI_Datatype type, int root, MPI_Comm comm);
 
+/// Every rank's `mine`, concatenated in rank order: on `root` only (the others get ""), or on
+/// every rank when root < 0 (collective).
+std::string gather_bytes(MPI_Comm comm, const std::string& mine, int root);
+
 /// This process's host name.
 std::string host_name();
 
