@@ -52,6 +52,7 @@ if(_pmap_url_tests)
   _pmap_url_common(pmap_url_tests)
   target_link_libraries(pmap_url_tests PRIVATE
     pmap::core GTest::gtest_main Threads::Threads nlohmann_json::nlohmann_json)
+  target_include_directories(pmap_url_tests PRIVATE "${_pmap_url_root}/tests")  # support/
   target_compile_definitions(pmap_url_tests PRIVATE
     "PMAP_HTTP_FIXTURE=\"$<TARGET_FILE:pmap_http_fixture>\"")
   add_dependencies(pmap_url_tests pmap_http_fixture)

@@ -3,15 +3,12 @@
 
 #include <curl/curl.h>
 #include <dlfcn.h>
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,8 +26,7 @@
 #include <vector>
 
 #include "pmap/error.hpp"
-
-extern char** environ;  // NOLINT: POSIX
+#include "support/http_fixture_process.hpp"
 
 /// Interposed on libc's resolver for this test binary: names under .slow-dns.test take 5 s to
 /// fail, everything else goes to the real getaddrinfo. Lets a test prove that a slow DNS cannot
@@ -71,139 +67,21 @@ bool contains(std::string_view text, std::string_view part) {
   return a.find(b) != std::string::npos;
 }
 
-/// The fixture server as a child process: started with posix_spawn, "READY <port>" read from its
-/// stdout; stopped by the destructor. Its stdin stays a pipe from us, so it also exits if we die.
-class FixtureServer {
- public:
-  /// Starts the server; nullptr (and *why set) when it does not come up within 10 s.
-  static std::unique_ptr<FixtureServer> start(const std::vector<std::string>& args,
-                                              std::string* why) {
-    std::array<int, 2> in{};
-    std::array<int, 2> out{};
-    if (::pipe2(in.data(), O_CLOEXEC) != 0 || ::pipe2(out.data(), O_CLOEXEC) != 0) {
-      *why = "pipe2 failed";
-      return nullptr;
-    }
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-    std::vector<std::string> argv_text{PMAP_HTTP_FIXTURE};
-    argv_text.insert(argv_text.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& arg : argv_text) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    pid_t pid = -1;
-    const int spawned =
-        ::posix_spawn(&pid, PMAP_HTTP_FIXTURE, &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    ::close(in[0]);
-    ::close(out[1]);
-    if (spawned != 0) {
-      ::close(in[1]);
-      ::close(out[0]);
-      *why = std::string("posix_spawn ") + PMAP_HTTP_FIXTURE + " failed";
-      return nullptr;
-    }
-    auto server = std::make_unique<FixtureServer>(pid, in[1]);
-    std::string text;
-    const auto deadline = Clock::now() + 10s;
-    while (server->port_ == 0) {
-      const auto left =
-          std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      pollfd readable{out[0], POLLIN, 0};
-      if (left <= 0 || ::poll(&readable, 1, static_cast<int>(left)) <= 0) break;
-      std::array<char, 256> buffer{};
-      const ssize_t n = ::read(out[0], buffer.data(), buffer.size());
-      if (n <= 0) break;
-      text.append(buffer.data(), static_cast<std::size_t>(n));
-      for (std::size_t eol = text.find('\n'); eol != std::string::npos; eol = text.find('\n')) {
-        const std::string line = text.substr(0, eol);
-        text.erase(0, eol + 1);
-        if (line.rfind("GARBAGE ", 0) == 0) server->garbage_port_ = std::stoi(line.substr(8));
-        if (line.rfind("READY ", 0) == 0) server->port_ = std::stoi(line.substr(6));
-      }
-    }
-    ::close(out[0]);
-    if (server->port_ == 0) {
-      *why = "the fixture server did not print READY";
-      return nullptr;
-    }
-    return server;
-  }
-
-  /// Adopts a started child and the write end of its stdin; use start().
-  FixtureServer(pid_t pid, int stdin_fd) : pid_(pid), stdin_(stdin_fd) {}
-  FixtureServer(const FixtureServer&) = delete;
-  FixtureServer& operator=(const FixtureServer&) = delete;
-
-  ~FixtureServer() {
-    ::close(stdin_);  // end of file on its stdin: it leaves by itself
-    ::kill(pid_, SIGTERM);
-    const auto deadline = Clock::now() + 5s;
-    while (::waitpid(pid_, nullptr, WNOHANG) == 0) {
-      if (Clock::now() > deadline) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, nullptr, 0);
-        break;
-      }
-      std::this_thread::sleep_for(5ms);
-    }
-  }
-
-  [[nodiscard]] int port() const { return port_; }
-  [[nodiscard]] int garbage_port() const { return garbage_port_; }
-  [[nodiscard]] std::string url(std::string_view path, std::string_view host = "127.0.0.1") const {
-    return "http://" + std::string(host) + ":" + std::to_string(port_) + std::string(path);
-  }
-
- private:
-  pid_t pid_;
-  int stdin_;
-  int port_ = 0;
-  int garbage_port_ = 0;
-};
+using FixtureServer = pmap::test::HttpFixture;
 
 /// The server shared by the tests of this process (gtest_discover_tests runs one test a process).
 FixtureServer& server() {
   static const std::unique_ptr<FixtureServer> instance = [] {
     std::string why;
-    auto started = FixtureServer::start({"--garbage-port"}, &why);
+    auto started = FixtureServer::start(PMAP_HTTP_FIXTURE, {"--garbage-port"}, &why);
     if (!started) throw std::runtime_error(why);
     return started;
   }();
   return *instance;
 }
 
-struct CurlEasyDeleter {
-  void operator()(CURL* handle) const noexcept { curl_easy_cleanup(handle); }
-};
-
-/// A plain GET of the fixture's /stats or /reset (not through the code under test).
-std::string http_get(const std::string& url) {
-  static const CURLcode initialised = curl_global_init(CURL_GLOBAL_DEFAULT);
-  if (initialised != CURLE_OK) throw std::runtime_error("curl_global_init failed");
-  const std::unique_ptr<CURL, CurlEasyDeleter> easy(curl_easy_init());
-  if (!easy) throw std::runtime_error("curl_easy_init failed");
-  std::string body;
-  curl_easy_setopt(easy.get(), CURLOPT_URL, url.c_str());
-  curl_easy_setopt(easy.get(), CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(easy.get(), CURLOPT_TIMEOUT_MS, 5000L);
-  curl_easy_setopt(easy.get(), CURLOPT_WRITEDATA, &body);
-  curl_easy_setopt(
-      easy.get(), CURLOPT_WRITEFUNCTION,
-      +[](char* data, std::size_t size, std::size_t count, void* sink) {
-        static_cast<std::string*>(sink)->append(data, size * count);
-        return size * count;
-      });
-  const CURLcode code = curl_easy_perform(easy.get());
-  if (code != CURLE_OK)
-    throw std::runtime_error(std::string("GET ") + url + ": " + curl_easy_strerror(code));
-  return body;
-}
-
-nlohmann::json stats() { return nlohmann::json::parse(http_get(server().url("/stats"))); }
-void reset_stats() { http_get(server().url("/reset")); }
+nlohmann::json stats() { return pmap::test::fixture_stats(server()); }
+void reset_stats() { pmap::test::fixture_reset(server()); }
 
 /// Options that keep the tests quick: short back-off, modest timeout.
 pmap::UrlOptions quick() {
@@ -478,7 +356,7 @@ TEST(UrlChecker, GarbageReplyIsUnknown) {
 
 TEST(UrlChecker, Ipv6Loopback) {
   std::string why;
-  const auto v6 = FixtureServer::start({"--host", "::1"}, &why);
+  const auto v6 = FixtureServer::start(PMAP_HTTP_FIXTURE, {"--host", "::1"}, &why);
   if (!v6) GTEST_SKIP() << "no IPv6 loopback here: " << why;
   const std::string url = "http://[::1]:" + std::to_string(v6->port()) + "/ok";
   EXPECT_EQ(pmap::url_host(url), "[::1]");
@@ -606,6 +484,7 @@ TEST(UrlChecker, ConnectionsAreReused) {
 TEST(UrlChecker, FixtureAnchorRoutes) {
   std::string why;
   const auto anchor = FixtureServer::start(
+      PMAP_HTTP_FIXTURE,
       {"--anchor-routes", "--delay-ms", "100", "--hang", "1", "--also-host", "127.0.0.2"}, &why);
   if (!anchor) GTEST_SKIP() << "no fixture on 127.0.0.1 + 127.0.0.2 here: " << why;
   auto options = quick();
@@ -636,8 +515,8 @@ TEST(UrlChecker, FixtureAnchorRoutes) {
   EXPECT_GE(late.results[0]->seconds, 0.9);
 
   // 400 delayed requests at once: one thread, one timer heap; serially they would take 40 s.
-  const auto stats_of = [&] { return nlohmann::json::parse(http_get(anchor->url("/stats"))); };
-  http_get(anchor->url("/reset"));
+  const auto stats_of = [&] { return pmap::test::fixture_stats(*anchor); };
+  pmap::test::fixture_reset(*anchor);
   std::vector<std::string> many;
   for (int i = 0; i < 400; ++i) many.push_back(anchor->url("/ok/" + std::to_string(i)));
   options.threads = 400;
