@@ -200,20 +200,8 @@ std::vector<std::int64_t> read_rank_items(const std::string& path) {
   return items;
 }
 
-std::string read_file(const std::string& path) {
-  std::string out;
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return out;
-  char buf[4096];
-  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) out.append(buf, n);
-  std::fclose(f);
-  return out;
-}
-
-void write_file(const std::string& path, const std::string& content) {
-  std::ofstream out(path, std::ios::binary);
-  out << content;
-}
+using pmap::test::slurp;
+using pmap::test::write_bytes;
 
 /// Results of a run that must not depend on the decomposition.
 struct Rows {
@@ -425,15 +413,15 @@ TEST(Cli, DefaultJobIsComputeXOverOneToTen) {
 TEST(Cli, InputFileSkipsCommentsAndFailsBadLine) {
   TempDir dir;
   const std::string in = dir.file("items.txt");
-  write_file(in,
-             "# x values for the tutorial\n"  // 1
-             "10\n"                           // 2
-             "\n"                             // 3
-             "20\n"                           // 4
-             "   # an indented comment\n"     // 5
-             "not-a-number\n"                 // 6
-             "  30  \n"                       // 7
-             "\n");                           // 8
+  write_bytes(in,
+              "# x values for the tutorial\n"  // 1
+              "10\n"                           // 2
+              "\n"                             // 3
+              "20\n"                           // 4
+              "   # an indented comment\n"     // 5
+              "not-a-number\n"                 // 6
+              "  30  \n"                       // 7
+              "\n");                           // 8
   const std::string f = dir.file("input.h5");
   std::string what;
   const auto r =
@@ -516,7 +504,7 @@ TEST(Cli, UsageErrorsExitTwoWithMessageAndWriteNothing) {
   // Created outside `dir`, which must stay empty.
   TempDir inputs;
   const std::string binary = inputs.file("binary.txt");
-  write_file(binary, std::string("1\n2\0\n3\n", 7));
+  write_bytes(binary, std::string("1\n2\0\n3\n", 7));
   const std::vector<UsageCase> cases = {
       {concat({"--range", "1:x"}, o), {"--range 1:x: 'x' is not an integer"}},
       {concat({"run", "--range", "1:10:0"}, o), {"--range 1:10:0", "STEP must not be zero"}},
@@ -561,7 +549,7 @@ TEST(Cli, ExistingOutputWithoutForceIsLeftUntouched) {
   TempDir dir;
   const std::string f = dir.file("precious.h5");
   const std::string content = "precious results, not HDF5 at all\n";
-  write_file(f, content);
+  write_bytes(f, content);
   // An old mtime, so that any rewrite (even within the same second) is visible.
   utimbuf old{1000000000, 1000000000};
   ASSERT_EQ(utime(f.c_str(), &old), 0);
@@ -577,7 +565,7 @@ TEST(Cli, ExistingOutputWithoutForceIsLeftUntouched) {
   EXPECT_NE(r.err.find("exists"), std::string::npos) << what;
   EXPECT_NE(r.err.find("--force"), std::string::npos) << what;
   EXPECT_EQ(count_of(r.err, "pmap: error:"), 1U) << what;
-  EXPECT_EQ(read_file(f), content);
+  EXPECT_EQ(slurp(f), content);
   struct stat after {};
   ASSERT_EQ(stat(f.c_str(), &after), 0);
   EXPECT_EQ(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
@@ -592,7 +580,7 @@ TEST(Cli, InspectRejectsMissingForeignAndNonHdf5Files) {
   expect_usage_error(dir, {{"inspect", "missing.h5"}, {"missing.h5", "no such file"}}, "");
   // Not HDF5.
   const std::string text = dir.file("notes.txt");
-  write_file(text, "just some text\n");
+  write_bytes(text, "just some text\n");
   expect_usage_error(dir, {{"inspect", text}, {text, "not an HDF5 file"}}, "");
   // HDF5, but not pmap's.
   const std::string foreign = dir.file("foreign.h5");
@@ -638,7 +626,7 @@ TEST(Cli, UsageErrorsUnderMpiexecPrintOnce) {
   }
   // Rejected collectively after MPI started (rank 0 checks the output path).
   const std::string f = dir.file("exists.h5");
-  write_file(f, "keep me\n");
+  write_bytes(f, "keep me\n");
   std::string what;
   const auto r =
       mpi_cmd(2, {"run", "--range", "1:3", "--arg", "sleep=0", "--output", f, "--progress", "none"},
@@ -646,7 +634,7 @@ TEST(Cli, UsageErrorsUnderMpiexecPrintOnce) {
   EXPECT_EQ(r.exit_code, 2) << what;
   EXPECT_EQ(count_of(r.err, "pmap: error:"), 1U) << what;
   EXPECT_EQ(count_of(r.err, "--force"), 1U) << what;
-  EXPECT_EQ(read_file(f), "keep me\n");
+  EXPECT_EQ(slurp(f), "keep me\n");
 }
 
 // Negative chunk sizes are bad usage, not a huge unsigned number.
@@ -699,7 +687,7 @@ TEST(Cli, ForceOverwritesExistingOutput) {
 
   // --force also replaces a file that was not HDF5 at all.
   const std::string junk = dir.file("junk.h5");
-  write_file(junk, "junk");
+  write_bytes(junk, "junk");
   r = pmap_cmd({"run", "--range", "0:2", "--arg", "sleep=0", "--output", junk, "--force",
                 "--progress", "none"},
                dir.path().string(), &what);

@@ -106,19 +106,8 @@ std::map<std::string, std::string> report_of(const std::string& out, const std::
   return kv;
 }
 
-std::string slurp(const std::string& path) {
-  std::string out;
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return out;
-  char buf[4096];
-  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) out.append(buf, n);
-  std::fclose(f);
-  return out;
-}
-
-void write_text(const std::string& path, const std::string& content) {
-  std::ofstream(path, std::ios::binary) << content;
-}
+using pmap::test::slurp;
+using pmap::test::write_bytes;
 
 std::vector<std::string> h5_files_in(const std::string& dir) {
   std::vector<std::string> found;
@@ -243,7 +232,7 @@ void check_print(int ranks) {
   const auto server = start_fixture();
   TempDir dir;
   const auto lines = mixed_list(*server);
-  write_text(dir.file("list.txt"), list_text(lines));
+  write_bytes(dir.file("list.txt"), list_text(lines));
   const Args args = concat({"urls", "--input", "list.txt", "--print", "--timeout", "3"}, kQuiet);
   std::string what;
   const auto r = ranks == 0 ? pmap_cmd(args, dir.path().string(), &what)
@@ -273,8 +262,8 @@ TEST(UrlsCli, PrintListsVerdictsInInputOrderAndWritesNoFile) { check_print(0); }
 TEST(UrlsCli, ByteOrderMarkBeforeTheFirstUrlIsDropped) {
   const auto server = start_fixture();
   TempDir dir;
-  write_text(dir.file("bom.txt"),
-             "\xEF\xBB\xBF" + server->url("/ok") + "\n" + server->url("/missing") + "\n");
+  write_bytes(dir.file("bom.txt"),
+              "\xEF\xBB\xBF" + server->url("/ok") + "\n" + server->url("/missing") + "\n");
   std::string what;
   const auto r = pmap_cmd(concat({"urls", "--input", "bom.txt", "--print"}, kQuiet),
                           dir.path().string(), &what);
@@ -291,7 +280,7 @@ TEST(UrlsCli, OutputHasTheUrlsSchema) {
   const auto server = start_fixture();
   TempDir dir;
   const auto lines = mixed_list(*server);
-  write_text(dir.file("list.txt"), list_text(lines));
+  write_bytes(dir.file("list.txt"), list_text(lines));
   const std::string f = dir.file("out.h5");
   std::string what;
   const auto r = pmap_cmd(
@@ -346,7 +335,7 @@ TEST(UrlsCli, WithoutPrintOrOutputWritesPmapH5) {
   const auto server = start_fixture();
   TempDir dir;
   const auto lines = mixed_list(*server);
-  write_text(dir.file("list.txt"), list_text(lines));
+  write_bytes(dir.file("list.txt"), list_text(lines));
   std::string what;
   const auto r =
       pmap_cmd(concat({"urls", "--input", "list.txt"}, kQuiet), dir.path().string(), &what);
@@ -362,7 +351,7 @@ TEST(UrlsCli, MethodRetriesAndPerHostOptionsAreHonoured) {
   TempDir dir;
   std::string list = server->url("/nohead") + "\n" + server->url("/flaky/cli/1") + "\n";
   for (int i = 0; i < 6; ++i) list += server->url("/delay/100?n=" + std::to_string(i)) + "\n";
-  write_text(dir.file("list.txt"), list);
+  write_bytes(dir.file("list.txt"), list);
   const std::string f = dir.file("out.h5");
   std::string what;
   const auto r = pmap_cmd(concat({"urls", "--input", "list.txt", "--output", f, "--method", "head",
@@ -396,7 +385,7 @@ TEST(UrlsCli, RunWithUrlsWritesComputeAndUrlsIntoOneFile) {
   const auto server = start_fixture();
   TempDir dir;
   const auto lines = mixed_list(*server);
-  write_text(dir.file("list.txt"), list_text(lines));
+  write_bytes(dir.file("list.txt"), list_text(lines));
   const std::string f = dir.file("both.h5");
   std::string what;
   const auto r =
@@ -429,7 +418,7 @@ TEST(UrlsCli, DefaultJobRunsDataUrlsAfterCompute) {
   const std::vector<Line> lines = {{server->url("/ok"), "exists", 0, 200},
                                    {server->url("/missing"), "does not exist", 1, 404},
                                    {server->url("/error"), "unknown", 2, 500}};
-  write_text(dir.file("data/urls.txt"), list_text(lines));
+  write_bytes(dir.file("data/urls.txt"), list_text(lines));
   std::string what;
   const auto r = mpi_cmd(2, concat({"--arg", "sleep=0.01"}, kQuiet), dir.path().string(), &what);
   ASSERT_EQ(r.exit_code, 0) << what;
@@ -448,7 +437,7 @@ TEST(UrlsCli, DefaultJobRunsDataUrlsAfterCompute) {
 
 TEST(UrlsCli, BadUsageExitsTwoWithAClearMessage) {
   TempDir dir;
-  write_text(dir.file("list.txt"), "http://127.0.0.1:1/\n");
+  write_bytes(dir.file("list.txt"), "http://127.0.0.1:1/\n");
   struct Case {
     Args args;
     std::vector<std::string> message_parts;
@@ -481,9 +470,9 @@ TEST(UrlsCli, BadUsageExitsTwoWithAClearMessage) {
 TEST(UrlsCli, ExistingOutputIsLeftUntouchedWithoutForce) {
   const auto server = start_fixture();
   TempDir dir;
-  write_text(dir.file("list.txt"), server->url("/ok") + "\n");
+  write_bytes(dir.file("list.txt"), server->url("/ok") + "\n");
   const std::string f = dir.file("out.h5");
-  write_text(f, "precious bytes, not HDF5\n");
+  write_bytes(f, "precious bytes, not HDF5\n");
   ::timespec times[2] = {{1000000000, 0}, {1000000000, 0}};
   ASSERT_EQ(::utimensat(AT_FDCWD, f.c_str(), times, 0), 0);
   std::string what;
@@ -512,7 +501,7 @@ TEST(UrlsCli, InspectSummarisesUrls) {
   const auto server = start_fixture();
   TempDir dir;
   const auto lines = mixed_list(*server);  // 4 exist, 1 does not, 2 unknown
-  write_text(dir.file("list.txt"), list_text(lines));
+  write_bytes(dir.file("list.txt"), list_text(lines));
   const std::string f = dir.file("out.h5");
   std::string what;
   const auto r = pmap_cmd(concat({"urls", "--input", "list.txt", "--output", f}, kQuiet),
@@ -594,7 +583,7 @@ TEST(UrlsCli, SigtermDuringHangingUrlsExits75Quickly) {
   TempDir dir;
   std::string list = server->url("/ok") + "\n";
   for (int i = 0; i < 6; ++i) list += server->url("/hang?n=" + std::to_string(i)) + "\n";
-  write_text(dir.file("list.txt"), list);
+  write_bytes(dir.file("list.txt"), list);
   const std::string f = dir.file("out.h5");
   Background pmap({"urls", "--input", "list.txt", "--output", f, "--threads", "4", "--timeout",
                    "60", "--progress", "none"},

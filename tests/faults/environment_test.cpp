@@ -22,15 +22,11 @@ namespace {
 
 using namespace pmap::faults;
 using pmap::test::TempDir;
+using pmap::test::write_bytes;
 
 Args operator+(Args a, const Args& b) {
   a.insert(a.end(), b.begin(), b.end());
   return a;
-}
-
-void write_file(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out << bytes;
 }
 
 /// A failure report is one line from pmap, "pmap: error: ...", and nothing that looks like a
@@ -84,10 +80,10 @@ TEST(Environment, ResumeRefusesAnotherJobAndLeavesTheFileUntouched) {
     const int v[3] = {1, 2, 3};
     H5Dwrite(ds.get(), H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
   }
-  write_file(dir.file("text.h5"), "not an HDF5 file\n");
-  const std::string r_bytes = file_bytes(dir.file("r.h5"));
-  const std::string foreign_bytes = file_bytes(dir.file("foreign.h5"));
-  const std::string text_bytes = file_bytes(dir.file("text.h5"));
+  write_bytes(dir.file("text.h5"), "not an HDF5 file\n");
+  const std::string r_bytes = slurp(dir.file("r.h5"));
+  const std::string foreign_bytes = slurp(dir.file("foreign.h5"));
+  const std::string text_bytes = slurp(dir.file("text.h5"));
 
   struct Case {
     Args args;
@@ -129,9 +125,9 @@ TEST(Environment, ResumeRefusesAnotherJobAndLeavesTheFileUntouched) {
         EXPECT_NE(lines[0].find(s), std::string::npos) << "missing '" << s << "'";
     }
   }
-  EXPECT_EQ(file_bytes(dir.file("r.h5")), r_bytes) << "a refused --resume changed the file";
-  EXPECT_EQ(file_bytes(dir.file("foreign.h5")), foreign_bytes);
-  EXPECT_EQ(file_bytes(dir.file("text.h5")), text_bytes);
+  EXPECT_EQ(slurp(dir.file("r.h5")), r_bytes) << "a refused --resume changed the file";
+  EXPECT_EQ(slurp(dir.file("foreign.h5")), foreign_bytes);
+  EXPECT_EQ(slurp(dir.file("text.h5")), text_bytes);
   EXPECT_FALSE(fs::exists(dir.file("missing.h5"))) << "a refused --resume created a file";
 }
 
@@ -309,11 +305,11 @@ TEST(Environment, HostileInputFiles) {
     without_nul.push_back(c);
   }
   with_nul.insert(0, "1\n2\n");  // the first NUL is not on line 1
-  write_file(dir.file("nul.bin"), with_nul);
-  write_file(dir.file("binary.bin"), without_nul);
-  write_file(dir.file("long.txt"),
-             std::string(10'000'000, '7') + "\n3\n" + std::string(10'000'000, 'x') + "\n");
-  write_file(dir.file("utf8.txt"), "1\n\xff\xfe\xfd\n2\n\xc3\x28\n\xed\xa0\x80\n4\n\xe2\x82\n");
+  write_bytes(dir.file("nul.bin"), with_nul);
+  write_bytes(dir.file("binary.bin"), without_nul);
+  write_bytes(dir.file("long.txt"),
+              std::string(10'000'000, '7') + "\n3\n" + std::string(10'000'000, 'x') + "\n");
+  write_bytes(dir.file("utf8.txt"), "1\n\xff\xfe\xfd\n2\n\xc3\x28\n\xed\xa0\x80\n4\n\xe2\x82\n");
 
   for (int ranks : {1, 2}) {
     const auto go = [&](const std::string& input, const std::string& out) {
@@ -412,8 +408,8 @@ TEST(Environment, ErrorMessagesStayValidUtf8) {
   TempDir dir;
   const std::string d = dir.path().string();
   // Invalid bytes, and a valid 3-byte character cut by an 80-byte quote limit.
-  write_file(dir.file("utf8.txt"),
-             "\xff\xfe\xfd\n\xc3\x28\n" + std::string(79, 'a') + "\xe2\x82\xac\n");
+  write_bytes(dir.file("utf8.txt"),
+              "\xff\xfe\xfd\n\xc3\x28\n" + std::string(79, 'a') + "\xe2\x82\xac\n");
   const Finished f =
       run(solo_argv({"run", "--kernel", "compute_x", "--arg", "sleep=0", "--progress", "none",
                      "--input", "utf8.txt", "--output", "u.h5"}),

@@ -39,6 +39,7 @@
 
 #include "pmap/h5.hpp"
 #include "support/h5_read.hpp"
+#include "support/temp_dir.hpp"
 
 extern char** environ;
 
@@ -59,12 +60,7 @@ inline double seconds_since(Clock::time_point t0) {
 
 inline void sleep_s(double s) { std::this_thread::sleep_for(std::chrono::duration<double>(s)); }
 
-inline std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream os;
-  os << in.rdbuf();
-  return os.str();
-}
+using pmap::test::slurp;
 
 /// `mpiexec -n N --bind-to none pmap args...`
 inline Args mpi_argv(int ranks, const Args& args) {
@@ -422,7 +418,6 @@ bool same_bytes_all(const std::vector<T>& a, const std::vector<T>& b) {
 }
 
 /// The whole file's bytes (to show a refused --resume left it untouched).
-inline std::string file_bytes(const std::string& path) { return slurp(path); }
 
 /// Lines of `text` that are not empty.
 inline std::vector<std::string> lines_of(const std::string& text) {

@@ -1,9 +1,12 @@
-// Test support: a temporary directory removed at scope exit.
+// Test support: a temporary directory removed at scope exit, and whole-file read/write.
 #pragma once
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
+#include <string_view>
 
 namespace pmap::test {
 
@@ -31,5 +34,18 @@ class TempDir {
   std::filesystem::path path_;
   bool owner_ = true;
 };
+
+/// A file's whole content, byte for byte ("" when it cannot be read).
+inline std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream os;
+  os << in.rdbuf();
+  return os.str();
+}
+
+/// Creates or replaces `path` with exactly `content`.
+inline void write_bytes(const std::string& path, std::string_view content) {
+  std::ofstream(path, std::ios::binary) << content;
+}
 
 }  // namespace pmap::test

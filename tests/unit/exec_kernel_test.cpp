@@ -66,12 +66,7 @@ std::vector<double> run_exec(const std::vector<std::string>& args, const pmap::I
   return out;
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using pmap::test::slurp;
 
 /// True while process `pid` exists and is not a zombie.
 bool alive(pid_t pid) {
