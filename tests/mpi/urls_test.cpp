@@ -225,6 +225,18 @@ pmap::UrlJob quiet_job(const std::string& input, const std::string& output) {
   return job;
 }
 
+/// run_urls on this rank; a throw fails the test on this rank and leaves its message in `error`.
+pmap::UrlReport run_urls_expecting_no_throw(const pmap::UrlJob& job, std::string& error) {
+  pmap::UrlReport report;
+  try {
+    report = pmap::run_urls(job, MPI_COMM_WORLD);
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  EXPECT_EQ(error, "") << "run_urls threw on rank " << rank();
+  return report;
+}
+
 void expect_report(const pmap::UrlReport& report, const std::array<std::uint64_t, 5>& c) {
   const std::string where = "rank " + std::to_string(rank()) + " of " + std::to_string(size());
   EXPECT_EQ(report.urls, c[0]) << where;
@@ -335,14 +347,8 @@ TEST(UrlStage, EveryRowAsExpectedWhateverTheRankCount) {
   job.options.timeout = 1;
   job.options.retries = 2;
   job.options.backoff_base = 0.05;
-  pmap::UrlReport report;
   std::string error;
-  try {
-    report = pmap::run_urls(job, MPI_COMM_WORLD);
-  } catch (const std::exception& e) {
-    error = e.what();
-  }
-  EXPECT_EQ(error, "") << "run_urls threw on rank " << rank();
+  const pmap::UrlReport report = run_urls_expecting_no_throw(job, error);
   expect_report(report, counts);
   MPI_Barrier(MPI_COMM_WORLD);
 
@@ -413,14 +419,8 @@ TEST(UrlStage, PerHostLimitHoldsAcrossTheJob) {
   job.options.threads = 8;
   job.options.per_host = 2;
   job.options.timeout = 2;  // shorter than the 2.25 s a host's queue takes
-  pmap::UrlReport report;
   std::string error;
-  try {
-    report = pmap::run_urls(job, MPI_COMM_WORLD);
-  } catch (const std::exception& e) {
-    error = e.what();
-  }
-  EXPECT_EQ(error, "") << "run_urls threw on rank " << rank();
+  const pmap::UrlReport report = run_urls_expecting_no_throw(job, error);
   expect_report(report, counts);
   EXPECT_GE(report.wall_seconds, 0.15 * per_host_urls / 2 - 0.1)
       << "30 requests of 0.15 s per host, 2 at a time";
@@ -485,18 +485,12 @@ TEST(UrlStage, StopOnOneRankStopsEveryRank) {
       pmap::request_stop(SIGTERM);
     });
   }
-  pmap::UrlReport report;
   std::string error;
   const auto start = std::chrono::steady_clock::now();
-  try {
-    report = pmap::run_urls(job, MPI_COMM_WORLD);
-  } catch (const std::exception& e) {
-    error = e.what();
-  }
+  const pmap::UrlReport report = run_urls_expecting_no_throw(job, error);
   const double took =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (stopper.joinable()) stopper.join();
-  EXPECT_EQ(error, "") << "run_urls threw on rank " << rank();
   EXPECT_LT(took, 1.5) << "rank " << rank() << " of " << size() << " went on after rank "
                        << size() - 1 << " was asked to stop";
   EXPECT_EQ(report.urls, 4U * per_host_urls) << "rank " << rank();
@@ -538,14 +532,8 @@ TEST(UrlStage, EmptyListWritesEmptyGroup) {
   const std::string output = dir->file("empty.h5");
   if (rank() == 0) std::ofstream(list) << "# nothing here\n\n   \n#\n";
   MPI_Barrier(MPI_COMM_WORLD);
-  pmap::UrlReport report;
   std::string error;
-  try {
-    report = pmap::run_urls(quiet_job(list, output), MPI_COMM_WORLD);
-  } catch (const std::exception& e) {
-    error = e.what();
-  }
-  EXPECT_EQ(error, "") << "rank " << rank();
+  const pmap::UrlReport report = run_urls_expecting_no_throw(quiet_job(list, output), error);
   expect_report(report, {0, 0, 0, 0, 0});
   MPI_Barrier(MPI_COMM_WORLD);
   if (rank() == 0 && error.empty()) {
