@@ -15,7 +15,7 @@ get_filename_component(_pmap_url_root "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
 target_sources(pmap_core PRIVATE
   "${_pmap_url_root}/src/url_check.cpp"
   "${_pmap_url_root}/src/detail/curl_handle.cpp"
-  "${_pmap_url_root}/src/detail/url_scheduler.cpp")
+  "${_pmap_url_root}/src/detail/url_queue.cpp")
 
 # Flags shared by the test programs: the project's warnings and sanitizers when it has them.
 function(_pmap_url_common target)
@@ -52,7 +52,9 @@ if(_pmap_url_tests)
   _pmap_url_common(pmap_url_tests)
   target_link_libraries(pmap_url_tests PRIVATE
     pmap::core GTest::gtest_main Threads::Threads nlohmann_json::nlohmann_json)
-  target_include_directories(pmap_url_tests PRIVATE "${_pmap_url_root}/tests")  # support/
+  target_include_directories(pmap_url_tests PRIVATE
+    "${_pmap_url_root}/tests"  # support/
+    "${_pmap_url_root}/src")   # detail/ (private helpers tested directly)
   target_compile_definitions(pmap_url_tests PRIVATE
     "PMAP_HTTP_FIXTURE=\"$<TARGET_FILE:pmap_http_fixture>\"")
   add_dependencies(pmap_url_tests pmap_http_fixture)

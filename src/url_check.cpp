@@ -3,7 +3,7 @@
 // Each worker owns a multi handle holding its single easy handle (so its connections are reused
 // from one URL to the next) and drives it with curl_multi_poll in slices of at most 100 ms, so a
 // stop request aborts an in-flight transfer within 100 ms whatever the transfer is doing.
-// The per-host limit is enforced by UrlScheduler before a transfer starts, never by
+// The per-host limit is enforced by UrlQueue before a transfer starts, never by
 // CURLMOPT_MAX_HOST_CONNECTIONS, so waiting for a host slot does not eat a URL's timeout.
 #include "pmap/url_check.hpp"
 
@@ -16,13 +16,15 @@
 #include <limits>
 #include <mutex>
 #include <random>
+#include <span>
 #include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "detail/curl_handle.hpp"
-#include "detail/url_scheduler.hpp"
+#include "detail/fingerprint_set.hpp"
+#include "detail/url_queue.hpp"
 #include "pmap/error.hpp"
 
 #ifndef PMAP_VERSION
@@ -42,7 +44,6 @@ constexpr std::size_t max_url_bytes = std::size_t{8} * 1024;
 constexpr std::size_t max_body_bytes = std::size_t{64} * 1024;
 // Longest wait inside a transfer between looks at the stop flag.
 constexpr long poll_slice_ms = 100;
-constexpr std::size_t none = std::numeric_limits<std::size_t>::max();
 constexpr std::string_view interrupted_text = "interrupted";
 
 double seconds_since(Clock::time_point start) {
@@ -152,27 +153,34 @@ long milliseconds(double seconds) {
       std::clamp(ms, 1.0, static_cast<double>(std::numeric_limits<int>::max())));
 }
 
-/// Shared state of one check() run: the stop condition and the serialised result callback.
+/// Shared state of one check run: the stop condition and the serialised callbacks.
 class Run {
  public:
   Run(const std::function<void(std::size_t, const UrlResult&)>& on_result,
-      const std::atomic<bool>* stop)
-      : on_result_(on_result), stop_(stop) {}
+      const UrlChecker::OnRepeat& on_repeat, const std::atomic<bool>* stop)
+      : on_result_(on_result), on_repeat_(on_repeat), stop_(stop) {}
 
   [[nodiscard]] bool stopping() const noexcept {
     return failed_.load(std::memory_order_relaxed) ||
            (stop_ != nullptr && stop_->load(std::memory_order_relaxed));
   }
 
-  /// Calls on_result for the index `first` and every later index in its duplicate chain.
-  void report(std::size_t first, const std::vector<std::size_t>& next_duplicate,
-              const UrlResult& result) {
+  /// Calls on_result for every index in `indices`.
+  void report(std::span<const std::size_t> indices, const UrlResult& result) {
     const std::lock_guard lock(mutex_);
     if (error_) return;
     try {
-      for (std::size_t index = first; index != none; index = next_duplicate[index]) {
-        on_result_(index, result);
-      }
+      for (const std::size_t index : indices) on_result_(index, result);
+    } catch (...) {
+      fail_locked(std::current_exception());
+    }
+  }
+
+  void repeat(std::size_t index, std::size_t first_index) {
+    const std::lock_guard lock(mutex_);
+    if (error_) return;
+    try {
+      on_repeat_(index, first_index);
     } catch (...) {
       fail_locked(std::current_exception());
     }
@@ -194,6 +202,7 @@ class Run {
   }
 
   const std::function<void(std::size_t, const UrlResult&)>& on_result_;
+  const UrlChecker::OnRepeat& on_repeat_;
   const std::atomic<bool>* stop_;
   std::atomic<bool> failed_{false};
   std::mutex mutex_;
@@ -462,77 +471,105 @@ UrlChecker::UrlChecker(UrlOptions options) : options_(std::move(options)) {
   detail::curl_global_init_once();
 }
 
-void UrlChecker::check(std::span<const std::string> urls,
-                       const std::function<void(std::size_t, const UrlResult&)>& on_result,
-                       const std::atomic<bool>* stop) const {
-  Run run(on_result, stop);
+void UrlChecker::check_stream(const Source& next,
+                              const std::function<void(std::size_t, const UrlResult&)>& on_result,
+                              const OnRepeat& on_repeat, const std::atomic<bool>* stop,
+                              const MayRepeat& may_repeat) const {
+  Run run(on_result, on_repeat, stop);
   if (run.stopping()) return;
-
-  // One job per distinct valid URL, numbered in input order; duplicates chain after the first.
-  std::vector<std::size_t> next_duplicate(urls.size(), none);
-  std::vector<std::size_t> job_first;  // first input index of each job
-  std::vector<std::size_t> job_host;
-  std::vector<std::pair<std::size_t, std::string>> invalid_lines;  // (first index, reason)
-  std::size_t host_count = 0;
-  {
-    std::unordered_map<std::string_view, std::size_t> last_index_of_url;
-    std::unordered_map<std::string, std::size_t> host_ids;
-    for (std::size_t index = 0; index < urls.size(); ++index) {
-      const auto [seen, is_new] = last_index_of_url.try_emplace(urls[index], index);
-      if (!is_new) {
-        next_duplicate[seen->second] = index;
-        seen->second = index;
-        continue;
-      }
-      ParsedUrl parsed = parse_url(urls[index]);
-      if (parsed.invalid) {
-        invalid_lines.emplace_back(index, std::move(*parsed.invalid));
-        continue;
-      }
-      const auto host = host_ids.try_emplace(std::move(parsed.host), host_ids.size()).first;
-      job_first.push_back(index);
-      job_host.push_back(host->second);
-    }
-    host_count = host_ids.size();
-  }
-
-  for (const auto& [index, reason] : invalid_lines) {  // no request: reported at once
-    if (run.stopping()) break;
-    UrlResult result;
-    result.error = reason;
-    run.report(index, next_duplicate, result);
-  }
-  run.rethrow_if_failed();
-  if (job_first.empty() || run.stopping()) return;
-
+  const std::size_t window =
+      options_.window > 0
+          ? options_.window
+          : std::max<std::size_t>(16384,
+                                  std::size_t{16} * static_cast<std::size_t>(options_.threads));
   const detail::CurlSharedCache shared;  // outlives the workers' easy handles
-  detail::UrlScheduler scheduler(std::move(job_host), host_count, options_.per_host,
-                                 [&run] { return run.stopping(); });
+  detail::UrlQueue queue(options_.per_host, window, [&run] { return run.stopping(); });
   const auto work = [&] {
     try {
       Worker worker(options_, shared.get(), run);
-      while (const auto job = scheduler.acquire()) {
-        const std::size_t first = job_first[*job];
-        const UrlResult result = worker.fetch(urls[first]);
-        scheduler.release(*job);
-        run.report(first, next_duplicate, result);
+      while (auto job = queue.acquire()) {
+        UrlResult result = worker.fetch(job->url);
+        result.url = std::move(job->url);
+        const std::size_t first = job->index;
+        run.report(std::span(&first, 1), result);
+        // Forgotten only once reported: a copy read later goes to on_repeat, after the result.
+        const std::vector<std::size_t> merged = queue.finish(*job);
+        run.report(merged, result);
       }
     } catch (...) {
       run.fail(std::current_exception());  // never let an exception leave a worker thread
     }
   };
-  {
-    const std::size_t wanted =
-        std::min(static_cast<std::size_t>(options_.threads), job_first.size());
-    std::vector<std::jthread> workers;
-    try {
-      workers.reserve(wanted);
-      for (std::size_t i = 0; i < wanted; ++i) workers.emplace_back(work);
-    } catch (...) {
-      run.fail(std::current_exception());  // the started workers see it and leave
+  std::vector<std::jthread> workers;  // joined before the queue and the cache go
+  struct CloseQueue {
+    detail::UrlQueue& queue;
+    ~CloseQueue() { queue.close(); }  // before the workers are joined, also on an exception
+  } close_queue{queue};
+  detail::FingerprintSet seen;  // distinct valid URLs handed to the queue that may repeat
+  try {
+    std::size_t index = 0;
+    std::string url;
+    while (!run.stopping() && next(index, url)) {
+      ParsedUrl parsed = parse_url(url);
+      if (parsed.invalid) {  // no request: reported at once
+        UrlResult result;
+        result.url = std::move(url);
+        result.error = std::move(*parsed.invalid);
+        run.report(std::span(&index, 1), result);
+        continue;
+      }
+      if (queue.merge(index, url)) continue;
+      if (!may_repeat || may_repeat(url)) {
+        const detail::Fingerprint key = detail::fingerprint(url);
+        if (const auto first = seen.find(key)) {
+          run.repeat(index, *first);
+          continue;
+        }
+        if (index <= detail::FingerprintSet::max_value) seen.insert(key, index);
+      }
+      if (!queue.add(index, std::move(url), std::move(parsed.host))) break;
+      if (workers.size() < static_cast<std::size_t>(options_.threads) &&
+          workers.size() < queue.added()) {
+        workers.emplace_back(work);
+      }
     }
-  }  // joins every worker
+  } catch (...) {
+    run.fail(std::current_exception());  // the workers see it and leave
+  }
+  queue.close();
+  workers.clear();  // joins every worker
   run.rethrow_if_failed();
+}
+
+void UrlChecker::check(std::span<const std::string> urls,
+                       const std::function<void(std::size_t, const UrlResult&)>& on_result,
+                       const std::atomic<bool>* stop) const {
+  // Results of URLs named again later are kept for the copies check_stream() hands back.
+  std::vector<bool> repeated(urls.size(), false);
+  {
+    std::unordered_map<std::string_view, std::size_t> first_of;
+    for (std::size_t i = 0; i < urls.size(); ++i) {
+      const auto [it, is_new] = first_of.try_emplace(urls[i], i);
+      if (!is_new) repeated[it->second] = true;
+    }
+  }
+  std::unordered_map<std::size_t, UrlResult> kept;
+  std::size_t position = 0;
+  UrlChecker in_memory = *this;  // the list is in memory already: read it all ahead by default
+  if (options_.window == 0) in_memory.options_.window = std::max<std::size_t>(urls.size(), 1);
+  in_memory.check_stream(
+      [&](std::size_t& index, std::string& url) {
+        if (position == urls.size()) return false;
+        index = position;
+        url = urls[position++];
+        return true;
+      },
+      [&](std::size_t index, const UrlResult& result) {
+        if (repeated[index]) kept.emplace(index, result);
+        on_result(index, result);
+      },
+      [&](std::size_t index, std::size_t first_index) { on_result(index, kept.at(first_index)); },
+      stop);
 }
 
 UrlResult UrlChecker::check_one(const std::string& url) const {

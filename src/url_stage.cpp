@@ -1,6 +1,7 @@
 #include "pmap/url_stage.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "detail/repeat_filter.hpp"
 #include "detail/text.hpp"
 #include "pmap/compute.hpp"
 #include "pmap/error.hpp"
@@ -38,24 +40,44 @@ std::string trim(const std::string& s) {
   return s.substr(b, s.find_last_not_of(ws) - b + 1);
 }
 
-/// Streams the URL lines of a file: calls fn(row, url) for each kept line.
+/// Reads the URL lines of a file one at a time: blank lines and # comments skipped, rows
+/// numbered from 0 in input order.
+class UrlLines {
+ public:
+  explicit UrlLines(const std::string& path) : path_(path), in_(path, std::ios::binary) {
+    if (!in_) {
+      throw UsageError("--input " + path + ": cannot open (" + std::strerror(errno) +
+                       "); give a readable text file with one URL a line");
+    }
+  }
+  /// The next kept line and its row; false at the end of the file.
+  bool next(std::uint64_t& row, std::string& url) {
+    while (std::getline(in_, line_)) {
+      if (std::exchange(first_, false)) detail::strip_utf8_bom(line_);
+      url = trim(line_);
+      if (url.empty() || url.front() == '#') continue;
+      row = row_++;
+      return true;
+    }
+    if (in_.bad()) throw UsageError("--input " + path_ + ": read error");
+    return false;
+  }
+
+ private:
+  std::string path_;
+  std::ifstream in_;
+  std::string line_;
+  std::uint64_t row_ = 0;
+  bool first_ = true;
+};
+
+/// Calls fn(row, url) for each URL line of a file.
 template <typename Fn>
 void for_each_url(const std::string& path, Fn&& fn) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw UsageError("--input " + path + ": cannot open (" + std::strerror(errno) +
-                     "); give a readable text file with one URL a line");
-  }
-  std::string line;
+  UrlLines lines(path);
   std::uint64_t row = 0;
-  bool first = true;
-  while (std::getline(in, line)) {
-    if (std::exchange(first, false)) detail::strip_utf8_bom(line);
-    const std::string t = trim(line);
-    if (t.empty() || t.front() == '#') continue;
-    fn(row++, t);
-  }
-  if (in.bad()) throw UsageError("--input " + path + ": read error");
+  std::string url;
+  while (lines.next(row, url)) fn(row, url);
 }
 
 /// Serial: creates /urls in `path` with every dataset allocated (verdict filled with -1).
@@ -117,7 +139,53 @@ void create_urls_group(const std::string& path, bool create_file, bool overwrite
   file.close("close " + path);
 }
 
-/// Buffered rows of one rank (scattered by host), written in sorted runs at each flush.
+/// The /urls columns of some rows, in memory (fixed-length strings packed end to end).
+struct UrlColumns {
+  std::vector<std::uint64_t> rows;
+  std::string urls, errors, finals;
+  std::vector<std::int32_t> status, attempts;
+  std::vector<double> seconds;
+  std::vector<std::int8_t> verdicts;
+
+  void clear() {  // keeps the capacity: the same buffers serve every flush
+    rows.clear();
+    urls.clear();
+    errors.clear();
+    finals.clear();
+    status.clear();
+    attempts.clear();
+    seconds.clear();
+    verdicts.clear();
+  }
+  void reserve(std::size_t n, std::size_t url_len, std::size_t final_len) {
+    rows.reserve(n);
+    urls.reserve(n * url_len);
+    errors.reserve(n * kErrorLen);
+    finals.reserve(n * final_len);
+    status.reserve(n);
+    attempts.reserve(n);
+    seconds.reserve(n);
+    verdicts.reserve(n);
+  }
+  void resize(std::size_t n, std::size_t url_len, std::size_t final_len) {
+    rows.resize(n);
+    urls.resize(n * url_len);
+    errors.resize(n * kErrorLen);
+    finals.resize(n * final_len);
+    status.resize(n);
+    attempts.resize(n);
+    seconds.resize(n);
+    verdicts.resize(n);
+  }
+  /// Buffers in the order of UrlRowWriter's datasets.
+  [[nodiscard]] std::array<void*, 7> data() {
+    return {urls.data(),     status.data(), errors.data(),  seconds.data(),
+            attempts.data(), finals.data(), verdicts.data()};
+  }
+};
+
+/// Writes one rank's rows of /urls: buffered as they finish (scattered by host, in completion
+/// order), written in sorted runs at each flush.
 class UrlRowWriter {
  public:
   UrlRowWriter(const std::string& path, MPI_Comm comm, std::size_t url_len, std::size_t final_len)
@@ -130,43 +198,91 @@ class UrlRowWriter {
       dsets_.emplace_back(
           H5Dopen2(file_.get(), (std::string("/urls/") + name).c_str(), H5P_DEFAULT),
           std::string("open /urls/") + name);
+      h5::Handle type(H5Dget_type(dsets_.back().get()), "type");
+      mem_types_.push_back(std::move(type));
     }
+    // Allocated once, in the thread that creates the writer: flushes run in whichever worker
+    // thread finishes a URL, and fresh megabyte buffers there would settle in glibc's per-thread
+    // arenas (measured: +375 bytes of peak memory a URL at 100,000 URLs).
+    pending_.reserve(kFlushRows, url_len_, final_len_);
+    sorted_.reserve(kFlushRows, url_len_, final_len_);
   }
 
-  void add(std::uint64_t row, const std::string& url, const UrlResult& r) {
-    rows_.push_back(row);
-    append_fixed(urls_, url, url_len_);
-    status_.push_back(r.http_status);
-    append_fixed(errors_, r.error, kErrorLen);
-    seconds_.push_back(r.seconds);
-    attempts_.push_back(r.attempts);
-    append_fixed(finals_, r.final_url, final_len_);
-    verdicts_.push_back(static_cast<std::int8_t>(r.verdict));
+  void add(std::uint64_t row, const UrlResult& r) {
+    pending_.rows.push_back(row);
+    append_fixed(pending_.urls, r.url, url_len_);
+    pending_.status.push_back(r.http_status);
+    append_fixed(pending_.errors, r.error, kErrorLen);
+    pending_.seconds.push_back(r.seconds);
+    pending_.attempts.push_back(r.attempts);
+    append_fixed(pending_.finals, r.final_url, final_len_);
+    pending_.verdicts.push_back(static_cast<std::int8_t>(r.verdict));
   }
-  [[nodiscard]] std::size_t pending() const { return rows_.size(); }
+  [[nodiscard]] std::size_t pending() const { return pending_.rows.size(); }
 
   void flush() {
-    if (rows_.empty()) return;
-    const std::size_t n = rows_.size();
+    const std::size_t n = pending_.rows.size();
+    if (n == 0) return;
     // Rows arrive in completion order. Sorted, most of them form runs, each written with one
     // hyperslab: a run of consecutive rows is one pwrite per dataset (a point selection costs
     // one pwrite per row and dataset under independent MPI-IO: 6 system calls a URL). Strided
     // runs (hosts alternating between ranks) still cost a pwrite per row, but one HDF5 call;
     // scattered rows (many hosts sharded across ranks) fall back to one point selection.
-    std::vector<std::size_t> order(n);
-    for (std::size_t i = 0; i < n; ++i) order[i] = i;
-    std::sort(order.begin(), order.end(),
-              [&](std::size_t a, std::size_t b) { return rows_[a] < rows_[b]; });
-    // Runs of rows in arithmetic progression (first, stride, count): consecutive rows, or every
-    // k-th row when hosts alternate between ranks.
-    struct Run {
-      std::uint64_t first, stride, count;
-    };
-    std::vector<Run> runs;
-    for (const std::size_t i : order) {
-      const std::uint64_t row = rows_[i];
-      if (!runs.empty()) {
-        Run& r = runs.back();
+    order_.resize(n);
+    for (std::size_t i = 0; i < n; ++i) order_[i] = i;
+    std::sort(order_.begin(), order_.end(),
+              [&](std::size_t a, std::size_t b) { return pending_.rows[a] < pending_.rows[b]; });
+    sorted_.clear();
+    for (const std::size_t i : order_) {
+      sorted_.rows.push_back(pending_.rows[i]);
+      sorted_.urls.append(pending_.urls, i * url_len_, url_len_);
+      sorted_.status.push_back(pending_.status[i]);
+      sorted_.errors.append(pending_.errors, i * kErrorLen, kErrorLen);
+      sorted_.seconds.push_back(pending_.seconds[i]);
+      sorted_.attempts.push_back(pending_.attempts[i]);
+      sorted_.finals.append(pending_.finals, i * final_len_, final_len_);
+      sorted_.verdicts.push_back(pending_.verdicts[i]);
+    }
+    pending_.clear();
+    write_sorted(sorted_);
+  }
+
+  /// Copies rows this rank has written (flushed first) to other rows: (to, from) pairs.
+  /// Returns the verdict of each copied row.
+  std::vector<std::int8_t> copy_rows(
+      const std::vector<std::pair<std::uint64_t, std::uint64_t>>& to_from) {
+    flush();
+    std::vector<std::int8_t> verdicts;
+    UrlColumns rows;
+    std::vector<hsize_t> coords;
+    for (std::size_t begin = 0; begin < to_from.size(); begin += kFlushRows) {
+      const std::size_t n = std::min(kFlushRows, to_from.size() - begin);
+      rows.resize(n, url_len_, final_len_);
+      coords.clear();
+      for (std::size_t i = 0; i < n; ++i) coords.push_back(to_from[begin + i].second);
+      transfer(rows, coords, /*write=*/false);
+      coords.clear();
+      for (std::size_t i = 0; i < n; ++i) coords.push_back(to_from[begin + i].first);
+      transfer(rows, coords, /*write=*/true);
+      verdicts.insert(verdicts.end(), rows.verdicts.begin(), rows.verdicts.end());
+    }
+    return verdicts;
+  }
+
+  void close() {
+    flush();
+    for (auto& d : dsets_) d.close("close /urls dataset");
+    file_.close("close results file");
+  }
+
+ private:
+  /// Writes rows sorted by row number, in runs of rows in arithmetic progression.
+  void write_sorted(UrlColumns& c) {
+    const std::size_t n = c.rows.size();
+    runs_.clear();
+    for (const std::uint64_t row : c.rows) {
+      if (!runs_.empty()) {
+        Run& r = runs_.back();
         const std::uint64_t last = r.first + r.stride * (r.count - 1);
         if (r.count == 1 && row > last) {
           r.stride = row - last;
@@ -178,41 +294,20 @@ class UrlRowWriter {
           continue;
         }
       }
-      runs.push_back({row, 1, 1});
+      runs_.push_back({row, 1, 1});
     }
-    const std::string urls = permuted(urls_, order, url_len_);
-    const auto status = permuted(status_, order);
-    const std::string errors = permuted(errors_, order, kErrorLen);
-    const auto seconds = permuted(seconds_, order);
-    const auto attempts = permuted(attempts_, order);
-    const std::string finals = permuted(finals_, order, final_len_);
-    const auto verdicts = permuted(verdicts_, order);
-    const void* data[] = {urls.data(),     status.data(), errors.data(),  seconds.data(),
-                          attempts.data(), finals.data(), verdicts.data()};
+    if (runs_.size() > std::max<std::size_t>(8, n / 8)) {
+      coords_.assign(c.rows.begin(), c.rows.end());
+      transfer(c, coords_, /*write=*/true);
+      return;
+    }
     const hsize_t count = n;
     h5::Handle mspace(H5Screate_simple(1, &count, nullptr), "memory space");
-    const bool by_runs = runs.size() <= std::max<std::size_t>(8, n / 8);
-    std::vector<hsize_t> coords;
-    if (!by_runs) {
-      coords.reserve(n);
-      for (const std::size_t i : order) coords.push_back(rows_[i]);
-    }
+    const auto data = c.data();
     for (std::size_t d = 0; d < dsets_.size(); ++d) {
       h5::Handle fspace(H5Dget_space(dsets_[d].get()), "space");
-      h5::Handle mtype(H5Dget_type(dsets_[d].get()), "type");
-      hid_t mem = mtype.get();
-      if (d == 1 || d == 4) mem = H5T_NATIVE_INT32;
-      if (d == 3) mem = H5T_NATIVE_DOUBLE;
-      if (!by_runs) {
-        h5::check(H5Sselect_elements(fspace.get(), H5S_SELECT_SET, n, coords.data()),
-                  "select rows");
-        h5::check(H5Sselect_all(mspace.get()), "select buffer");
-        h5::check(H5Dwrite(dsets_[d].get(), mem, mspace.get(), fspace.get(), H5P_DEFAULT, data[d]),
-                  "write /urls rows");
-        continue;
-      }
       hsize_t offset = 0;
-      for (const Run& run : runs) {
+      for (const Run& run : runs_) {
         const hsize_t file_start = run.first;
         const hsize_t stride = run.stride;
         const hsize_t len = run.count;
@@ -222,55 +317,57 @@ class UrlRowWriter {
         h5::check(
             H5Sselect_hyperslab(mspace.get(), H5S_SELECT_SET, &offset, nullptr, &len, nullptr),
             "select buffer");
-        h5::check(H5Dwrite(dsets_[d].get(), mem, mspace.get(), fspace.get(), H5P_DEFAULT, data[d]),
+        h5::check(H5Dwrite(dsets_[d].get(), mem_type(d), mspace.get(), fspace.get(), H5P_DEFAULT,
+                           data[d]),
                   "write /urls rows");
         offset += len;
       }
     }
-    rows_.clear();
-    urls_.clear();
-    status_.clear();
-    errors_.clear();
-    seconds_.clear();
-    attempts_.clear();
-    finals_.clear();
-    verdicts_.clear();
   }
 
-  void close() {
-    flush();
-    for (auto& d : dsets_) d.close("close /urls dataset");
-    file_.close("close results file");
+  /// Reads or writes the rows at `coords` (a point selection, in that order) from or to `c`.
+  void transfer(UrlColumns& c, const std::vector<hsize_t>& coords, bool write) {
+    const hsize_t count = coords.size();
+    h5::Handle mspace(H5Screate_simple(1, &count, nullptr), "memory space");
+    const auto data = c.data();
+    for (std::size_t d = 0; d < dsets_.size(); ++d) {
+      h5::Handle fspace(H5Dget_space(dsets_[d].get()), "space");
+      h5::check(H5Sselect_elements(fspace.get(), H5S_SELECT_SET, coords.size(), coords.data()),
+                "select rows");
+      if (write) {
+        h5::check(H5Dwrite(dsets_[d].get(), mem_type(d), mspace.get(), fspace.get(), H5P_DEFAULT,
+                           data[d]),
+                  "write /urls rows");
+      } else {
+        h5::check(
+            H5Dread(dsets_[d].get(), mem_type(d), mspace.get(), fspace.get(), H5P_DEFAULT, data[d]),
+            "read /urls rows");
+      }
+    }
   }
 
- private:
-  template <typename T>
-  static std::vector<T> permuted(const std::vector<T>& v, const std::vector<std::size_t>& order) {
-    std::vector<T> out;
-    out.reserve(v.size());
-    for (const std::size_t i : order) out.push_back(v[i]);
-    return out;
-  }
-  static std::string permuted(const std::string& v, const std::vector<std::size_t>& order,
-                              std::size_t len) {
-    std::string out;
-    out.reserve(v.size());
-    for (const std::size_t i : order) out.append(v, i * len, len);
-    return out;
+  [[nodiscard]] hid_t mem_type(std::size_t d) const {
+    if (d == 1 || d == 4) return H5T_NATIVE_INT32;
+    if (d == 3) return H5T_NATIVE_DOUBLE;
+    return mem_types_[d].get();  // strings and the verdict enum as stored
   }
   static void append_fixed(std::string& buf, const std::string& s, std::size_t len) {
     const std::size_t n = std::min(s.size(), len);
     buf.append(s.data(), n);
     buf.append(len - n, '\0');
   }
+
+  struct Run {
+    std::uint64_t first, stride, count;
+  };
   std::size_t url_len_, final_len_;
   h5::Handle file_;
   std::vector<h5::Handle> dsets_;
-  std::vector<std::uint64_t> rows_;
-  std::string urls_, errors_, finals_;
-  std::vector<std::int32_t> status_, attempts_;
-  std::vector<double> seconds_;
-  std::vector<std::int8_t> verdicts_;
+  std::vector<h5::Handle> mem_types_;
+  UrlColumns pending_, sorted_;
+  std::vector<std::size_t> order_;
+  std::vector<Run> runs_;
+  std::vector<hsize_t> coords_;
 };
 
 std::string fixed3(double v) {
@@ -321,20 +418,14 @@ UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
     if (!err.empty()) throw UsageError(err);
   }
 
-  // Every rank streams the list and keeps the URLs of its hosts.
-  std::vector<std::uint64_t> my_rows;
-  std::vector<std::string> my_urls;
+  // Every rank reads the list once to size the file; the checks stream it a second time, so
+  // memory does not grow with the list.
   std::uint64_t total = 0, max_len = 1;
   std::string err;
   try {
-    for_each_url(job.input, [&](std::uint64_t row, const std::string& url) {
+    for_each_url(job.input, [&](std::uint64_t, const std::string& url) {
       ++total;
       max_len = std::max<std::uint64_t>(max_len, std::min<std::size_t>(url.size(), 8192));
-      if (host_hash(url_host(url)) % static_cast<std::uint64_t>(size) ==
-          static_cast<std::uint64_t>(rank)) {
-        my_rows.push_back(row);
-        my_urls.push_back(url);
-      }
     });
   } catch (const UsageError& e) {
     err = e.what();
@@ -394,7 +485,8 @@ UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
   }
 
   std::uint64_t counts[5] = {0, 0, 0, 0, 0};  // exists, does not exist, unknown, invalid, done
-  std::vector<std::pair<std::uint64_t, std::int8_t>> verdicts;  // for --print
+  // (row, verdict) of this rank's rows, for --print (and for repeats when there is no file).
+  std::vector<std::pair<std::uint64_t, std::int8_t>> verdicts;
   std::mutex m;
   auto last_flush = clock_type::now();
   // A stop anywhere stops every rank: the watcher forwards a local signal to rank 0 (which
@@ -419,16 +511,38 @@ UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
       if (t.joinable()) t.join();
     }
   } join_watcher{watching, watcher};
-  checker.check(
-      my_urls,
-      [&](std::size_t i, const UrlResult& r) {
+  // URLs that may appear twice, found in one more pass, so only those are remembered.
+  detail::RepeatFilter repeat_filter(total);
+  for_each_url(job.input, [&](std::uint64_t, const std::string& url) { repeat_filter.add(url); });
+
+  // This rank's URLs: those whose host hashes to it, so a host's per-host limit holds job-wide.
+  UrlLines lines(job.input);
+  const auto mine = [&](std::size_t& index, std::string& url) {
+    std::uint64_t row = 0;
+    while (lines.next(row, url)) {
+      if (host_hash(url_host(url)) % static_cast<std::uint64_t>(size) ==
+          static_cast<std::uint64_t>(rank)) {
+        index = row;
+        return true;
+      }
+    }
+    return false;
+  };
+  const auto record = [&](std::uint64_t row, Verdict verdict, bool invalid) {
+    ++counts[static_cast<int>(verdict)];
+    if (invalid) ++counts[3];
+    ++counts[4];
+    if (!write_file || job.print) verdicts.emplace_back(row, static_cast<std::int8_t>(verdict));
+    progress_channel.add_done(1);
+  };
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> repeats;  // (row, first row of its URL)
+  checker.check_stream(
+      mine,
+      [&](std::size_t row, const UrlResult& r) {
         std::lock_guard lock(m);
-        ++counts[static_cast<int>(r.verdict)];
-        if (r.attempts == 0 && r.error.rfind("invalid URL", 0) == 0) ++counts[3];
-        ++counts[4];
-        if (job.print) verdicts.emplace_back(my_rows[i], static_cast<std::int8_t>(r.verdict));
+        record(row, r.verdict, r.attempts == 0 && r.error.rfind("invalid URL", 0) == 0);
         if (writer) {
-          writer->add(my_rows[i], my_urls[i], r);
+          writer->add(row, r);
           const auto now = clock_type::now();
           if (writer->pending() >= kFlushRows ||
               std::chrono::duration<double>(now - last_flush).count() >= kFlushSeconds) {
@@ -436,9 +550,29 @@ UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
             last_flush = now;
           }
         }
-        progress_channel.add_done(1);
       },
-      &url_stop);
+      [&](std::size_t row, std::size_t first_row) {
+        std::lock_guard lock(m);
+        repeats.emplace_back(row, first_row);
+      },
+      &url_stop, [&](std::string_view url) { return repeat_filter.may_repeat(url); });
+  // A URL named again after its check finished takes the result already recorded for it.
+  if (!repeats.empty()) {
+    std::vector<std::int8_t> copied;
+    if (writer) {
+      copied = writer->copy_rows(repeats);
+    } else {
+      std::sort(verdicts.begin(), verdicts.end());
+      for (const auto& [row, first_row] : repeats) {
+        const auto it = std::lower_bound(verdicts.begin(), verdicts.end(),
+                                         std::pair<std::uint64_t, std::int8_t>(first_row, -1));
+        copied.push_back(it->second);
+      }
+    }
+    for (std::size_t i = 0; i < repeats.size(); ++i) {
+      record(repeats[i].first, static_cast<Verdict>(copied[i]), false);
+    }
+  }
   watching = false;
   if (watcher.joinable()) watcher.join();
   if (stop_requested()) progress_channel.request_stop();

@@ -50,10 +50,15 @@ struct UrlOptions {
   double backoff_base = 0.25;
   /// User-Agent header; empty means "pmap/<version>".
   std::string user_agent;
+  /// Distinct URLs read ahead of the checks (waiting or running); bounds memory. 0 means the
+  /// whole list for check() and max(16384, 16 x threads) for check_stream().
+  std::size_t window = 0;
 };
 
 /// What became of one URL.
 struct UrlResult {
+  /// The URL as given (the input line).
+  std::string url;
   /// Exists (200), DoesNotExist (404) or Unknown (anything else).
   Verdict verdict = Verdict::Unknown;
   /// Status of the last response received, 0 when none was.
@@ -102,6 +107,27 @@ class UrlChecker {
   void check(std::span<const std::string> urls,
              const std::function<void(std::size_t, const UrlResult&)>& on_result,
              const std::atomic<bool>* stop = nullptr) const;
+
+  /// Where check_stream() reads URLs: sets (index, url) and returns true, or false at the end.
+  using Source = std::function<bool(std::size_t& index, std::string& url)>;
+  /// check_stream(): the URL at `index` is identical to the one at `first_index`, whose result
+  /// was already reported (the checker keeps no results, so the caller copies it).
+  using OnRepeat = std::function<void(std::size_t index, std::size_t first_index)>;
+
+  /// check_stream(): false for a URL known to appear only once in the source (it need not be
+  /// remembered); nullptr means any URL may repeat.
+  using MayRepeat = std::function<bool(std::string_view url)>;
+
+  /// check() for lists of any length, in memory bounded by options().window: URLs are read from
+  /// `next` as the checks progress (indices increasing). A URL identical to one that waits or
+  /// runs is merged into it (on_result for both); one identical to a URL already reported goes
+  /// to on_repeat. To know those, the checker remembers each distinct URL for which may_repeat
+  /// is true by an 88-bit fingerprint (about 21 bytes). Calls of on_result and on_repeat are
+  /// serialised; an exception from `next`, on_result or on_repeat stops the run and is rethrown.
+  void check_stream(const Source& next,
+                    const std::function<void(std::size_t, const UrlResult&)>& on_result,
+                    const OnRepeat& on_repeat, const std::atomic<bool>* stop = nullptr,
+                    const MayRepeat& may_repeat = nullptr) const;
 
   /// Checks a single URL (same rules as check); never throws for a bad or failing URL.
   [[nodiscard]] UrlResult check_one(const std::string& url) const;

@@ -248,8 +248,9 @@ void expect_report(const pmap::UrlReport& report, const std::array<std::uint64_t
   EXPECT_GT(report.wall_seconds, 0.0) << where;
 }
 
-// Every kind of outcome, on several hosts that land on different ranks, in one list.
-TEST(UrlStage, EveryRowAsExpectedWhateverTheRankCount) {
+// Every kind of outcome, on several hosts that land on different ranks, in one list. `window`
+// bounds how far each rank reads ahead (UrlOptions::window; 0: the default, the whole list here).
+void every_row_as_expected(std::size_t window) {
   pmap::reset_stop();
   auto dir = pmap::test::shared_temp_dir();
   const SharedFixture a({"--garbage-port", "--max-seconds", "300"}, true);
@@ -347,6 +348,7 @@ TEST(UrlStage, EveryRowAsExpectedWhateverTheRankCount) {
   job.options.timeout = 1;
   job.options.retries = 2;
   job.options.backoff_base = 0.05;
+  job.options.window = window;
   std::string error;
   const pmap::UrlReport report = run_urls_expecting_no_throw(job, error);
   expect_report(report, counts);
@@ -382,6 +384,47 @@ TEST(UrlStage, EveryRowAsExpectedWhateverTheRankCount) {
       EXPECT_EQ(requests_of(sb, "/status/503"), 3) << sb.dump();
       EXPECT_EQ(sb["requests"].get<long long>(), 5) << sb.dump();
     }
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+}
+
+TEST(UrlStage, EveryRowAsExpectedWhateverTheRankCount) { every_row_as_expected(0); }
+
+// A window of one: each rank reads a URL only when its last one finished (or a worker idles), so
+// the copies of /ok and /delay/31 come after their first result and are copied from its row.
+TEST(UrlStage, RepeatsOutsideTheWindowCopyTheFirstRow) { every_row_as_expected(1); }
+
+// Without a file the counts of repeats come from the verdicts each rank keeps.
+TEST(UrlStage, RepeatsAreCountedWithoutAFile) {
+  pmap::reset_stop();
+  auto dir = pmap::test::shared_temp_dir();
+  const SharedFixture a({"--max-seconds", "300"}, true);
+  if (!a.up()) return;
+  const std::string list = dir->file("repeats.txt");
+  std::vector<Expected> rows;
+  std::array<std::uint64_t, 5> counts{};
+  if (rank() == 0) {
+    const auto ok = answered(a.url("/ok"), Verdict::Exists, 200);
+    const auto missing = answered(a.url("/missing"), Verdict::DoesNotExist, 404);
+    const auto error = answered(a.url("/error"), Verdict::Unknown, 500);
+    for (int round = 0; round < 4; ++round) {
+      rows.push_back(ok);
+      rows.push_back(missing);
+      rows.push_back(error);
+      rows.push_back(invalid("nope", "invalid URL: no scheme"));
+    }
+    write_list(list, rows);
+    counts = expected_counts(rows);
+  }
+  MPI_Bcast(counts.data(), 5, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+  auto job = quiet_job(list, "");
+  job.options.threads = 1;
+  job.options.window = 1;
+  std::string error;
+  expect_report(run_urls_expecting_no_throw(job, error), counts);
+  if (rank() == 0) {
+    const auto stats = pmap::test::fixture_stats(a.server());
+    EXPECT_EQ(stats["requests"].get<long long>(), 3) << stats.dump();
   }
   MPI_Barrier(MPI_COMM_WORLD);
 }

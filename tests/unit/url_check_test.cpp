@@ -18,6 +18,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -25,6 +26,8 @@
 #include <utility>
 #include <vector>
 
+#include "detail/fingerprint_set.hpp"
+#include "detail/repeat_filter.hpp"
 #include "pmap/error.hpp"
 #include "support/http_fixture_process.hpp"
 
@@ -391,6 +394,199 @@ TEST(UrlChecker, DuplicatesAreRequestedOnce) {
   const auto counts = stats();
   EXPECT_EQ(counts["requests_by_path"].value("/delay/7", 0), 1);
   EXPECT_EQ(counts["requests"], 2);
+}
+
+TEST(UrlChecker, DuplicatesFarApartAreRequestedOnce) {
+  // One worker and a window of one: each URL is finished before the next is read, so the copies
+  // of A and B come after their result (kept by check() for them), not merged into a running job.
+  reset_stats();
+  const std::string a = server().url("/delay/5?a");
+  const std::string b = server().url("/missing");
+  const std::vector<std::string> urls{a, b, server().url("/ok"), a, b, "bad", a};
+  auto options = quick();
+  options.threads = 1;
+  options.window = 1;
+  const auto report = run_check(urls, options);
+  ASSERT_EQ(report.reported(), urls.size());
+  for (const std::size_t i : {0, 3, 6}) {
+    EXPECT_EQ(report.results[i]->verdict, pmap::Verdict::Exists) << i;
+    EXPECT_EQ(report.results[i]->url, a) << i;
+  }
+  for (const std::size_t i : {1, 4})
+    EXPECT_EQ(report.results[i]->verdict, pmap::Verdict::DoesNotExist);
+  EXPECT_EQ(report.results[5]->error, "invalid URL: no scheme");
+  EXPECT_EQ(stats()["requests"], 3);
+}
+
+// ---- streams of URLs ------------------------------------------------------------------------
+
+/// What check_stream() reported, and how far it had read `urls` at each result.
+struct StreamReport {
+  std::vector<std::size_t> results;                          // indices, in report order
+  std::vector<std::pair<std::size_t, std::size_t>> repeats;  // (index, first index)
+  std::size_t max_read_ahead = 0;  // URLs read but not yet reported, at most
+};
+
+StreamReport run_stream(const std::vector<std::string>& urls, const pmap::UrlOptions& options,
+                        const pmap::UrlChecker::MayRepeat& may_repeat = nullptr) {
+  StreamReport report;
+  std::size_t read = 0;  // next() runs in the calling thread, the callbacks in workers
+  std::mutex m;
+  const pmap::UrlChecker checker(options);
+  checker.check_stream(
+      [&](std::size_t& index, std::string& url) {
+        const std::lock_guard lock(m);
+        if (read == urls.size()) return false;
+        index = read;
+        url = urls[read++];
+        const std::size_t done = report.results.size() + report.repeats.size();
+        report.max_read_ahead = std::max(report.max_read_ahead, read - done);
+        return true;
+      },
+      [&](std::size_t index, const pmap::UrlResult& result) {
+        const std::lock_guard lock(m);
+        EXPECT_EQ(result.url, urls.at(index));
+        report.results.push_back(index);
+      },
+      [&](std::size_t index, std::size_t first) {
+        const std::lock_guard lock(m);
+        EXPECT_EQ(urls.at(index), urls.at(first));
+        EXPECT_LT(first, index);
+        EXPECT_NE(std::find(report.results.begin(), report.results.end(), first),
+                  report.results.end())
+            << "a repeat of " << first << " came before its result";
+        report.repeats.emplace_back(index, first);
+      },
+      nullptr, may_repeat);
+  return report;
+}
+
+TEST(UrlChecker, StreamReadsOnlyAWindowAhead) {
+  reset_stats();
+  std::vector<std::string> urls;
+  for (int i = 0; i < 80; ++i) urls.push_back(server().url("/delay/20?n=" + std::to_string(i)));
+  auto options = quick();
+  options.threads = 2;
+  options.per_host = 2;
+  options.window = 4;
+  const auto report = run_stream(urls, options);
+  EXPECT_EQ(report.results.size(), urls.size());
+  EXPECT_TRUE(report.repeats.empty());
+  // The window, and up to 8 windows while a worker idles (it never does for long here).
+  EXPECT_LE(report.max_read_ahead, 8U * 4U + 1U);
+  EXPECT_GE(report.max_read_ahead, 2U);
+  EXPECT_EQ(stats()["requests"], 80);
+}
+
+TEST(UrlChecker, StreamHandsBackRepeatsOfFinishedUrls) {
+  reset_stats();
+  const std::string a = server().url("/delay/5?stream");
+  const std::string b = server().url("/missing");
+  const std::vector<std::string> urls{a, b, server().url("/ok"), a, b, "bad", a, "bad"};
+  auto options = quick();
+  options.threads = 1;
+  options.window = 1;
+  const auto report = run_stream(urls, options);
+  // With one busy worker and a window of one, B is read only once A has finished: both copies
+  // of A come back as repeats. B's copy may be read while B still waits or runs (merged, so a
+  // result), or after (a repeat); each index comes back exactly once either way.
+  std::multiset<std::size_t> seen(report.results.begin(), report.results.end());
+  for (const auto& repeat : report.repeats) seen.insert(repeat.first);
+  EXPECT_EQ(seen, (std::multiset<std::size_t>{0, 1, 2, 3, 4, 5, 6, 7}));
+  const auto repeated = [&](std::size_t index, std::size_t first) {
+    return std::find(report.repeats.begin(), report.repeats.end(), std::pair(index, first)) !=
+           report.repeats.end();
+  };
+  EXPECT_TRUE(repeated(3, 0));
+  EXPECT_TRUE(repeated(6, 0));
+  EXPECT_EQ(std::count(report.results.begin(), report.results.end(), 5), 1)
+      << "invalid lines are reported each time, never as repeats";
+  EXPECT_EQ(std::count(report.results.begin(), report.results.end(), 7), 1);
+  EXPECT_EQ(stats()["requests"], 3);
+}
+
+TEST(UrlChecker, StreamRemembersOnlyUrlsThatMayRepeat) {
+  // may_repeat() says A appears once: it is not remembered, so its copy is requested again.
+  reset_stats();
+  const std::string a = server().url("/ok?once");
+  const std::string b = server().url("/ok?twice");
+  auto options = quick();
+  options.threads = 1;
+  options.window = 1;
+  const auto report =
+      run_stream({a, b, a, b}, options, [&](std::string_view url) { return url == b; });
+  // A's copy is read after A finished (one busy worker, a window of one): requested again. B's
+  // copy is merged into B or handed back as a repeat, never requested.
+  EXPECT_EQ(stats()["requests"], 3);
+  EXPECT_EQ(report.results.size() + report.repeats.size(), 4U);
+  for (const auto& repeat : report.repeats)
+    EXPECT_EQ(repeat, (std::pair<std::size_t, std::size_t>{3, 1}));
+}
+
+TEST(UrlChecker, StreamMergesCopiesOfRunningUrls) {
+  // Read while A still runs (0.3 s), its copies join it: one request, a result for each index.
+  reset_stats();
+  const std::string a = server().url("/delay/300?merge");
+  std::vector<std::string> urls{a};
+  for (int i = 0; i < 5; ++i) urls.push_back(server().url("/ok?m=" + std::to_string(i)));
+  urls.push_back(a);
+  urls.push_back(a);
+  auto options = quick();
+  options.threads = 4;
+  const auto report = run_stream(urls, options);
+  EXPECT_TRUE(report.repeats.empty());
+  EXPECT_EQ(report.results.size(), urls.size());
+  EXPECT_EQ(stats()["requests_by_path"].value("/delay/300", 0), 1) << stats().dump();
+}
+
+TEST(UrlChecker, StreamSourceExceptionIsRethrown) {
+  const pmap::UrlChecker checker(quick());
+  int calls = 0;
+  EXPECT_THROW(checker.check_stream(
+                   [&](std::size_t& index, std::string& url) -> bool {
+                     if (calls == 3) throw std::runtime_error("read error");
+                     index = static_cast<std::size_t>(calls++);
+                     url = server().url("/delay/50?e=" + std::to_string(index));
+                     return true;
+                   },
+                   [](std::size_t, const pmap::UrlResult&) {}, [](std::size_t, std::size_t) {}),
+               std::runtime_error);
+}
+
+// ---- remembering URLs -----------------------------------------------------------------------
+
+TEST(FingerprintSet, FindsWhatWasInsertedAcrossGrowth) {
+  pmap::detail::FingerprintSet set;
+  for (std::uint64_t i = 0; i < 50000; ++i) {
+    set.insert(pmap::detail::fingerprint("http://h/" + std::to_string(i)), i);
+  }
+  set.insert(pmap::detail::fingerprint("http://h/7"), 99);  // the first value stays
+  EXPECT_EQ(set.size(), 50000U);
+  for (std::uint64_t i = 0; i < 50000; i += 7) {
+    EXPECT_EQ(set.find(pmap::detail::fingerprint("http://h/" + std::to_string(i))), i);
+  }
+  EXPECT_FALSE(set.find(pmap::detail::fingerprint("http://h/50000")).has_value());
+  EXPECT_FALSE(set.find(pmap::detail::fingerprint("")).has_value());
+  EXPECT_NE(pmap::detail::fingerprint("http://h/1"), pmap::detail::fingerprint("http://h/1 "));
+}
+
+TEST(RepeatFilter, EveryRepeatIsACandidateAndFewOthersAre) {
+  constexpr std::uint64_t n = 100000;
+  pmap::detail::RepeatFilter filter(n);
+  const auto url = [](std::uint64_t i) { return "https://example.org/page/" + std::to_string(i); };
+  for (std::uint64_t i = 0; i < n; ++i) filter.add(url(i));
+  for (std::uint64_t i = 0; i < n; i += 100) filter.add(url(i));  // 1,000 repeated URLs
+  std::uint64_t false_candidates = 0;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    if (i % 100 == 0) {
+      EXPECT_TRUE(filter.may_repeat(url(i))) << i;
+    } else if (filter.may_repeat(url(i))) {
+      ++false_candidates;
+    }
+  }
+  EXPECT_LT(false_candidates, n / 50) << "the filter should be wrong for about 1% of URLs";
+  EXPECT_FALSE(filter.may_repeat(url(n + 1)) && filter.may_repeat(url(n + 2)) &&
+               filter.may_repeat(url(n + 3)));
 }
 
 TEST(UrlChecker, InvalidLinesAreNotRequested) {

@@ -1,0 +1,114 @@
+// pmap — the URL checker's window of jobs (see url_queue.hpp).
+#include "url_queue.hpp"
+
+#include <chrono>
+#include <utility>
+
+namespace pmap::detail {
+
+namespace {
+// Longest wait between looks at the stop condition.
+constexpr auto poll_interval = std::chrono::milliseconds(100);
+// Beyond the window, how far the producer may read ahead while a worker has nothing to do.
+constexpr std::size_t idle_window_factor = 8;
+}  // namespace
+
+UrlQueue::UrlQueue(int per_host, std::size_t window, std::function<bool()> stopping)
+    : per_host_(per_host), window_(window), stopping_(std::move(stopping)) {}
+
+bool UrlQueue::merge(std::size_t index, std::string_view url) {
+  const std::lock_guard lock(mutex_);
+  const auto found = by_url_.find(url);
+  if (found == by_url_.end()) return false;
+  jobs_.at(found->second).merged.push_back(index);
+  return true;
+}
+
+bool UrlQueue::has_room() const {
+  if (jobs_.size() < window_) return true;
+  return idle_workers_ > 0 && jobs_.size() < window_ * idle_window_factor;
+}
+
+bool UrlQueue::add(std::size_t index, std::string url, std::string host) {
+  std::unique_lock lock(mutex_);
+  while (!has_room()) {
+    if (stopping_()) return false;
+    room_.wait_for(lock, poll_interval);
+  }
+  if (stopping_()) return false;
+  const std::uint64_t id = next_id_++;
+  auto [host_it, new_host] = hosts_.try_emplace(host);
+  Host& h = host_it->second;
+  if (new_host) h.name = std::move(host);
+  auto& entry = jobs_.emplace(id, Entry{index, std::move(url), &h, {}}).first->second;
+  by_url_.emplace(entry.url, id);
+  h.waiting.push_back(id);
+  ++waiting_;
+  // The host becomes ready with its first waiting job, if it has a free slot.
+  if (h.waiting.size() - h.head == 1 && h.running < per_host_) {
+    ready_.emplace(id, &h);
+    work_.notify_one();
+  }
+  return true;
+}
+
+void UrlQueue::close() {
+  const std::lock_guard lock(mutex_);
+  closed_ = true;
+  work_.notify_all();
+}
+
+std::optional<UrlQueue::Job> UrlQueue::acquire() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    if (stopping_()) return std::nullopt;
+    if (!ready_.empty()) {
+      const auto [id, host] = *ready_.begin();
+      ready_.erase(ready_.begin());
+      ++host->head;
+      ++host->running;
+      if (host->head == host->waiting.size()) {
+        host->waiting.clear();  // memory per host stays what waits
+        host->head = 0;
+      } else if (host->running < per_host_) {
+        ready_.emplace(host->waiting[host->head], host);
+      }
+      if (--waiting_ == 0 && closed_) work_.notify_all();  // idle workers may leave now
+      const Entry& entry = jobs_.at(id);
+      return Job{id, entry.index, entry.url};
+    }
+    // Nothing waits and nothing will come: the jobs still running need no more workers.
+    if (closed_ && waiting_ == 0) return std::nullopt;
+    ++idle_workers_;
+    room_.notify_one();  // an idle worker lets the producer read further ahead
+    work_.wait_for(lock, poll_interval);
+    --idle_workers_;
+  }
+}
+
+std::vector<std::size_t> UrlQueue::finish(const Job& job) {
+  const std::lock_guard lock(mutex_);
+  const auto found = jobs_.find(job.id);
+  if (found == jobs_.end()) return {};
+  std::vector<std::size_t> merged = std::move(found->second.merged);
+  Host& host = *found->second.host;
+  by_url_.erase(found->second.url);
+  jobs_.erase(found);
+  --host.running;
+  const bool has_waiting = host.head < host.waiting.size();
+  if (has_waiting && host.running == per_host_ - 1) {
+    ready_.emplace(host.waiting[host.head], &host);  // it just got a free slot back
+    work_.notify_one();
+  } else if (!has_waiting && host.running == 0) {
+    hosts_.erase(host.name);  // idle: forgotten, so memory does not grow with the hosts seen
+  }
+  room_.notify_one();
+  return merged;
+}
+
+std::uint64_t UrlQueue::added() const {
+  const std::lock_guard lock(mutex_);
+  return next_id_;
+}
+
+}  // namespace pmap::detail
