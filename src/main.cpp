@@ -2,7 +2,6 @@
 // to its exit code in one place (0 ok, 1 items failed, 2 bad usage or input, 75 interrupted).
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -19,6 +18,7 @@
 #include "pmap/merge.hpp"
 #include "pmap/mpi.hpp"
 #include "pmap/plugin.hpp"
+#include "pmap/slurm.hpp"
 #include "pmap/stop.hpp"
 #include "pmap/url_stage.hpp"
 
@@ -161,33 +161,12 @@ std::uint64_t parse_chunk(const std::string& text) {
   return v;
 }
 
-/// "I/N", or SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT (minus SLURM_ARRAY_TASK_MIN) when
-/// running in a job array.
+/// --shard I/N, or the job array's task (SLURM_ARRAY_TASK_*) when not given.
 void parse_shard(const std::string& text, pmap::ComputeJob& job) {
-  std::string spec = text;
-  if (spec.empty()) {
-    const char* id = std::getenv("SLURM_ARRAY_TASK_ID");
-    const char* count = std::getenv("SLURM_ARRAY_TASK_COUNT");
-    if (id == nullptr || count == nullptr) return;
-    const char* min = std::getenv("SLURM_ARRAY_TASK_MIN");
-    spec = std::to_string(std::atoll(id) - (min ? std::atoll(min) : 0)) + "/" + count;
+  if (const auto shard = pmap::parse_shard(text, pmap::process_env())) {
+    job.shard_index = shard->index;
+    job.shard_count = shard->count;
   }
-  const auto slash = spec.find('/');
-  int i = -1;
-  int n = 0;
-  if (slash != std::string::npos) {
-    const auto [p1, e1] = std::from_chars(spec.data(), spec.data() + slash, i);
-    const auto [p2, e2] = std::from_chars(spec.data() + slash + 1, spec.data() + spec.size(), n);
-    if (e1 != std::errc() || p1 != spec.data() + slash || e2 != std::errc() ||
-        p2 != spec.data() + spec.size()) {
-      i = -1;
-    }
-  }
-  if (i < 0 || n < 1 || i >= n) {
-    throw pmap::UsageError("--shard " + spec + ": expected I/N with 0 <= I < N, e.g. 0/4");
-  }
-  job.shard_index = i;
-  job.shard_count = n;
 }
 
 void parse_max_failures(const std::string& text, pmap::ComputeJob& job) {
@@ -213,51 +192,17 @@ void parse_max_failures(const std::string& text, pmap::ComputeJob& job) {
   }
 }
 
-/// Parses Slurm's time-left format ([D-]HH:MM:SS, MM:SS, or "UNLIMITED") into seconds; < 0 if
-/// there is no limit or the text is not understood.
-double parse_slurm_time_left(std::string text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
-  if (text.empty() || text == "UNLIMITED" || text == "NOT_SET" || text == "INVALID") return -1;
-  long days = 0;
-  if (const auto dash = text.find('-'); dash != std::string::npos) {
-    days = std::atol(text.substr(0, dash).c_str());
-    text = text.substr(dash + 1);
-  }
-  long parts[3] = {0, 0, 0};
-  int count = 0;
-  std::size_t from = 0;
-  while (count < 3) {
-    const auto colon = text.find(':', from);
-    const std::string piece =
-        text.substr(from, colon == std::string::npos ? text.npos : colon - from);
-    if (piece.empty() || piece.find_first_not_of("0123456789") != std::string::npos) return -1;
-    parts[count++] = std::atol(piece.c_str());
-    if (colon == std::string::npos) break;
-    from = colon + 1;
-  }
-  long seconds = 0;
-  for (int i = 0; i < count; ++i) seconds = seconds * 60 + parts[i];
-  return static_cast<double>(days * 86400 + seconds);
-}
-
 /// Inside a Slurm job without --deadline: the job's time left (asked once, by rank 0, from
-/// squeue) minus a margin for the final write, so pmap drains before the scheduler kills it.
+/// squeue, which gets 10 s: a hung slurmctld must not hold every rank) minus a margin for the final
+/// write, so pmap drains before the scheduler kills it.
 double slurm_deadline(MPI_Comm comm) {
   double seconds = -1;
   const char* job = std::getenv("SLURM_JOB_ID");
   if (job != nullptr && pmap::mpi::rank(comm) == 0) {
-    const std::string cmd =
-        "squeue -h -j " + std::to_string(std::atoll(job)) + " -o %L 2>/dev/null";
-    if (FILE* p = popen(cmd.c_str(), "r")) {
-      char buf[64] = {};
-      if (std::fgets(buf, sizeof buf, p) != nullptr) seconds = parse_slurm_time_left(buf);
-      pclose(p);
-    }
+    seconds = pmap::query_slurm_time_left(job, 10.0);
   }
   MPI_Bcast(&seconds, 1, MPI_DOUBLE, 0, comm);
-  if (seconds <= 0) return 0;
-  const double margin = std::clamp(seconds * 0.05, 10.0, 120.0);
-  return std::max(1.0, seconds - margin);
+  return pmap::deadline_from_time_left(seconds);
 }
 
 pmap::ComputeJob make_job(const RunOptions& o, const std::string& command) {

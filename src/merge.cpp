@@ -1,8 +1,10 @@
 #include "pmap/merge.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
-#include <map>
 
 #include "pmap/compute.hpp"
 #include "pmap/error.hpp"
@@ -18,11 +20,19 @@ namespace {
 /// The identity of a shard, read from its /compute attributes.
 struct ShardInfo {
   std::string path;
-  std::map<std::string, std::string> identity;
+  std::vector<std::pair<std::string, std::string>> identity;  // in the order of kIdentity
   std::int64_t index = 0, count = 1, items = 0;
   std::vector<std::string> columns;
   Attrs carried;  // schedule, chunk, space, range_* (copied to the merged file)
 };
+
+/// What makes shards parts of one job: the /compute attributes compared, and how to name them.
+constexpr std::pair<const char*, const char*> kIdentity[] = {{"kernel", "kernel"},
+                                                             {"args", "kernel arguments"},
+                                                             {"item_kind", "item source"},
+                                                             {"items", "number of items"},
+                                                             {"items_fnv", "items (fingerprint)"},
+                                                             {"shard_count", "shard count"}};
 
 std::string text_attr(hid_t obj, const std::string& name) {
   if (!h5::has_attr(obj, name)) return "(missing)";
@@ -45,9 +55,7 @@ ShardInfo read_shard(const std::string& path) {
   h5::Handle g(H5Gopen2(f.get(), "compute", H5P_DEFAULT), "open /compute");
   ShardInfo s;
   s.path = path;
-  for (const char* key : {"kernel", "args", "items", "item_kind", "items_fnv", "shard_count"}) {
-    s.identity[key] = text_attr(g.get(), key);
-  }
+  for (const auto& [key, label] : kIdentity) s.identity.emplace_back(key, text_attr(g.get(), key));
   s.index = h5::has_attr(g.get(), "shard_index") ? h5::read_attr_int(g.get(), "shard_index") : 0;
   s.count = h5::has_attr(g.get(), "shard_count") ? h5::read_attr_int(g.get(), "shard_count") : 1;
   s.items = h5::read_attr_int(g.get(), "items");
@@ -107,26 +115,50 @@ MergeReport merge_shards(const std::string& output, const std::vector<std::strin
   for (const auto& p : shards) info.push_back(read_shard(p));
   const ShardInfo& first = info.front();
   for (const auto& s : info) {
-    for (const auto& [key, value] : first.identity) {
-      if (s.identity.at(key) != value) {
-        throw UsageError("merge: " + s.path + ": " + key + " differs from " + first.path + " (" +
-                         s.identity.at(key) + " vs " + value + "): not shards of one job");
+    for (std::size_t i = 0; i < s.identity.size(); ++i) {
+      if (s.identity[i].second != first.identity[i].second) {
+        throw UsageError("merge: " + s.path + ": not a shard of the same job as " + first.path +
+                         " (" + kIdentity[i].second + ": " + s.identity[i].second + " vs " +
+                         first.identity[i].second + ")");
       }
     }
   }
   const auto count = first.count;
-  if (static_cast<std::int64_t>(info.size()) != count) {
-    throw UsageError("merge: the job has " + std::to_string(count) + " shards but " +
-                     std::to_string(info.size()) + " files were given");
+  const auto shard_name = [&](std::int64_t i) {
+    return std::to_string(i) + "/" + std::to_string(count);
+  };
+  for (const auto& s : info) {
+    if (count < 1 || s.index < 0 || s.index >= count) {
+      throw UsageError("merge: " + s.path + ": shard " + shard_name(s.index) +
+                       " is out of range (damaged attributes /compute/shard_index, shard_count?)");
+    }
   }
   std::vector<const ShardInfo*> by_index(static_cast<std::size_t>(count), nullptr);
   for (const auto& s : info) {
     auto& slot = by_index[static_cast<std::size_t>(s.index)];
     if (slot != nullptr) {
+      std::error_code ec;
+      if (std::filesystem::equivalent(s.path, slot->path, ec)) {
+        throw UsageError("merge: " + s.path + " is given twice" +
+                         (s.path == slot->path ? std::string() : " (also as " + slot->path + ")") +
+                         ": give each shard once");
+      }
       throw UsageError("merge: " + s.path + " and " + slot->path + " are both shard " +
-                       std::to_string(s.index) + "/" + std::to_string(count));
+                       shard_name(s.index) + ": give each shard once");
     }
     slot = &s;
+  }
+  std::string missing;
+  std::int64_t missing_count = 0;
+  for (std::int64_t i = 0; i < count; ++i) {
+    if (by_index[static_cast<std::size_t>(i)] != nullptr) continue;
+    if (++missing_count <= 8) missing += (missing.empty() ? "" : ", ") + shard_name(i);
+  }
+  if (missing_count > 0) {
+    throw UsageError("merge: " + std::string(missing_count == 1 ? "shard " : "shards ") + missing +
+                     (missing_count > 8 ? ", ..." : "") + (missing_count == 1 ? " is" : " are") +
+                     " missing (the job of " + first.path + " has " + std::to_string(count) +
+                     " shards, " + std::to_string(info.size()) + " files were given)");
   }
   const auto n = static_cast<std::uint64_t>(first.items);
   // Every row of a shard must be done (resume unfinished shards first), none outside it.
@@ -148,6 +180,13 @@ MergeReport merge_shards(const std::string& output, const std::vector<std::strin
       }
     }
   }
+  for (const auto& s : info) {
+    std::error_code ec;
+    if (std::filesystem::equivalent(output, s.path, ec)) {
+      throw UsageError("merge: the output " + output + " is also one of the shards (" + s.path +
+                       "); choose another output file");
+    }
+  }
   check_output_path(output, force);
 
   ComputeMeta meta;
@@ -163,40 +202,58 @@ MergeReport merge_shards(const std::string& output, const std::vector<std::strin
   meta.compute.emplace_back("shard_index", std::int64_t{0});
   meta.compute.emplace_back("shard_count", std::int64_t{1});
   meta.compute.emplace_back("merged_from", static_cast<std::int64_t>(count));
-  create_results_file(output, meta, force);
 
-  std::vector<ErrorRecord> errors;
-  std::vector<RankRecord> ranks;
-  {
-    h5::Handle dst(H5Fopen(output.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), "open " + output);
-    for (const auto& s : info) {
-      const Chunk w = block(n, static_cast<int>(count), static_cast<int>(s.index));
-      h5::Handle src(H5Fopen(s.path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + s.path);
-      copy_rows(src.get(), dst.get(), w, first.columns.size());
-      auto e = read_errors(s.path);
-      errors.insert(errors.end(), e.begin(), e.end());
-    }
-    dst.close("close " + output);
-  }
-  std::sort(errors.begin(), errors.end(),
-            [](const ErrorRecord& a, const ErrorRecord& b) { return a.item < b.item; });
-  const FileTotals t = scan_results(output, Chunk{0, n});
+  // Written under a temporary name next to the output and renamed when complete: a failure on
+  // the way leaves no half-merged file, and an existing output (--force) stays until then.
+  const std::filesystem::path out_path(output);
+  const std::string partial =
+      (out_path.parent_path() /
+       ("." + out_path.filename().string() + ".merge-" + std::to_string(getpid()) + ".partial"))
+          .string();
   MergeReport report;
-  report.items = n;
-  report.ok = t.ok;
-  report.failed = t.failed;
-  report.timed_out = t.timed_out;
-  report.shards = static_cast<int>(count);
-  report.checksum = t.checksum;
-  char hex[20];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(t.checksum));
-  finalize_results_file(output, "compute",
-                        {{"ok", static_cast<std::int64_t>(t.ok)},
-                         {"failed", static_cast<std::int64_t>(t.failed)},
-                         {"timed_out", static_cast<std::int64_t>(t.timed_out)},
-                         {"not_run", std::int64_t{0}},
-                         {"checksum", std::string(hex)}},
-                        ranks, errors);
+  try {
+    create_results_file(partial, meta, true);
+    std::vector<ErrorRecord> errors;
+    {
+      h5::Handle dst(H5Fopen(partial.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), "open " + partial);
+      for (const auto& s : info) {
+        const Chunk w = block(n, static_cast<int>(count), static_cast<int>(s.index));
+        h5::Handle src(H5Fopen(s.path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + s.path);
+        copy_rows(src.get(), dst.get(), w, first.columns.size());
+        auto e = read_errors(s.path);
+        errors.insert(errors.end(), e.begin(), e.end());
+      }
+      dst.close("close " + partial);
+    }
+    std::sort(errors.begin(), errors.end(),
+              [](const ErrorRecord& a, const ErrorRecord& b) { return a.item < b.item; });
+    const FileTotals t = scan_results(partial, Chunk{0, n});
+    report.items = n;
+    report.ok = t.ok;
+    report.failed = t.failed;
+    report.timed_out = t.timed_out;
+    report.shards = static_cast<int>(count);
+    report.checksum = t.checksum;
+    char hex[20];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(t.checksum));
+    finalize_results_file(partial, "compute",
+                          {{"ok", static_cast<std::int64_t>(t.ok)},
+                           {"failed", static_cast<std::int64_t>(t.failed)},
+                           {"timed_out", static_cast<std::int64_t>(t.timed_out)},
+                           {"not_run", std::int64_t{0}},
+                           {"checksum", std::string(hex)}},
+                          {}, errors);
+    if (!force && std::filesystem::exists(output)) {
+      throw UsageError("--output " + output +
+                       ": file appeared during the merge; pass --force to "
+                       "overwrite it (the existing file was left untouched)");
+    }
+    std::filesystem::rename(partial, output);
+  } catch (...) {
+    std::error_code ec;
+    std::filesystem::remove(partial, ec);
+    throw;
+  }
   return report;
 }
 
