@@ -65,6 +65,8 @@ struct UrlCliOptions {
   bool insecure = false;
   bool print = false;
   bool force = false;
+  bool resume = false;
+  std::string shard;
   std::string output;
   std::string progress = "auto";
 };
@@ -87,7 +89,13 @@ void add_url_options(CLI::App& urls, UrlCliOptions& o) {
   urls.add_flag("-p,--print", o.print, "print `URL - verdict` lines in input order");
   urls.add_option("-o,--output", o.output,
                   "results file (HDF5); default pmap.h5, or none with --print");
-  urls.add_flag("-f,--force", o.force, "overwrite an existing output file");
+  auto* force = urls.add_flag("-f,--force", o.force, "overwrite an existing output file");
+  urls.add_flag("--resume", o.resume,
+                "check only the rows an interrupted run left (not checked or interrupted)")
+      ->excludes(force);
+  urls.add_option("--shard", o.shard,
+                  "check only shard I of N (I/N, 0-based; URLs by host; default from "
+                  "SLURM_ARRAY_TASK_ID/COUNT)");
   urls.add_option("--progress", o.progress, "auto|bar|log|none")->capture_default_str();
 }
 
@@ -305,6 +313,9 @@ int run_compute_command(int& argc, char**& argv, const RunOptions& o, const std:
     url_job.options = url_options(o.url_threads, o.url_timeout, 2, 8, "get", false);
     url_job.output = o.output;
     url_job.append = true;
+    url_job.resume = job.resume;
+    url_job.shard_index = job.shard_index;
+    url_job.shard_count = job.shard_count;
     url_job.progress = job.progress;
     url_job.command = command;
     if (!std::filesystem::exists(urls)) {
@@ -330,6 +341,11 @@ int run_urls_command(int& argc, char**& argv, const UrlCliOptions& o, const std:
   job.output = o.output.empty() && !o.print ? std::string("pmap.h5") : o.output;
   job.force = o.force;
   job.print = o.print;
+  job.resume = o.resume;
+  if (const auto shard = pmap::parse_shard(o.shard, pmap::process_env())) {
+    job.shard_index = shard->index;
+    job.shard_count = shard->count;
+  }
   job.progress = pmap::parse_progress(o.progress);
   job.command = command;
   prefer_fast_singleton();
@@ -412,9 +428,17 @@ int main(int argc, char** argv) {
       if (app.got_subcommand("urls")) return run_urls_command(argc, argv, url_opts, command);
       if (app.got_subcommand("merge")) {
         const auto r = pmap::merge_shards(merge_out, merge_in, merge_force, command);
-        std::cout << "merged " << r.shards << " shards into " << merge_out << ": " << r.items
-                  << " items (" << r.ok << " ok, " << r.failed << " failed, " << r.timed_out
-                  << " timed out)\n";
+        std::cout << "merged " << r.shards << " shards into " << merge_out << ":";
+        if (r.items > 0) {
+          std::cout << " " << r.items << " items (" << r.ok << " ok, " << r.failed << " failed, "
+                    << r.timed_out << " timed out)";
+        }
+        if (r.urls > 0) {
+          std::cout << (r.items > 0 ? ";" : "") << " " << r.urls << " URLs (" << r.exists
+                    << " exist, " << r.does_not_exist << " do not exist, " << r.unknown
+                    << " unknown)";
+        }
+        std::cout << "\n";
         return r.failed + r.timed_out > 0 ? 1 : 0;
       }
       for (const auto& p : run_opts.plugins) pmap::load_plugin(p);

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "detail/url_merge.hpp"
 #include "pmap/compute.hpp"
 #include "pmap/error.hpp"
 #include "pmap/h5.hpp"
@@ -106,13 +107,99 @@ void copy_rows(hid_t src, hid_t dst, Chunk w, std::size_t k) {
   }
 }
 
+/// Writes /compute of the merged file `partial` from the shards (checked already).
+void merge_compute(const std::string& partial, const ComputeMeta& meta,
+                   const std::vector<ShardInfo>& info, std::uint64_t n, MergeReport& report) {
+  const ShardInfo& first = info.front();
+  const auto count = first.count;
+  create_results_file(partial, meta, true);
+  std::vector<ErrorRecord> errors;
+  {
+    h5::Handle dst(H5Fopen(partial.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), "open " + partial);
+    for (const auto& s : info) {
+      const Chunk w = block(n, static_cast<int>(count), static_cast<int>(s.index));
+      h5::Handle src(H5Fopen(s.path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + s.path);
+      copy_rows(src.get(), dst.get(), w, first.columns.size());
+      auto e = read_errors(s.path);
+      errors.insert(errors.end(), e.begin(), e.end());
+    }
+    dst.close("close " + partial);
+  }
+  std::sort(errors.begin(), errors.end(),
+            [](const ErrorRecord& a, const ErrorRecord& b) { return a.item < b.item; });
+  const FileTotals t = scan_results(partial, Chunk{0, n});
+  report.items = n;
+  report.ok = t.ok;
+  report.failed = t.failed;
+  report.timed_out = t.timed_out;
+  report.shards = static_cast<int>(count);
+  report.checksum = t.checksum;
+  char hex[20];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(t.checksum));
+  finalize_results_file(partial, "compute",
+                        {{"ok", static_cast<std::int64_t>(t.ok)},
+                         {"failed", static_cast<std::int64_t>(t.failed)},
+                         {"timed_out", static_cast<std::int64_t>(t.timed_out)},
+                         {"not_run", std::int64_t{0}},
+                         {"checksum", std::string(hex)}},
+                        {}, errors);
+}
+
+/// Which stages a shard file holds (a pmap results file is required).
+struct Stages {
+  bool compute = false, urls = false;
+};
+
+Stages probe(const std::string& path) {
+  h5::silence_errors();
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw UsageError("merge: " + path + ": no such file");
+  if (!h5::is_hdf5(path)) throw UsageError("merge: " + path + ": not an HDF5 file");
+  h5::Handle f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
+  Stages st;
+  st.compute = H5Lexists(f.get(), "compute", H5P_DEFAULT) > 0;
+  st.urls = H5Lexists(f.get(), "urls", H5P_DEFAULT) > 0;
+  if ((!st.compute && !st.urls) || !h5::has_attr(f.get(), "schema_version")) {
+    throw UsageError("merge: " + path + ": not a pmap results file with a /compute or /urls stage");
+  }
+  return st;
+}
+
 }  // namespace
 
 MergeReport merge_shards(const std::string& output, const std::vector<std::string>& shards,
                          bool force, const std::string& command) {
   if (shards.empty()) throw UsageError("merge: give the shard files to merge");
+  std::vector<Stages> stages;
+  for (const auto& p : shards) stages.push_back(probe(p));
+  for (std::size_t i = 1; i < shards.size(); ++i) {
+    const auto mismatch = [&](bool first_has, const char* group) {
+      const std::string& with = first_has ? shards[0] : shards[i];
+      const std::string& without = first_has ? shards[i] : shards[0];
+      throw UsageError("merge: " + with + " has " + group + " but " + without +
+                       " has not: not shards of one job");
+    };
+    if (stages[i].compute != stages[0].compute) mismatch(stages[0].compute, "/compute");
+    if (stages[i].urls != stages[0].urls) mismatch(stages[0].urls, "/urls");
+  }
+  const bool with_compute = stages[0].compute;
+  const bool with_urls = stages[0].urls;
+
+  // Each shard's index and count, from /compute (or /urls for a URL-only job).
   std::vector<ShardInfo> info;
-  for (const auto& p : shards) info.push_back(read_shard(p));
+  std::vector<detail::UrlShard> url_info;
+  for (const auto& p : shards) {
+    if (with_urls) url_info.push_back(detail::read_url_shard(p));
+    if (with_compute) {
+      info.push_back(read_shard(p));
+    } else {
+      ShardInfo s;
+      s.path = p;
+      s.index = url_info.back().index;
+      s.count = url_info.back().count;
+      info.push_back(std::move(s));
+    }
+  }
   const ShardInfo& first = info.front();
   for (const auto& s : info) {
     for (std::size_t i = 0; i < s.identity.size(); ++i) {
@@ -120,6 +207,16 @@ MergeReport merge_shards(const std::string& output, const std::vector<std::strin
         throw UsageError("merge: " + s.path + ": not a shard of the same job as " + first.path +
                          " (" + kIdentity[i].second + ": " + s.identity[i].second + " vs " +
                          first.identity[i].second + ")");
+      }
+    }
+  }
+  if (with_compute && with_urls) {
+    for (std::size_t i = 0; i < info.size(); ++i) {
+      if (url_info[i].index != info[i].index || url_info[i].count != info[i].count) {
+        throw UsageError("merge: " + info[i].path + ": /urls is shard " +
+                         std::to_string(url_info[i].index) + "/" +
+                         std::to_string(url_info[i].count) + " but /compute is shard " +
+                         std::to_string(info[i].index) + "/" + std::to_string(info[i].count));
       }
     }
   }
@@ -160,9 +257,10 @@ MergeReport merge_shards(const std::string& output, const std::vector<std::strin
                      " missing (the job of " + first.path + " has " + std::to_string(count) +
                      " shards, " + std::to_string(info.size()) + " files were given)");
   }
+  if (with_urls) detail::check_url_shards(url_info);
   const auto n = static_cast<std::uint64_t>(first.items);
   // Every row of a shard must be done (resume unfinished shards first), none outside it.
-  for (const auto& s : info) {
+  for (const auto& s : with_compute ? info : std::vector<ShardInfo>{}) {
     const Chunk w = block(n, static_cast<int>(count), static_cast<int>(s.index));
     const FileTotals inside = scan_results(s.path, w);
     if (inside.not_run > 0) {
@@ -206,43 +304,30 @@ MergeReport merge_shards(const std::string& output, const std::vector<std::strin
   // Written under a temporary name next to the output and renamed when complete: a failure on
   // the way leaves no half-merged file, and an existing output (--force) stays until then.
   const std::filesystem::path out_path(output);
-  const std::string partial =
-      (out_path.parent_path() /
-       ("." + out_path.filename().string() + ".merge-" + std::to_string(getpid()) + ".partial"))
-          .string();
+  std::string partial_name = ".";
+  partial_name.append(out_path.filename().string()).append(".merge-");
+  partial_name.append(std::to_string(getpid())).append(".partial");
+  const std::string partial = (out_path.parent_path() / partial_name).string();
   MergeReport report;
+  report.shards = static_cast<int>(count);
   try {
-    create_results_file(partial, meta, true);
-    std::vector<ErrorRecord> errors;
-    {
+    if (!with_compute) {
+      h5::Handle f(H5Fcreate(partial.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
+                   "create " + partial);
+      write_attrs(f.get(), meta.root);
+      f.close("close " + partial);
+    } else {
+      merge_compute(partial, meta, info, n, report);
+    }
+    if (with_urls) {
       h5::Handle dst(H5Fopen(partial.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), "open " + partial);
-      for (const auto& s : info) {
-        const Chunk w = block(n, static_cast<int>(count), static_cast<int>(s.index));
-        h5::Handle src(H5Fopen(s.path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + s.path);
-        copy_rows(src.get(), dst.get(), w, first.columns.size());
-        auto e = read_errors(s.path);
-        errors.insert(errors.end(), e.begin(), e.end());
-      }
+      const detail::UrlTotals t = detail::merge_url_rows(dst.get(), url_info, command);
+      report.urls = t.urls;
+      report.exists = t.exists;
+      report.does_not_exist = t.does_not_exist;
+      report.unknown = t.unknown;
       dst.close("close " + partial);
     }
-    std::sort(errors.begin(), errors.end(),
-              [](const ErrorRecord& a, const ErrorRecord& b) { return a.item < b.item; });
-    const FileTotals t = scan_results(partial, Chunk{0, n});
-    report.items = n;
-    report.ok = t.ok;
-    report.failed = t.failed;
-    report.timed_out = t.timed_out;
-    report.shards = static_cast<int>(count);
-    report.checksum = t.checksum;
-    char hex[20];
-    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(t.checksum));
-    finalize_results_file(partial, "compute",
-                          {{"ok", static_cast<std::int64_t>(t.ok)},
-                           {"failed", static_cast<std::int64_t>(t.failed)},
-                           {"timed_out", static_cast<std::int64_t>(t.timed_out)},
-                           {"not_run", std::int64_t{0}},
-                           {"checksum", std::string(hex)}},
-                          {}, errors);
     if (!force && std::filesystem::exists(output)) {
       throw UsageError("--output " + output +
                        ": file appeared during the merge; pass --force to "

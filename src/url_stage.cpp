@@ -5,9 +5,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <utility>
@@ -15,6 +17,7 @@
 
 #include "detail/repeat_filter.hpp"
 #include "detail/text.hpp"
+#include "detail/url_file.hpp"
 #include "pmap/compute.hpp"
 #include "pmap/error.hpp"
 #include "pmap/h5.hpp"
@@ -28,10 +31,8 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-constexpr std::size_t kErrorLen = 256;     // fixed-length error strings (truncated)
-constexpr std::size_t kMinFinalLen = 512;  // final_url at least this long (truncated beyond)
-constexpr std::size_t kFlushRows = 4096;   // results buffered per rank before a write
-constexpr double kFlushSeconds = 0.5;      // ... or this often
+constexpr std::size_t kFlushRows = 4096;  // results buffered per rank before a write
+constexpr double kFlushSeconds = 0.5;     // ... or this often
 
 std::string trim(const std::string& s) {
   const auto* ws = " \t\r\n\f\v";
@@ -80,295 +81,172 @@ void for_each_url(const std::string& path, Fn&& fn) {
   while (lines.next(row, url)) fn(row, url);
 }
 
-/// Serial: creates /urls in `path` with every dataset allocated (verdict filled with -1).
-void create_urls_group(const std::string& path, bool create_file, bool overwrite,
-                       std::uint64_t rows, std::size_t url_len, std::size_t final_len,
-                       const Attrs& root, const Attrs& attrs) {
-  h5::silence_errors();
-  h5::Handle file;
-  if (create_file) {
-    file = h5::Handle(
-        H5Fcreate(path.c_str(), overwrite ? H5F_ACC_TRUNC : H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT),
-        "create " + path);
-    write_attrs(file.get(), root);
-  } else {
-    file = h5::Handle(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), "open " + path);
-    if (H5Lexists(file.get(), "urls", H5P_DEFAULT) > 0) {
-      h5::check(H5Ldelete(file.get(), "urls", H5P_DEFAULT), "replace /urls");
-    }
-  }
-  h5::Handle g(H5Gcreate2(file.get(), "urls", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-               "create /urls");
-  write_attrs(g.get(), attrs);
-  const hsize_t n = rows;
-  h5::Handle space(H5Screate_simple(1, &n, nullptr), "urls space");
-  const auto make = [&](const char* name, hid_t type, const void* fill, hid_t fill_type) {
-    h5::Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), "dcpl");
-    h5::check(H5Pset_layout(dcpl.get(), H5D_CONTIGUOUS), "layout");
-    h5::check(H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY), "alloc time");
-    if (fill != nullptr) {
-      h5::check(H5Pset_fill_value(dcpl.get(), fill_type, fill), "fill value");
-      h5::check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_ALLOC), "fill time");
-    } else {
-      h5::check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "fill time");
-    }
-    h5::Handle d(H5Dcreate2(g.get(), name, type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
-                 std::string("create /urls/") + name);
-  };
-  const auto fixed_string = [](std::size_t len) {
-    h5::Handle t(H5Tcopy(H5T_C_S1), "string type");
-    h5::check(H5Tset_size(t.get(), len), "string size");
-    h5::check(H5Tset_strpad(t.get(), H5T_STR_NULLPAD), "string pad");
-    h5::check(H5Tset_cset(t.get(), H5T_CSET_UTF8), "string charset");
-    return t;
-  };
-  h5::Handle verdict(H5Tenum_create(H5T_NATIVE_INT8), "enum type");
-  const std::pair<const char*, std::int8_t> members[] = {
-      {"exists", 0}, {"does_not_exist", 1}, {"unknown", 2}, {"not_checked", -1}};
-  for (const auto& [name, v] : members) h5::check(H5Tenum_insert(verdict.get(), name, &v), "enum");
-  const std::int8_t not_checked = -1;
-  make("url", fixed_string(url_len).get(), nullptr, 0);
-  make("http_status", H5T_STD_I32LE, nullptr, 0);
-  make("error", fixed_string(kErrorLen).get(), nullptr, 0);
-  make("seconds", H5T_IEEE_F64LE, nullptr, 0);
-  make("attempts", H5T_STD_I32LE, nullptr, 0);
-  make("final_url", fixed_string(final_len).get(), nullptr, 0);
-  make("verdict", verdict.get(), &not_checked, verdict.get());
-  g.reset();
-  h5::check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "flush");
-  file.close("close " + path);
-}
-
-/// The /urls columns of some rows, in memory (fixed-length strings packed end to end).
-struct UrlColumns {
-  std::vector<std::uint64_t> rows;
-  std::string urls, errors, finals;
-  std::vector<std::int32_t> status, attempts;
-  std::vector<double> seconds;
-  std::vector<std::int8_t> verdicts;
-
-  void clear() {  // keeps the capacity: the same buffers serve every flush
-    rows.clear();
-    urls.clear();
-    errors.clear();
-    finals.clear();
-    status.clear();
-    attempts.clear();
-    seconds.clear();
-    verdicts.clear();
-  }
-  void reserve(std::size_t n, std::size_t url_len, std::size_t final_len) {
-    rows.reserve(n);
-    urls.reserve(n * url_len);
-    errors.reserve(n * kErrorLen);
-    finals.reserve(n * final_len);
-    status.reserve(n);
-    attempts.reserve(n);
-    seconds.reserve(n);
-    verdicts.reserve(n);
-  }
-  void resize(std::size_t n, std::size_t url_len, std::size_t final_len) {
-    rows.resize(n);
-    urls.resize(n * url_len);
-    errors.resize(n * kErrorLen);
-    finals.resize(n * final_len);
-    status.resize(n);
-    attempts.resize(n);
-    seconds.resize(n);
-    verdicts.resize(n);
-  }
-  /// Buffers in the order of UrlRowWriter's datasets.
-  [[nodiscard]] std::array<void*, 7> data() {
-    return {urls.data(),     status.data(), errors.data(),  seconds.data(),
-            attempts.data(), finals.data(), verdicts.data()};
-  }
-};
-
 /// Writes one rank's rows of /urls: buffered as they finish (scattered by host, in completion
 /// order), written in sorted runs at each flush.
 class UrlRowWriter {
  public:
-  UrlRowWriter(const std::string& path, MPI_Comm comm, std::size_t url_len, std::size_t final_len)
-      : url_len_(url_len), final_len_(final_len) {
+  UrlRowWriter(const std::string& path, MPI_Comm comm) {
     h5::Handle fapl(H5Pcreate(H5P_FILE_ACCESS), "fapl");
     h5::check(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), "set MPI-IO driver");
     file_ = h5::Handle(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get()), "open " + path);
-    for (const char* name :
-         {"url", "http_status", "error", "seconds", "attempts", "final_url", "verdict"}) {
-      dsets_.emplace_back(
-          H5Dopen2(file_.get(), (std::string("/urls/") + name).c_str(), H5P_DEFAULT),
-          std::string("open /urls/") + name);
-      h5::Handle type(H5Dget_type(dsets_.back().get()), "type");
-      mem_types_.push_back(std::move(type));
+    dsets_.emplace(file_.get());
+    for (auto* c : {&pending_, &sorted_}) {
+      c->url_len = dsets_->url_len();
+      c->final_len = dsets_->final_len();
+      // Allocated once, in the thread that creates the writer: flushes run in whichever worker
+      // thread finishes a URL, and fresh megabyte buffers there settled in glibc's per-thread
+      // arenas (measured: +375 bytes of peak memory a URL at 100,000 URLs).
+      c->reserve(kFlushRows);
     }
-    // Allocated once, in the thread that creates the writer: flushes run in whichever worker
-    // thread finishes a URL, and fresh megabyte buffers there would settle in glibc's per-thread
-    // arenas (measured: +375 bytes of peak memory a URL at 100,000 URLs).
-    pending_.reserve(kFlushRows, url_len_, final_len_);
-    sorted_.reserve(kFlushRows, url_len_, final_len_);
   }
 
-  void add(std::uint64_t row, const UrlResult& r) {
-    pending_.rows.push_back(row);
-    append_fixed(pending_.urls, r.url, url_len_);
-    pending_.status.push_back(r.http_status);
-    append_fixed(pending_.errors, r.error, kErrorLen);
-    pending_.seconds.push_back(r.seconds);
-    pending_.attempts.push_back(r.attempts);
-    append_fixed(pending_.finals, r.final_url, final_len_);
-    pending_.verdicts.push_back(static_cast<std::int8_t>(r.verdict));
-  }
-  [[nodiscard]] std::size_t pending() const { return pending_.rows.size(); }
+  void add(std::uint64_t row, const UrlResult& r) { pending_.add(row, r); }
+  [[nodiscard]] std::size_t pending() const { return pending_.size(); }
 
+  /// Rows arrive in completion order; sorted, most of them form runs of one hyperslab each.
   void flush() {
-    const std::size_t n = pending_.rows.size();
+    const std::size_t n = pending_.size();
     if (n == 0) return;
-    // Rows arrive in completion order. Sorted, most of them form runs, each written with one
-    // hyperslab: a run of consecutive rows is one pwrite per dataset (a point selection costs
-    // one pwrite per row and dataset under independent MPI-IO: 6 system calls a URL). Strided
-    // runs (hosts alternating between ranks) still cost a pwrite per row, but one HDF5 call;
-    // scattered rows (many hosts sharded across ranks) fall back to one point selection.
     order_.resize(n);
     for (std::size_t i = 0; i < n; ++i) order_[i] = i;
     std::sort(order_.begin(), order_.end(),
               [&](std::size_t a, std::size_t b) { return pending_.rows[a] < pending_.rows[b]; });
     sorted_.clear();
-    for (const std::size_t i : order_) {
-      sorted_.rows.push_back(pending_.rows[i]);
-      sorted_.urls.append(pending_.urls, i * url_len_, url_len_);
-      sorted_.status.push_back(pending_.status[i]);
-      sorted_.errors.append(pending_.errors, i * kErrorLen, kErrorLen);
-      sorted_.seconds.push_back(pending_.seconds[i]);
-      sorted_.attempts.push_back(pending_.attempts[i]);
-      sorted_.finals.append(pending_.finals, i * final_len_, final_len_);
-      sorted_.verdicts.push_back(pending_.verdicts[i]);
-    }
+    for (const std::size_t i : order_) sorted_.add_from(pending_, i);
     pending_.clear();
-    write_sorted(sorted_);
+    dsets_->write_sorted(sorted_);
   }
 
-  /// Copies rows this rank has written (flushed first) to other rows: (to, from) pairs.
-  /// Returns the verdict of each copied row.
-  std::vector<std::int8_t> copy_rows(
+  /// Copies rows this rank has written to other rows: (to, from) pairs. Returns the copies.
+  detail::UrlColumns copy_rows(
       const std::vector<std::pair<std::uint64_t, std::uint64_t>>& to_from) {
     flush();
-    std::vector<std::int8_t> verdicts;
-    UrlColumns rows;
+    detail::UrlColumns all, block;
+    all.url_len = block.url_len = dsets_->url_len();
+    all.final_len = block.final_len = dsets_->final_len();
     std::vector<hsize_t> coords;
     for (std::size_t begin = 0; begin < to_from.size(); begin += kFlushRows) {
       const std::size_t n = std::min(kFlushRows, to_from.size() - begin);
-      rows.resize(n, url_len_, final_len_);
+      block.resize(n);
       coords.clear();
       for (std::size_t i = 0; i < n; ++i) coords.push_back(to_from[begin + i].second);
-      transfer(rows, coords, /*write=*/false);
+      dsets_->transfer_points(block, coords, /*write=*/false);
       coords.clear();
       for (std::size_t i = 0; i < n; ++i) coords.push_back(to_from[begin + i].first);
-      transfer(rows, coords, /*write=*/true);
-      verdicts.insert(verdicts.end(), rows.verdicts.begin(), rows.verdicts.end());
+      dsets_->transfer_points(block, coords, /*write=*/true);
+      for (std::size_t i = 0; i < n; ++i) all.add_from(block, i);
     }
-    return verdicts;
+    return all;
   }
 
   void close() {
     flush();
-    for (auto& d : dsets_) d.close("close /urls dataset");
+    dsets_->close();
     file_.close("close results file");
   }
 
  private:
-  /// Writes rows sorted by row number, in runs of rows in arithmetic progression.
-  void write_sorted(UrlColumns& c) {
-    const std::size_t n = c.rows.size();
-    runs_.clear();
-    for (const std::uint64_t row : c.rows) {
-      if (!runs_.empty()) {
-        Run& r = runs_.back();
-        const std::uint64_t last = r.first + r.stride * (r.count - 1);
-        if (r.count == 1 && row > last) {
-          r.stride = row - last;
-          ++r.count;
-          continue;
-        }
-        if (row == last + r.stride) {
-          ++r.count;
-          continue;
-        }
-      }
-      runs_.push_back({row, 1, 1});
-    }
-    if (runs_.size() > std::max<std::size_t>(8, n / 8)) {
-      coords_.assign(c.rows.begin(), c.rows.end());
-      transfer(c, coords_, /*write=*/true);
-      return;
-    }
-    const hsize_t count = n;
-    h5::Handle mspace(H5Screate_simple(1, &count, nullptr), "memory space");
-    const auto data = c.data();
-    for (std::size_t d = 0; d < dsets_.size(); ++d) {
-      h5::Handle fspace(H5Dget_space(dsets_[d].get()), "space");
-      hsize_t offset = 0;
-      for (const Run& run : runs_) {
-        const hsize_t file_start = run.first;
-        const hsize_t stride = run.stride;
-        const hsize_t len = run.count;
-        h5::check(
-            H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, &file_start, &stride, &len, nullptr),
-            "select rows");
-        h5::check(
-            H5Sselect_hyperslab(mspace.get(), H5S_SELECT_SET, &offset, nullptr, &len, nullptr),
-            "select buffer");
-        h5::check(H5Dwrite(dsets_[d].get(), mem_type(d), mspace.get(), fspace.get(), H5P_DEFAULT,
-                           data[d]),
-                  "write /urls rows");
-        offset += len;
-      }
-    }
-  }
-
-  /// Reads or writes the rows at `coords` (a point selection, in that order) from or to `c`.
-  void transfer(UrlColumns& c, const std::vector<hsize_t>& coords, bool write) {
-    const hsize_t count = coords.size();
-    h5::Handle mspace(H5Screate_simple(1, &count, nullptr), "memory space");
-    const auto data = c.data();
-    for (std::size_t d = 0; d < dsets_.size(); ++d) {
-      h5::Handle fspace(H5Dget_space(dsets_[d].get()), "space");
-      h5::check(H5Sselect_elements(fspace.get(), H5S_SELECT_SET, coords.size(), coords.data()),
-                "select rows");
-      if (write) {
-        h5::check(H5Dwrite(dsets_[d].get(), mem_type(d), mspace.get(), fspace.get(), H5P_DEFAULT,
-                           data[d]),
-                  "write /urls rows");
-      } else {
-        h5::check(
-            H5Dread(dsets_[d].get(), mem_type(d), mspace.get(), fspace.get(), H5P_DEFAULT, data[d]),
-            "read /urls rows");
-      }
-    }
-  }
-
-  [[nodiscard]] hid_t mem_type(std::size_t d) const {
-    if (d == 1 || d == 4) return H5T_NATIVE_INT32;
-    if (d == 3) return H5T_NATIVE_DOUBLE;
-    return mem_types_[d].get();  // strings and the verdict enum as stored
-  }
-  static void append_fixed(std::string& buf, const std::string& s, std::size_t len) {
-    const std::size_t n = std::min(s.size(), len);
-    buf.append(s.data(), n);
-    buf.append(len - n, '\0');
-  }
-
-  struct Run {
-    std::uint64_t first, stride, count;
-  };
-  std::size_t url_len_, final_len_;
   h5::Handle file_;
-  std::vector<h5::Handle> dsets_;
-  std::vector<h5::Handle> mem_types_;
-  UrlColumns pending_, sorted_;
+  std::optional<detail::UrlDatasets> dsets_;
+  detail::UrlColumns pending_, sorted_;
   std::vector<std::size_t> order_;
-  std::vector<Run> runs_;
-  std::vector<hsize_t> coords_;
 };
+
+/// What an earlier run left in the file (--resume): which rows are done, and their tallies.
+struct PriorRows {
+  std::vector<std::uint8_t> done;     // bit per row
+  std::vector<std::int8_t> verdicts;  // per row, kept for --print only
+  // exists, does not exist, unknown, invalid, reported, interrupted
+  std::uint64_t counts[6] = {0, 0, 0, 0, 0, 0};
+  [[nodiscard]] bool is_done(std::uint64_t row) const {
+    return !done.empty() && (done[row / 8] >> (row % 8) & 1U) != 0;
+  }
+};
+
+/// The list's identity: FNV-1a 64 of its kept lines, as 16 hex digits.
+class ListHash {
+ public:
+  void add(std::string_view line) {
+    for (const char c : line) step(static_cast<unsigned char>(c));
+    step('\n');
+  }
+  [[nodiscard]] std::string hex() const {
+    char b[20];
+    std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(h_));
+    return b;
+  }
+
+ private:
+  void step(unsigned char c) {
+    h_ ^= c;
+    h_ *= 0x100000001b3ULL;
+  }
+  std::uint64_t h_ = 0xcbf29ce484222325ULL;
+};
+
+/// Rank 0, --resume: checks that `path` holds /urls of this list and shard, and reads which rows
+/// are done (checked and not interrupted), in blocks.
+PriorRows read_prior_rows(const std::string& path, std::uint64_t total, const std::string& list,
+                          const UrlJob& job) {
+  h5::silence_errors();
+  const std::string fix = "; run without --resume (with --force) to start over";
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    throw UsageError("--resume: " + path + " does not exist; run without --resume first");
+  }
+  if (!h5::is_hdf5(path)) throw UsageError("--resume: " + path + " is not an HDF5 file" + fix);
+  h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
+  if (H5Lexists(file.get(), "urls", H5P_DEFAULT) <= 0) {
+    throw UsageError("--resume: " + path + " has no /urls to resume" + fix);
+  }
+  {
+    h5::Handle g(H5Gopen2(file.get(), "urls", H5P_DEFAULT), "open /urls");
+    const auto int_attr = [&](const char* name, std::int64_t fallback) {
+      return h5::has_attr(g.get(), name) ? h5::read_attr_int(g.get(), name) : fallback;
+    };
+    const std::string had =
+        h5::has_attr(g.get(), "list_fnv") ? h5::read_attr_string(g.get(), "list_fnv") : "";
+    if (int_attr("urls", -1) != static_cast<std::int64_t>(total) || had != list) {
+      throw UsageError("--resume: " + path + " holds the results of another URL list (" +
+                       std::to_string(int_attr("urls", -1)) + " URLs, fingerprint " + had + "; " +
+                       job.input + " has " + std::to_string(total) + ", " + list + ")" + fix);
+    }
+    if (int_attr("shard_index", 0) != job.shard_index ||
+        int_attr("shard_count", 1) != job.shard_count) {
+      throw UsageError(
+          "--resume: " + path + " is shard " + std::to_string(int_attr("shard_index", 0)) + "/" +
+          std::to_string(int_attr("shard_count", 1)) + ", not " + std::to_string(job.shard_index) +
+          "/" + std::to_string(job.shard_count) + fix);
+    }
+  }
+  detail::UrlDatasets dsets(file.get());
+  if (dsets.rows() != total)
+    throw UsageError("--resume: " + path + ": /urls has the wrong size" + fix);
+  PriorRows prior;
+  prior.done.assign((total + 7) / 8, 0);
+  if (job.print) prior.verdicts.assign(total, -1);
+  detail::UrlColumns block;
+  constexpr std::uint64_t kBlock = 16384;
+  for (std::uint64_t first = 0; first < total; first += kBlock) {
+    const std::uint64_t n = std::min(kBlock, total - first);
+    dsets.read(block, first, n, detail::kUrlDoneColumns);
+    for (std::uint64_t i = 0; i < n; ++i) {
+      const std::int8_t v = block.verdicts[i];
+      const std::string_view error =
+          std::string_view(block.errors).substr(i * detail::kUrlErrorLen, detail::kUrlErrorLen);
+      if (!detail::url_row_done(v, error)) continue;
+      const std::uint64_t row = first + i;
+      prior.done[row / 8] = static_cast<std::uint8_t>(prior.done[row / 8] | (1U << (row % 8)));
+      ++prior.counts[v];
+      if (detail::url_row_invalid(v, block.attempts[i], error)) ++prior.counts[3];
+      ++prior.counts[4];
+      if (job.print) prior.verdicts[row] = v;
+    }
+  }
+  dsets.close();
+  file.close("close " + path);
+  return prior;
+}
 
 std::string fixed3(double v) {
   char b[64];
@@ -405,7 +283,14 @@ UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
 
   // Validate options (throws UsageError) and the output before reading anything big.
   const UrlChecker checker(job.options);
-  if (write_file && !job.append) {
+  if (job.shard_count < 1 || job.shard_index < 0 || job.shard_index >= job.shard_count) {
+    throw UsageError("--shard " + std::to_string(job.shard_index) + "/" +
+                     std::to_string(job.shard_count) + ": expected I/N with 0 <= I < N");
+  }
+  if (job.resume && !write_file) {
+    throw UsageError("--resume needs --output: the results file of the run to resume");
+  }
+  if (write_file && !job.append && !job.resume) {
     std::string err;
     if (rank == 0) {
       try {
@@ -418,15 +303,29 @@ UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
     if (!err.empty()) throw UsageError(err);
   }
 
-  // Every rank reads the list once to size the file; the checks stream it a second time, so
-  // memory does not grow with the list.
-  std::uint64_t total = 0, max_len = 1;
+  // Every rank reads the list to size the file, then once more to find the URLs that may repeat
+  // (and, for a shard, to count its URLs); the checks stream it a third time, so memory does not
+  // grow with the list.
+  const auto shards = static_cast<std::uint64_t>(job.shard_count);
+  const auto in_shard = [&](std::uint64_t hash) {
+    return hash % shards == static_cast<std::uint64_t>(job.shard_index);
+  };
+  std::uint64_t total = 0, max_len = 1, shard_urls = 0;
+  ListHash list_hash;
+  std::optional<detail::RepeatFilter> repeat_filter;
   std::string err;
   try {
     for_each_url(job.input, [&](std::uint64_t, const std::string& url) {
       ++total;
       max_len = std::max<std::uint64_t>(max_len, std::min<std::size_t>(url.size(), 8192));
+      list_hash.add(url);
     });
+    repeat_filter.emplace(total);
+    for_each_url(job.input, [&](std::uint64_t, const std::string& url) {
+      repeat_filter->add(url);
+      if (shards > 1 && in_shard(host_hash(url_host(url)))) ++shard_urls;
+    });
+    if (shards == 1) shard_urls = total;
   } catch (const UsageError& e) {
     err = e.what();
   }
@@ -437,27 +336,64 @@ UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
     throw UsageError(err.empty() ? "--input " + job.input + ": unreadable on another rank" : err);
   }
   const std::size_t url_len = max_len;
-  const std::size_t final_len = std::max<std::size_t>(kMinFinalLen, url_len);
+  const std::size_t final_len = std::max<std::size_t>(detail::kUrlMinFinalLen, url_len);
+  const std::string list_fnv = list_hash.hex();
 
+  // Rank 0 creates /urls, or with --resume reads which rows an earlier run finished (a stage
+  // appended to a compute file that has no /urls yet starts afresh).
+  PriorRows prior;
   std::string create_error;
   int create_code = 0;
+  int resuming = 0;
   if (write_file && rank == 0) {
     try {
-      Attrs root = {{"pmap_version", std::string(kVersion)},
-                    {"schema_version", std::int64_t{1}},
-                    {"created", iso8601_now()},
-                    {"command", job.command},
-                    {"mpi_ranks", std::int64_t{size}},
-                    {"omp_threads", std::int64_t{1}}};
-      Attrs attrs = {
-          {"input", job.input},
-          {"timeout", job.options.timeout},
-          {"threads", std::int64_t{job.options.threads}},
-          {"retries", std::int64_t{job.options.retries}},
-          {"per_host", std::int64_t{job.options.per_host}},
-          {"method", std::string(job.options.method == HttpMethod::Head ? "head" : "get")},
-          {"urls", static_cast<std::int64_t>(total)}};
-      create_urls_group(job.output, !job.append, job.force, total, url_len, final_len, root, attrs);
+      h5::silence_errors();
+      bool has_urls = false;
+      if (job.resume && job.append && std::filesystem::exists(job.output) &&
+          h5::is_hdf5(job.output)) {
+        h5::Handle f(H5Fopen(job.output.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT),
+                     "open " + job.output);
+        has_urls = H5Lexists(f.get(), "urls", H5P_DEFAULT) > 0;
+      }
+      resuming = job.resume && (has_urls || !job.append) ? 1 : 0;
+      if (resuming != 0) {
+        prior = read_prior_rows(job.output, total, list_fnv, job);
+      } else {
+        Attrs root = {{"pmap_version", std::string(kVersion)},
+                      {"schema_version", std::int64_t{1}},
+                      {"created", iso8601_now()},
+                      {"command", job.command},
+                      {"mpi_ranks", std::int64_t{size}},
+                      {"omp_threads", std::int64_t{1}}};
+        Attrs attrs = {
+            {"input", job.input},
+            {"timeout", job.options.timeout},
+            {"threads", std::int64_t{job.options.threads}},
+            {"retries", std::int64_t{job.options.retries}},
+            {"per_host", std::int64_t{job.options.per_host}},
+            {"method", std::string(job.options.method == HttpMethod::Head ? "head" : "get")},
+            {"urls", static_cast<std::int64_t>(total)},
+            {"list_fnv", list_fnv},
+            {"shard_index", std::int64_t{job.shard_index}},
+            {"shard_count", std::int64_t{job.shard_count}},
+            {"shard_urls", static_cast<std::int64_t>(shard_urls)}};
+        h5::Handle file;
+        if (job.append) {
+          file = h5::Handle(H5Fopen(job.output.c_str(), H5F_ACC_RDWR, H5P_DEFAULT),
+                            "open " + job.output);
+          if (H5Lexists(file.get(), "urls", H5P_DEFAULT) > 0) {
+            h5::check(H5Ldelete(file.get(), "urls", H5P_DEFAULT), "replace /urls");
+          }
+        } else {
+          file = h5::Handle(H5Fcreate(job.output.c_str(), job.force ? H5F_ACC_TRUNC : H5F_ACC_EXCL,
+                                      H5P_DEFAULT, H5P_DEFAULT),
+                            "create " + job.output);
+          write_attrs(file.get(), root);
+        }
+        detail::create_urls_group(file.get(), total, url_len, final_len, attrs);
+        h5::check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "flush");
+        file.close("close " + job.output);
+      }
     } catch (const Error& e) {
       create_error = e.what();
       create_code = static_cast<int>(e.code());
@@ -469,22 +405,35 @@ UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
     if (create_code == static_cast<int>(ExitCode::Usage)) throw UsageError(create_error);
     throw RuntimeError(create_error);
   }
+  mpi::check(MPI_Bcast(&resuming, 1, MPI_INT, 0, comm), "MPI_Bcast");
+  if (resuming != 0) {
+    prior.done.resize((total + 7) / 8);
+    for (std::uint64_t at = 0; at < prior.done.size(); at += 1U << 30) {  // int counts
+      const auto n = static_cast<int>(std::min<std::uint64_t>(1U << 30, prior.done.size() - at));
+      mpi::check(MPI_Bcast(prior.done.data() + at, n, MPI_UINT8_T, 0, comm), "MPI_Bcast");
+    }
+  }
+  // Rows done earlier, or by this run: tallied on rank 0, summed over ranks at the end.
+  std::uint64_t prior_done = prior.counts[4];
+  mpi::check(MPI_Bcast(&prior_done, 1, MPI_UINT64_T, 0, comm), "MPI_Bcast");
 
   std::unique_ptr<UrlRowWriter> writer;
-  if (write_file) writer = std::make_unique<UrlRowWriter>(job.output, comm, url_len, final_len);
+  if (write_file) writer = std::make_unique<UrlRowWriter>(job.output, comm);
 
   // Progress across ranks reuses the dispatcher's reporting (no chunks are claimed).
-  Dispatcher progress_channel(comm, {Schedule::Static, total, 1, size});
+  const std::uint64_t to_check = shard_urls - std::min(shard_urls, prior_done);
+  Dispatcher progress_channel(comm, {Schedule::Static, to_check, 1, size});
   std::unique_ptr<Progress> progress;
   if (rank == 0 && job.progress != ProgressMode::None) {
-    progress = std::make_unique<Progress>(job.progress, "urls", total);
+    progress = std::make_unique<Progress>(job.progress, "urls", to_check);
     const auto interval = progress->mode() == ProgressMode::Bar ? std::chrono::milliseconds(100)
                                                                 : std::chrono::milliseconds(500);
     progress_channel.on_tick([p = progress.get()](std::uint64_t done) { p->update(done); },
                              interval);
   }
 
-  std::uint64_t counts[5] = {0, 0, 0, 0, 0};  // exists, does not exist, unknown, invalid, done
+  // exists, does not exist, unknown, invalid, reported, interrupted
+  std::uint64_t counts[6] = {0, 0, 0, 0, 0, 0};
   // (row, verdict) of this rank's rows, for --print (and for repeats when there is no file).
   std::vector<std::pair<std::uint64_t, std::int8_t>> verdicts;
   std::mutex m;
@@ -511,27 +460,28 @@ UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
       if (t.joinable()) t.join();
     }
   } join_watcher{watching, watcher};
-  // URLs that may appear twice, found in one more pass, so only those are remembered.
-  detail::RepeatFilter repeat_filter(total);
-  for_each_url(job.input, [&](std::uint64_t, const std::string& url) { repeat_filter.add(url); });
-
-  // This rank's URLs: those whose host hashes to it, so a host's per-host limit holds job-wide.
+  // This rank's URLs: those of the shard whose host hashes to it, so a host's per-host limit
+  // holds across the job (and across the shards of an array running at once); with --resume,
+  // not those an earlier run finished.
   UrlLines lines(job.input);
   const auto mine = [&](std::size_t& index, std::string& url) {
     std::uint64_t row = 0;
     while (lines.next(row, url)) {
-      if (host_hash(url_host(url)) % static_cast<std::uint64_t>(size) ==
-          static_cast<std::uint64_t>(rank)) {
+      const std::uint64_t hash = host_hash(url_host(url));
+      if (in_shard(hash) &&
+          (hash / shards) % static_cast<std::uint64_t>(size) == static_cast<std::uint64_t>(rank) &&
+          !prior.is_done(row)) {
         index = row;
         return true;
       }
     }
     return false;
   };
-  const auto record = [&](std::uint64_t row, Verdict verdict, bool invalid) {
+  const auto record = [&](std::uint64_t row, Verdict verdict, bool invalid, bool interrupted) {
     ++counts[static_cast<int>(verdict)];
     if (invalid) ++counts[3];
     ++counts[4];
+    if (interrupted) ++counts[5];
     if (!write_file || job.print) verdicts.emplace_back(row, static_cast<std::int8_t>(verdict));
     progress_channel.add_done(1);
   };
@@ -540,7 +490,8 @@ UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
       mine,
       [&](std::size_t row, const UrlResult& r) {
         std::lock_guard lock(m);
-        record(row, r.verdict, r.attempts == 0 && r.error.rfind("invalid URL", 0) == 0);
+        record(row, r.verdict, r.attempts == 0 && r.error.rfind("invalid URL", 0) == 0,
+               r.error == "interrupted");
         if (writer) {
           writer->add(row, r);
           const auto now = clock_type::now();
@@ -555,22 +506,24 @@ UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
         std::lock_guard lock(m);
         repeats.emplace_back(row, first_row);
       },
-      &url_stop, [&](std::string_view url) { return repeat_filter.may_repeat(url); });
+      &url_stop, [&](std::string_view url) { return repeat_filter->may_repeat(url); });
   // A URL named again after its check finished takes the result already recorded for it.
   if (!repeats.empty()) {
-    std::vector<std::int8_t> copied;
     if (writer) {
-      copied = writer->copy_rows(repeats);
+      const detail::UrlColumns copies = writer->copy_rows(repeats);
+      for (std::size_t i = 0; i < repeats.size(); ++i) {
+        const std::string error = copies.error(i);
+        record(repeats[i].first, static_cast<Verdict>(copies.verdicts[i]),
+               detail::url_row_invalid(copies.verdicts[i], copies.attempts[i], error),
+               error == "interrupted");
+      }
     } else {
       std::sort(verdicts.begin(), verdicts.end());
       for (const auto& [row, first_row] : repeats) {
         const auto it = std::lower_bound(verdicts.begin(), verdicts.end(),
                                          std::pair<std::uint64_t, std::int8_t>(first_row, -1));
-        copied.push_back(it->second);
+        record(row, static_cast<Verdict>(it->second), false, false);
       }
-    }
-    for (std::size_t i = 0; i < repeats.size(); ++i) {
-      record(repeats[i].first, static_cast<Verdict>(copied[i]), false);
     }
   }
   watching = false;
@@ -580,11 +533,14 @@ UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
   if (writer) writer->close();
   if (progress) progress->finish(progress_channel.done_total());
 
-  mpi::check(MPI_Allreduce(MPI_IN_PLACE, counts, 5, MPI_UINT64_T, MPI_SUM, comm), "MPI_Allreduce");
+  if (rank == 0) {
+    for (int i = 0; i < 5; ++i) counts[i] += prior.counts[i];
+  }
+  mpi::check(MPI_Allreduce(MPI_IN_PLACE, counts, 6, MPI_UINT64_T, MPI_SUM, comm), "MPI_Allreduce");
   double wall = std::chrono::duration<double>(clock_type::now() - t_start).count();
   mpi::check(MPI_Allreduce(MPI_IN_PLACE, &wall, 1, MPI_DOUBLE, MPI_MAX, comm), "MPI_Allreduce");
   UrlReport report;
-  report.urls = total;
+  report.urls = shard_urls;
   report.exists = counts[0];
   report.does_not_exist = counts[1];
   report.unknown = counts[2];
@@ -595,6 +551,8 @@ UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
   int interrupted = url_stop.load() || stop_requested() ? 1 : 0;
   mpi::check(MPI_Allreduce(MPI_IN_PLACE, &interrupted, 1, MPI_INT, MPI_MAX, comm), "MPI_Allreduce");
   report.interrupted = interrupted != 0;
+  // Rows of the shard done for good (interrupted ones are checked again by --resume).
+  const std::uint64_t checked = counts[4] - counts[5];
 
   if (job.print) {
     // Gather (row, verdict) on rank 0 and print in input order, re-reading the list.
@@ -624,7 +582,9 @@ UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
                            displs.data(), MPI_INT8_T, 0, comm),
                "MPI_Gatherv");
     if (rank == 0) {
-      std::vector<std::int8_t> by_row(total, -1);
+      // Rows an earlier run finished (--resume) print from the file's verdicts.
+      std::vector<std::int8_t> by_row =
+          prior.verdicts.empty() ? std::vector<std::int8_t>(total, -1) : std::move(prior.verdicts);
       for (std::size_t i = 0; i < all_rows.size(); ++i) by_row[all_rows[i]] = all_vs[i];
       for_each_url(job.input, [&](std::uint64_t row, const std::string& url) {
         if (by_row[row] < 0) return;  // interrupted before it was checked
@@ -643,6 +603,7 @@ UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
                           {"does_not_exist", static_cast<std::int64_t>(report.does_not_exist)},
                           {"unknown", static_cast<std::int64_t>(report.unknown)},
                           {"invalid", static_cast<std::int64_t>(report.invalid)},
+                          {"checked", static_cast<std::int64_t>(checked)},
                           {"report", report.line()}});
     g.reset();
     file.close("close " + job.output);

@@ -25,6 +25,9 @@ struct UrlJob {
   bool force = false;   ///< replace an existing output file
   bool append = false;  ///< add /urls to an existing results file (after compute)
   bool print = false;   ///< rank 0 prints "URL - verdict" lines in input order
+  bool resume = false;  ///< reopen `output`, check only rows not done (not checked, interrupted)
+  int shard_index = 0;  ///< check only shard I of N: the URLs whose host hashes to I (job arrays)
+  int shard_count = 1;
   ProgressMode progress = ProgressMode::Auto;
   std::string command;
   bool print_summary = true;
@@ -32,7 +35,8 @@ struct UrlJob {
 
 /// Figures of a finished URL stage (identical on every rank).
 struct UrlReport {
-  std::uint64_t urls = 0, exists = 0, does_not_exist = 0, unknown = 0, invalid = 0;
+  std::uint64_t urls = 0;  ///< URLs of the shard (of the list when not sharded)
+  std::uint64_t exists = 0, does_not_exist = 0, unknown = 0, invalid = 0;
   int ranks = 1, threads = 1;
   double wall_seconds = 0;
   bool interrupted = false;  ///< a stop (signal) on any rank ended the stage early

@@ -1,0 +1,172 @@
+// pmap — `pmap merge` for /urls (see url_merge.hpp).
+#include "url_merge.hpp"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "pmap/error.hpp"
+#include "pmap/h5.hpp"
+#include "pmap/results.hpp"
+#include "url_file.hpp"
+
+namespace pmap::detail {
+
+namespace {
+
+std::string shard_name(const UrlShard& s) {
+  return std::to_string(s.index) + "/" + std::to_string(s.count);
+}
+
+}  // namespace
+
+UrlShard read_url_shard(const std::string& path) {
+  h5::silence_errors();
+  h5::Handle f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
+  if (H5Lexists(f.get(), "urls", H5P_DEFAULT) <= 0) {
+    throw UsageError("merge: " + path + ": no /urls stage");
+  }
+  h5::Handle g(H5Gopen2(f.get(), "urls", H5P_DEFAULT), "open /urls");
+  const auto int_attr = [&](const char* name, std::int64_t fallback) {
+    return h5::has_attr(g.get(), name) ? h5::read_attr_int(g.get(), name) : fallback;
+  };
+  const auto text_attr = [&](const char* name) {
+    return h5::has_attr(g.get(), name) ? h5::read_attr_string(g.get(), name) : std::string();
+  };
+  UrlShard s;
+  s.path = path;
+  s.index = int_attr("shard_index", 0);
+  s.count = int_attr("shard_count", 1);
+  s.urls = int_attr("urls", -1);
+  s.shard_urls = int_attr("shard_urls", -1);
+  s.checked = int_attr("checked", -1);
+  s.list_fnv = text_attr("list_fnv");
+  s.method = text_attr("method");
+  s.input = text_attr("input");
+  if (s.list_fnv.empty() || s.shard_urls < 0) {
+    throw UsageError("merge: " + path +
+                     ": /urls was written by an older pmap (no list_fnv/shard_urls); check the "
+                     "list again with this version");
+  }
+  return s;
+}
+
+void check_url_shards(const std::vector<UrlShard>& shards) {
+  const UrlShard& first = shards.front();
+  for (const UrlShard& s : shards) {
+    const auto differs = [&](const std::string& what, const std::string& a, const std::string& b) {
+      if (a == b) return;
+      throw UsageError("merge: " + s.path + ": not a shard of the same URL check as " + first.path +
+                       " (" + what + ": " + a + " vs " + b + ")");
+    };
+    differs("URLs in the list", std::to_string(s.urls), std::to_string(first.urls));
+    differs("list fingerprint", s.list_fnv, first.list_fnv);
+    differs("method", s.method, first.method);
+    differs("shard count", std::to_string(s.count), std::to_string(first.count));
+    if (s.checked < s.shard_urls) {
+      throw UsageError("merge: " + s.path + " (URL shard " + shard_name(s) + ") has " +
+                       std::to_string(std::max<std::int64_t>(0, s.checked)) + " of its " +
+                       std::to_string(s.shard_urls) +
+                       " URLs checked; finish it with `pmap urls ... --shard " + shard_name(s) +
+                       " --resume`");
+    }
+  }
+}
+
+UrlTotals merge_url_rows(hid_t dst, const std::vector<UrlShard>& shards,
+                         const std::string& command) {
+  std::vector<h5::Handle> files;
+  std::vector<UrlDatasets> in;
+  for (const UrlShard& s : shards) {
+    files.emplace_back(H5Fopen(s.path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + s.path);
+    in.emplace_back(files.back().get());
+  }
+  const UrlShard& first = shards.front();
+  const auto rows = static_cast<std::uint64_t>(first.urls);
+  std::size_t url_len = 1, final_len = kUrlMinFinalLen;
+  for (std::size_t k = 0; k < in.size(); ++k) {
+    if (in[k].rows() != rows) {
+      throw UsageError("merge: " + shards[k].path + ": /urls has " + std::to_string(in[k].rows()) +
+                       " rows, its attributes say " + std::to_string(rows));
+    }
+    url_len = std::max(url_len, in[k].url_len());
+    final_len = std::max(final_len, in[k].final_len());
+  }
+  create_urls_group(dst, rows, url_len, final_len,
+                    {{"input", first.input},
+                     {"method", first.method},
+                     {"urls", first.urls},
+                     {"list_fnv", first.list_fnv},
+                     {"shard_index", std::int64_t{0}},
+                     {"shard_count", std::int64_t{1}},
+                     {"shard_urls", first.urls},
+                     {"merged_from", static_cast<std::int64_t>(shards.size())},
+                     {"command", command}});
+  UrlDatasets out(dst);
+
+  UrlTotals totals;
+  totals.urls = rows;
+  constexpr std::uint64_t kBlock = 4096;
+  UrlColumns merged;
+  merged.url_len = url_len;
+  merged.final_len = final_len;
+  std::vector<UrlColumns> blocks(in.size());
+  std::vector<int> owner;
+  for (std::uint64_t begin = 0; begin < rows; begin += kBlock) {
+    const std::uint64_t n = std::min(kBlock, rows - begin);
+    owner.assign(n, -1);
+    for (std::size_t k = 0; k < in.size(); ++k) {
+      in[k].read(blocks[k], begin, n);
+      for (std::uint64_t i = 0; i < n; ++i) {
+        if (blocks[k].verdicts[i] < 0) continue;
+        if (owner[i] >= 0) {
+          throw UsageError("merge: row " + std::to_string(begin + i) + " was checked by both " +
+                           shards[static_cast<std::size_t>(owner[i])].path + " and " +
+                           shards[k].path + ": the URL shards overlap");
+        }
+        owner[i] = static_cast<int>(k);
+      }
+    }
+    merged.clear();
+    for (std::uint64_t i = 0; i < n; ++i) {
+      if (owner[i] < 0) {
+        throw UsageError("merge: row " + std::to_string(begin + i) +
+                         " of the URL list was checked by no shard: a shard is missing rows");
+      }
+      const UrlColumns& from = blocks[static_cast<std::size_t>(owner[i])];
+      // The string columns may be narrower in a shard: copy through the padded width.
+      merged.rows.push_back(begin + i);
+      const auto pad = [](std::string& to, const std::string& src, std::size_t at,
+                          std::size_t src_len, std::size_t len) {
+        const std::size_t keep = std::min(src_len, len);
+        to.append(src, at * src_len, keep);
+        to.append(len - keep, '\0');
+      };
+      pad(merged.urls, from.urls, i, from.url_len, url_len);
+      merged.status.push_back(from.status[i]);
+      pad(merged.errors, from.errors, i, kUrlErrorLen, kUrlErrorLen);
+      merged.seconds.push_back(from.seconds[i]);
+      merged.attempts.push_back(from.attempts[i]);
+      pad(merged.finals, from.finals, i, from.final_len, final_len);
+      merged.verdicts.push_back(from.verdicts[i]);
+      const std::int8_t v = from.verdicts[i];
+      if (v == 0) ++totals.exists;
+      if (v == 1) ++totals.does_not_exist;
+      if (v == 2) ++totals.unknown;
+      const std::string_view error =
+          std::string_view(from.errors).substr(i * kUrlErrorLen, kUrlErrorLen);
+      if (url_row_invalid(v, from.attempts[i], error)) ++totals.invalid;
+    }
+    out.write(merged, begin);
+  }
+  out.close();
+  for (auto& d : in) d.close();
+  h5::Handle g(H5Gopen2(dst, "urls", H5P_DEFAULT), "open /urls");
+  write_attrs(g.get(), {{"exists", static_cast<std::int64_t>(totals.exists)},
+                        {"does_not_exist", static_cast<std::int64_t>(totals.does_not_exist)},
+                        {"unknown", static_cast<std::int64_t>(totals.unknown)},
+                        {"invalid", static_cast<std::int64_t>(totals.invalid)},
+                        {"checked", static_cast<std::int64_t>(rows)}});
+  return totals;
+}
+
+}  // namespace pmap::detail
