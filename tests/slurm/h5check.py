@@ -2,6 +2,8 @@
 """Checks on pmap results files for the Slurm tests (Debian's /usr/bin/python3 + python3-h5py).
 
     h5check.py same A.h5 B.h5        /compute item, value and status identical (NaN == NaN)
+    h5check.py same-urls A.h5 B.h5   /urls url, verdict, http_status, attempts, error and
+                                     final_url identical, every row checked
     h5check.py complete F.h5 [--ranks R] [--threads T]
                                      every item ok; the run's layout is R ranks x T threads
     h5check.py partial F.h5          a checkpoint: some items ok, some not run (-1), nothing
@@ -13,6 +15,7 @@
 Exit 0 when the check holds, 1 with the reason on stderr when it does not.
 """
 import json
+import re
 import sys
 
 import h5py
@@ -57,6 +60,33 @@ def same(a, b):
     if va.shape != vb.shape or not np.array_equal(va, vb, equal_nan=True):
         fail(f"value differs between {a} and {b}")
     print(f"h5check: {a} and {b}: {len(ia)} rows, item/value/status identical")
+
+
+def same_urls(a, b):
+    files = []
+    for path in (a, b):
+        try:
+            f = h5py.File(path, "r")
+        except OSError as e:
+            fail(f"{path}: cannot open: {e}")
+        if "urls" not in f:
+            fail(f"{path}: no /urls group")
+        files.append(f["urls"])
+    ua, ub = files
+    if ua["verdict"].shape != ub["verdict"].shape:
+        fail(f"/urls sizes differ: {a} {ua['verdict'].shape} vs {b} {ub['verdict'].shape}")
+    unchecked = int(np.count_nonzero(ua["verdict"][:] < 0))
+    if unchecked:
+        fail(f"{a}: {unchecked} rows not checked")
+    for name in ("url", "verdict", "http_status", "attempts", "error", "final_url"):
+        da, db = ua[name][:], ub[name][:]
+        if name == "error":  # curl's texts carry timings: "... port 1 after 0 ms: ..."
+            da, db = (np.array([re.sub(rb"\d+ ms", b"N ms", e) for e in d]) for d in (da, db))
+        if not np.array_equal(da, db):
+            rows = np.nonzero(da != db)[0]
+            fail(f"/urls/{name} differs in {len(rows)} rows, first {rows[:3].tolist()}: "
+                 f"{da[rows[:3]].tolist()} vs {db[rows[:3]].tolist()}")
+    print(f"h5check: {a} and {b}: {len(ua['verdict'])} URL rows identical")
 
 
 def complete(path, ranks, threads):
@@ -111,6 +141,8 @@ def main(argv):
     cmd, path = argv[1], argv[2]
     if cmd == "same" and len(argv) == 4:
         same(path, argv[3])
+    elif cmd == "same-urls" and len(argv) == 4:
+        same_urls(argv[2], argv[3])
     elif cmd == "complete":
         opts = dict(zip(argv[3::2], argv[4::2]))
         complete(path, int(opts["--ranks"]) if "--ranks" in opts else None,

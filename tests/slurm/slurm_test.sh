@@ -9,6 +9,7 @@
 #   slurm_test.sh hybrid srun|mpirun  hybrid.sbatch, 2 ranks x 4 threads from -c
 #   slurm_test.sh signal srun|mpirun  scancel --batch --signal=USR1 mid-run: exit 75, checkpoint
 #   slurm_test.sh requeue             USR1 -> 75 -> scontrol requeue -> --resume -> identical file
+#   slurm_test.sh array-urls          a URL list sharded by a job array, merged = one run
 #   slurm_test.sh array               job array with --shard, then pmap merge in a dependent job
 #   slurm_test.sh scaling-sbatch      scaling.sbatch: CSV, table and plots from srun steps
 #   slurm_test.sh scaling-local       scripts/scaling.sh with mpirun, no cluster
@@ -386,6 +387,43 @@ check_study() {   # DIR RUNS
   log "scaling study in $dir: $runs runs, table and 3 plots"
 }
 
+case_array_urls() {   # a URL list split by a job array, merged; no server needed
+  use_cluster
+  local list="$work/urls.txt" i
+  # Refused connections on 24 loopback hosts (spread over the shards by host), invalid lines
+  # and a duplicate: every verdict is known without a network, and quickly.
+  { for i in $(seq 1 24); do echo "http://127.0.0.$i:1/page-$i"; done
+    echo "not a url"; echo "ftp://example.com/x"; echo "http://127.0.0.3:1/page-3"; } >"$list"
+  local args=(urls --input "$list" --retries 0 --timeout 2 --progress log)
+  "$pmap" "${args[@]}" --output "$work/ref.h5" --force >"$work/ref.log" 2>&1 ||
+    fail "reference URL run failed: $(cat "$work/ref.log")"
+  local jid mid
+  submit --array=0-2 -n 2 "$root/slurm/array.sbatch" "${args[@]}"
+  jid="$submitted"
+  submit --dependency="afterok:$jid" -n 1 -o "$work/merge-%j.out" "$root/slurm/array.sbatch" merge "$jid"
+  mid="$submitted"
+  log "submitted URL array job $jid (3 shards x 2 ranks) and merge job $mid (afterok)"
+  wait_job "$jid" 120
+  local rec
+  while read -r rec; do
+    local st ec
+    st="$(tr ' ' '\n' <<<"$rec" | sed -n 's/^JobState=//p')"
+    ec="$(tr ' ' '\n' <<<"$rec" | sed -n 's/^ExitCode=//p')"
+    [ "$st" = COMPLETED ] && [ "$ec" = 0:0 ] || fail "a URL array task ended $st $ec: $rec"
+  done < <(scontrol -o show job "$jid")
+  wait_job "$mid" 60
+  expect_job "$mid" COMPLETED 0:0
+  local dir="$work/jobs/pmap-array-$jid" total=0 n
+  for i in 0 1 2; do
+    [ -f "$dir/shard-000$i-of-0003.h5" ] || fail "missing URL shard $i: $(ls "$dir")"
+    n="$("$py" -c 'import sys, h5py; print(int(h5py.File(sys.argv[1])["urls"].attrs["shard_urls"]))' \
+          "$dir/shard-000$i-of-0003.h5")" || fail "shard $i: no shard_urls"
+    total=$((total + n))
+  done
+  [ "$total" -eq 27 ] || fail "the URL shards own $total rows, the list has 27"
+  h5check same-urls "$dir/merged.h5" "$work/ref.h5"
+}
+
 case_scaling_sbatch() {
   use_cluster
   local jid
@@ -430,6 +468,7 @@ case "$case_name" in
   signal) case_signal "$arg" ;;
   requeue) case_requeue ;;
   array) case_array ;;
+  array-urls) case_array_urls ;;
   scaling-sbatch) case_scaling_sbatch ;;
   scaling-local) case_scaling_local ;;
   *) fail "unknown case '$case_name'" ;;
