@@ -271,11 +271,17 @@ bool launched() {
 }
 
 /// Started without mpirun: a singleton MPI needs no runtime daemon and no network transport.
-/// Open MPI otherwise spends ~0.35 s forking orted and probing UCX (other MPIs ignore these).
+/// Open MPI otherwise spends ~0.35 s forking orted and probing UCX (other MPIs ignore these);
+/// opening the shared-memory BTL and the matching transports (MTLs, unused under ob1) for one
+/// process costs ~15 ms more. Every run: hwloc's GL plugin, which probes X displays :0-:9 for
+/// GPUs while MPI maps the machine (~15 ms), is skipped; the user's own settings win.
 void prefer_fast_singleton() {
+  setenv("HWLOC_COMPONENTS", "-gl", 0);
   if (launched()) return;
   setenv("OMPI_MCA_ess_singleton_isolated", "1", 0);
   setenv("OMPI_MCA_pml", "ob1", 0);
+  setenv("OMPI_MCA_btl", "self", 0);
+  setenv("OMPI_MCA_mtl", "^ofi,psm,psm2", 0);
 }
 
 constexpr int kInterrupted = static_cast<int>(pmap::ExitCode::Interrupted);

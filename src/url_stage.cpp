@@ -4,9 +4,11 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <optional>
@@ -150,6 +152,40 @@ class UrlRowWriter {
   std::optional<detail::UrlDatasets> dsets_;
   detail::UrlColumns pending_, sorted_;
   std::vector<std::size_t> order_;
+};
+
+/// Calls poll() every 20 ms in its own thread until it returns true or stop() (or the
+/// destructor) is called, which wakes the thread at once instead of after its sleep.
+class StopWatcher {
+ public:
+  explicit StopWatcher(std::function<bool()> poll)
+      : thread_([this, poll = std::move(poll)] {
+          std::unique_lock lock(mutex_);
+          while (!done_) {
+            lock.unlock();
+            const bool stopped = poll();
+            lock.lock();
+            if (stopped) return;
+            wake_.wait_for(lock, std::chrono::milliseconds(20), [this] { return done_; });
+          }
+        }) {}
+  StopWatcher(const StopWatcher&) = delete;
+  StopWatcher& operator=(const StopWatcher&) = delete;
+  ~StopWatcher() { stop(); }
+  void stop() {
+    {
+      const std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool done_ = false;
+  std::thread thread_;  // last: starts once the members above exist
 };
 
 /// What an earlier run left in the file (--resume): which rows are done, and their tallies.
@@ -441,25 +477,12 @@ UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
   // A stop anywhere stops every rank: the watcher forwards a local signal to rank 0 (which
   // tells every rank) and turns the job-wide stop into the flag the checker polls.
   std::atomic<bool> url_stop{false};
-  std::atomic<bool> watching{true};
-  std::thread watcher([&] {
-    while (watching.load()) {
-      if (stop_requested()) progress_channel.request_stop();
-      if (progress_channel.stopping()) {
-        url_stop = true;
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+  StopWatcher watcher([&] {
+    if (stop_requested()) progress_channel.request_stop();
+    if (!progress_channel.stopping()) return false;
+    url_stop = true;
+    return true;
   });
-  struct JoinWatcher {
-    std::atomic<bool>& flag;
-    std::thread& t;
-    ~JoinWatcher() {
-      flag = false;
-      if (t.joinable()) t.join();
-    }
-  } join_watcher{watching, watcher};
   // This rank's URLs: those of the shard whose host hashes to it, so a host's per-host limit
   // holds across the job (and across the shards of an array running at once); with --resume,
   // not those an earlier run finished.
@@ -526,8 +549,7 @@ UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
       }
     }
   }
-  watching = false;
-  if (watcher.joinable()) watcher.join();
+  watcher.stop();
   if (stop_requested()) progress_channel.request_stop();
   progress_channel.finish();
   if (writer) writer->close();
