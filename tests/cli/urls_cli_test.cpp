@@ -1,6 +1,7 @@
 // The URL stage through the pmap binary: `pmap urls` (--print, --output, usage errors, the
 // existing file left alone, SIGTERM), `pmap run ... --urls`, the default job with data/urls.txt,
-// and `pmap inspect` of a file with /urls. Every URL points at the local fixture server
+// `pmap inspect` of a file with /urls, and URL shards (--shard, SLURM_ARRAY_TASK_*), --resume and
+// `pmap merge` of /urls. Every URL points at the local fixture server
 // (tests/support/http_fixture.cpp), never the internet.
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -11,9 +12,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -21,7 +24,9 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "pmap/h5.hpp"
@@ -622,6 +627,554 @@ TEST(UrlsCli, SigtermDuringHangingUrlsExits75Quickly) {
   }
   EXPECT_EQ(interrupted, 4) << pmap.output();
   EXPECT_EQ(not_checked, 2) << pmap.output();
+}
+
+// ---- URL shards (--shard, job arrays), --resume and `pmap merge` of /urls ----------------------
+// One fixture answers on several loopback names, so the URLs of one list fall in every shard of
+// three: by FNV-1a 64 of the host, 127.0.0.3 and [::1] go to shard 0, 127.0.0.2 and localhost to
+// shard 1, 127.0.0.1 (and invalid lines, whose host is "") to shard 2.
+
+/// The job array's variables of the environment these tests run in (under a Slurm array, say)
+/// would pick a shard for the runs without --shard: cleared, as a user outside Slurm has them.
+void clear_array_env() {
+  for (const char* name : {"SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN",
+                           "SLURM_ARRAY_TASK_MAX", "SLURM_ARRAY_TASK_STEP"}) {
+    ::unsetenv(name);
+  }
+}
+
+/// `pmap args...` with extra environment entries ("K=V").
+ProcessResult pmap_env_cmd(const Args& args, const std::vector<std::string>& env,
+                           const std::string& cwd, std::string* what) {
+  Args argv{PMAP_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto all = kMpiEnv;
+  all.insert(all.end(), env.begin(), env.end());
+  auto r = pmap::test::run_process(argv, cwd, all);
+  *what = describe(argv, r);
+  for (const auto& e : env) *what += "env: " + e + "\n";
+  return r;
+}
+
+/// FNV-1a 64, written here independently of pmap::host_hash.
+std::uint64_t fnv1a(std::string_view text) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const char c : text) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+/// The fixture on 127.0.0.1, 127.0.0.2, 127.0.0.3 and, when the machine has it, ::1.
+struct MultiHost {
+  std::unique_ptr<HttpFixture> server;
+  std::vector<std::string> hosts;  // as URL hosts: "127.0.0.1", ..., "localhost", "[::1]"
+};
+
+MultiHost start_multi_host_fixture() {
+  const Args v4 = {"--also-host", "127.0.0.2", "--also-host", "127.0.0.3"};
+  MultiHost m;
+  std::string why;
+  m.server = HttpFixture::start(PMAP_HTTP_FIXTURE, concat(v4, {"--also-host", "::1"}), &why);
+  const bool v6 = m.server != nullptr;
+  if (!v6) m.server = start_fixture(v4);  // no IPv6 loopback here
+  m.hosts = {"127.0.0.1", "127.0.0.2", "127.0.0.3", "localhost"};
+  if (v6) m.hosts.emplace_back("[::1]");
+  return m;
+}
+
+/// A list on several hosts, what pmap must make of each row, the shard of each row, and the
+/// requests (by path) its URLs cause: every distinct URL has its own path.
+struct ShardedList {
+  std::vector<Line> lines;
+  std::vector<int> shard;                           // of 3, by host
+  std::vector<std::map<std::string, int>> traffic;  // per row: path -> requests it causes
+  /// Requests by path of the rows of shard `s` (-1: all rows), each distinct URL once.
+  [[nodiscard]] std::map<std::string, int> requests(int s) const {
+    std::map<std::string, int> out;
+    std::map<std::string, bool> seen;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      if ((s >= 0 && shard[i] != s) || std::exchange(seen[lines[i].url], true)) continue;
+      for (const auto& [path, n] : traffic[i]) out[path] += n;
+    }
+    return out;
+  }
+  [[nodiscard]] std::int64_t rows_of(int s) const {
+    return std::count(shard.begin(), shard.end(), s);
+  }
+};
+
+ShardedList sharded_list(const MultiHost& m) {
+  ShardedList list;
+  const auto add = [&](const std::string& host, const std::string& path, const std::string& verdict,
+                       std::int8_t code, int status, std::map<std::string, int> traffic) {
+    const bool valid = !host.empty();
+    list.lines.push_back(
+        {valid ? m.server->url(path, host) : path, verdict, code, valid ? status : 0});
+    list.shard.push_back(static_cast<int>(fnv1a(host) % 3));
+    list.traffic.push_back(std::move(traffic));
+  };
+  const int unknown_status[] = {500, 501, 505, 410, 418};  // none of them retried
+  for (std::size_t k = 0; k < m.hosts.size(); ++k) {
+    const std::string path = "/delay/" + std::to_string(k + 1);
+    add(m.hosts[k], path, "exists", 0, 200, {{path, 1}});
+  }
+  for (std::size_t k = 0; k < m.hosts.size(); ++k) {
+    const std::string path = "/gone/" + std::to_string(k);  // no such route: 404
+    add(m.hosts[k], path, "does not exist", 1, 404, {{path, 1}});
+    const std::string status = "/status/" + std::to_string(unknown_status[k]);
+    add(m.hosts[k], status, "unknown", 2, unknown_status[k], {{status, 1}});
+  }
+  add("127.0.0.2", "/redirect/2", "exists", 0, 200,
+      {{"/redirect/2", 1}, {"/redirect/1", 1}, {"/ok", 1}});
+  add("", "not-a-url", "unknown", 2, 0, {});
+  for (std::size_t k = m.hosts.size(); k-- > 0;) {  // each host's first URL again
+    list.lines.push_back(list.lines[k]);
+    list.shard.push_back(list.shard[k]);
+    list.traffic.push_back(list.traffic[k]);
+  }
+  return list;
+}
+
+std::map<std::string, int> requests_by_path(const HttpFixture& s) {
+  return pmap::test::fixture_stats(s)["requests_by_path"].get<std::map<std::string, int>>();
+}
+
+/// Every column of row i but seconds (which may differ between runs).
+void expect_same_row(const pmap::test::UrlRows& got, const pmap::test::UrlRows& want, std::size_t i,
+                     const std::string& what) {
+  const std::string where = "row " + std::to_string(i) + " (" + want.url[i] + ")\n" + what;
+  EXPECT_EQ(got.url[i], want.url[i]) << where;
+  EXPECT_EQ(got.verdict[i], want.verdict[i]) << where;
+  EXPECT_EQ(got.http_status[i], want.http_status[i]) << where;
+  EXPECT_EQ(got.attempts[i], want.attempts[i]) << where;
+  EXPECT_EQ(got.error[i], want.error[i]) << where;
+  EXPECT_EQ(got.final_url[i], want.final_url[i]) << where;
+}
+
+void expect_same_rows(const std::string& got_file, const std::string& want_file,
+                      const std::string& what) {
+  const auto got = pmap::test::read_url_rows(got_file);
+  const auto want = pmap::test::read_url_rows(want_file);
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (std::size_t i = 0; i < want.size(); ++i) expect_same_row(got, want, i, what);
+}
+
+/// Path -> mtime and bytes of every file under `dir`.
+std::map<std::string, std::string> snapshot(const std::string& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file()) continue;
+    struct stat st {};
+    ::stat(e.path().c_str(), &st);
+    files[e.path().string()] = std::to_string(st.st_mtim.tv_sec) + "." +
+                               std::to_string(st.st_mtim.tv_nsec) + "\n" + slurp(e.path().string());
+  }
+  return files;
+}
+
+/// The files added, removed or changed between two snapshots ("" when none).
+std::string changes(const std::map<std::string, std::string>& before,
+                    const std::map<std::string, std::string>& after) {
+  std::string out;
+  for (const auto& [path, content] : after) {
+    const auto it = before.find(path);
+    if (it == before.end()) {
+      out += "added " + path + "\n";
+    } else if (it->second != content) {
+      out += "changed " + path + "\n";
+    }
+  }
+  for (const auto& [path, content] : before) {
+    if (after.count(path) == 0) out += "removed " + path + "\n";
+  }
+  return out;
+}
+
+/// A usage refusal: exit 2, one "pmap: error:" message with every part, nothing on stdout's
+/// summary lines.
+void expect_refused(const ProcessResult& r, const std::vector<std::string>& parts,
+                    const std::string& what) {
+  EXPECT_EQ(r.exit_code, 2) << what;
+  EXPECT_NE(r.err.find("pmap: error: "), std::string::npos) << what;
+  for (const auto& part : parts) {
+    EXPECT_NE(r.err.find(part), std::string::npos) << "message lacks '" << part << "'\n" << what;
+  }
+  EXPECT_TRUE(report_of(r.out, "urls").empty()) << what;
+  EXPECT_EQ(r.out.find("merged "), std::string::npos) << what;
+  EXPECT_EQ(r.err.find("HDF5-DIAG"), std::string::npos) << what;
+}
+
+TEST(UrlsShardCli, ThreeShardsMergeIntoTheUnshardedRun) {
+  clear_array_env();
+  const auto fx = start_multi_host_fixture();
+  const HttpFixture& server = *fx.server;
+  TempDir dir;
+  const std::string cwd = dir.path().string();
+  const auto list = sharded_list(fx);
+  const auto n = static_cast<std::int64_t>(list.lines.size());
+  for (int s = 0; s < 3; ++s) ASSERT_GT(list.rows_of(s), 0) << "no URL of the list in shard " << s;
+  write_bytes(dir.file("list.txt"), list_text(list.lines));
+  const Args common = concat({"urls", "--input", "list.txt", "--timeout", "5"}, kQuiet);
+
+  // The unsharded run: the reference, each distinct URL requested once.
+  const std::string full = dir.file("full.h5");
+  std::string what;
+  pmap::test::fixture_reset(server);
+  const auto r = pmap_cmd(concat(common, {"--output", full}), cwd, &what);
+  ASSERT_EQ(r.exit_code, 0) << what;
+  expect_rows(full, list.lines, what);
+  EXPECT_EQ(requests_by_path(server), list.requests(-1)) << what;
+  EXPECT_EQ(pmap::test::read_int_attr(full, "/urls", "shard_index"), 0);
+  EXPECT_EQ(pmap::test::read_int_attr(full, "/urls", "shard_count"), 1);
+  EXPECT_EQ(pmap::test::read_int_attr(full, "/urls", "shard_urls"), n);
+  EXPECT_EQ(pmap::test::read_int_attr(full, "/urls", "checked"), n);
+  const std::string list_fnv = pmap::test::read_string_attr(full, "/urls", "list_fnv");
+  EXPECT_EQ(list_fnv.size(), 16U) << list_fnv;
+  const auto want = pmap::test::read_url_rows(full);
+
+  // Shards 0, 1 (under mpiexec -n 2: its two hosts go to different ranks) and 2.
+  std::int64_t shard_rows = 0;
+  std::vector<std::string> shard_files;
+  for (int s = 0; s < 3; ++s) {
+    const std::string f = dir.file("s" + std::to_string(s) + ".h5");
+    shard_files.push_back(f);
+    const Args args = concat(common, {"--output", f, "--shard", std::to_string(s) + "/3"});
+    pmap::test::fixture_reset(server);
+    const auto rs = s == 1 ? mpi_cmd(2, args, cwd, &what) : pmap_cmd(args, cwd, &what);
+    ASSERT_EQ(rs.exit_code, 0) << what;
+    EXPECT_EQ(requests_by_path(server), list.requests(s)) << "shard " << s << "\n" << what;
+    EXPECT_EQ(report_of(rs.out, "urls")["urls"], std::to_string(list.rows_of(s))) << what;
+    EXPECT_EQ(report_of(rs.out, "urls")["ranks"], s == 1 ? "2" : "1") << what;
+    const auto rows = pmap::test::read_url_rows(f);
+    ASSERT_EQ(rows.size(), list.lines.size()) << what;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      if (list.shard[i] == s) {
+        expect_same_row(rows, want, i, what);
+      } else {
+        EXPECT_EQ(rows.verdict[i], -1) << "row " << i << " of shard " << list.shard[i] << "\n"
+                                       << what;
+      }
+    }
+    EXPECT_EQ(pmap::test::read_int_attr(f, "/urls", "shard_index"), s);
+    EXPECT_EQ(pmap::test::read_int_attr(f, "/urls", "shard_count"), 3);
+    EXPECT_EQ(pmap::test::read_int_attr(f, "/urls", "urls"), n);
+    EXPECT_EQ(pmap::test::read_int_attr(f, "/urls", "shard_urls"), list.rows_of(s));
+    EXPECT_EQ(pmap::test::read_int_attr(f, "/urls", "checked"), list.rows_of(s));
+    EXPECT_EQ(pmap::test::read_string_attr(f, "/urls", "list_fnv"), list_fnv);
+    shard_rows += pmap::test::read_int_attr(f, "/urls", "shard_urls");
+  }
+  EXPECT_EQ(shard_rows, n);
+
+  // Merged in any order: every column equals the unsharded run, seconds the shard's own.
+  const std::string merged = dir.file("merged.h5");
+  const auto m =
+      pmap_cmd({"merge", merged, shard_files[2], shard_files[0], shard_files[1]}, cwd, &what);
+  ASSERT_EQ(m.exit_code, 0) << what;
+  std::int64_t verdicts[3] = {0, 0, 0};
+  for (const auto& l : list.lines) ++verdicts[l.code];
+  EXPECT_NE(m.out.find("merged 3 shards into " + merged + ": " + std::to_string(n) + " URLs (" +
+                       std::to_string(verdicts[0]) + " exist, " + std::to_string(verdicts[1]) +
+                       " do not exist, " + std::to_string(verdicts[2]) + " unknown)"),
+            std::string::npos)
+      << what;
+  expect_same_rows(merged, full, what);
+  const auto got = pmap::test::read_url_rows(merged);
+  std::vector<pmap::test::UrlRows> by_shard;
+  for (const auto& f : shard_files) by_shard.push_back(pmap::test::read_url_rows(f));
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got.seconds[i], by_shard[static_cast<std::size_t>(list.shard[i])].seconds[i])
+        << "row " << i;
+  }
+  EXPECT_EQ(pmap::test::read_int_attr(merged, "/urls", "shard_count"), 1);
+  EXPECT_EQ(pmap::test::read_int_attr(merged, "/urls", "urls"), n);
+  EXPECT_EQ(pmap::test::read_int_attr(merged, "/urls", "checked"), n);
+  EXPECT_EQ(pmap::test::read_string_attr(merged, "/urls", "list_fnv"), list_fnv);
+  EXPECT_FALSE(has_link(merged, "/compute"));
+}
+
+TEST(UrlsShardCli, SlurmArrayTaskVariablesPickTheShard) {
+  clear_array_env();
+  const auto fx = start_multi_host_fixture();
+  TempDir dir;
+  const std::string cwd = dir.path().string();
+  const auto list = sharded_list(fx);
+  write_bytes(dir.file("list.txt"), list_text(list.lines));
+  const Args common = concat({"urls", "--input", "list.txt", "--timeout", "5"}, kQuiet);
+  const std::string flag = dir.file("flag.h5");
+  const std::string array = dir.file("array.h5");
+  std::string what;
+  pmap::test::fixture_reset(*fx.server);
+  const auto a = pmap_cmd(concat(common, {"--output", flag, "--shard", "1/3"}), cwd, &what);
+  ASSERT_EQ(a.exit_code, 0) << what;
+  const auto by_flag = requests_by_path(*fx.server);
+  pmap::test::fixture_reset(*fx.server);
+  const auto b = pmap_env_cmd(concat(common, {"--output", array}),
+                              {"SLURM_ARRAY_TASK_ID=1", "SLURM_ARRAY_TASK_COUNT=3"}, cwd, &what);
+  ASSERT_EQ(b.exit_code, 0) << what;
+  EXPECT_EQ(requests_by_path(*fx.server), by_flag) << what;
+  EXPECT_EQ(by_flag, list.requests(1));
+  for (const char* attr : {"shard_index", "shard_count", "shard_urls", "checked", "urls"}) {
+    EXPECT_EQ(pmap::test::read_int_attr(array, "/urls", attr),
+              pmap::test::read_int_attr(flag, "/urls", attr))
+        << attr;
+  }
+  EXPECT_EQ(pmap::test::read_int_attr(array, "/urls", "shard_index"), 1);
+  EXPECT_EQ(pmap::test::read_int_attr(array, "/urls", "shard_count"), 3);
+  EXPECT_EQ(pmap::test::read_string_attr(array, "/urls", "list_fnv"),
+            pmap::test::read_string_attr(flag, "/urls", "list_fnv"));
+  expect_same_rows(array, flag, what);  // the same rows checked, the others not_checked in both
+}
+
+TEST(UrlsShardCli, ResumeAfterSigtermChecksOnlyTheRowsLeft) {
+  clear_array_env();
+  const auto server = start_fixture({"--also-host", "127.0.0.2"});
+  TempDir dir;
+  const std::string cwd = dir.path().string();
+  // 16 slow URLs (300-315 ms, one path each) on two hosts: 2 threads need 2.4 s for them all.
+  std::vector<Line> lines;
+  for (int i = 0; i < 16; ++i) {
+    lines.push_back({server->url("/delay/" + std::to_string(300 + i), i % 2 ? "127.0.0.2" : ""),
+                     "exists", 0, 200});
+  }
+  write_bytes(dir.file("list.txt"), list_text(lines));
+  std::string what;
+  const std::string full = dir.file("full.h5");
+  const auto r =
+      pmap_cmd(concat({"urls", "--input", "list.txt", "--output", full, "--threads", "16"}, kQuiet),
+               cwd, &what);
+  ASSERT_EQ(r.exit_code, 0) << what;
+
+  // Stopped once the fifth request arrived (so at least three were answered and recorded).
+  const std::string f = dir.file("out.h5");
+  pmap::test::fixture_reset(*server);
+  {
+    Background pmap(
+        {"urls", "--input", "list.txt", "--output", f, "--threads", "2", "--progress", "none"},
+        cwd);
+    ASSERT_TRUE(pmap.started());
+    const auto until = Clock::now() + std::chrono::seconds(10);
+    int requests = 0;
+    while (Clock::now() < until && requests < 5) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      requests = pmap::test::fixture_stats(*server)["requests"].get<int>();
+    }
+    ASSERT_GE(requests, 5) << pmap.output();
+    pmap.signal(SIGTERM);
+    ASSERT_EQ(pmap.wait_for(std::chrono::seconds(10)), 75) << pmap.output();
+  }
+  const auto first = pmap::test::read_url_rows(f);
+  ASSERT_EQ(first.size(), lines.size());
+  std::vector<bool> done(lines.size(), false);
+  std::int64_t n_done = 0;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    done[i] = first.verdict[i] >= 0 && first.error[i] != "interrupted";
+    if (done[i]) {
+      ++n_done;
+      EXPECT_EQ(first.verdict[i], 0) << "row " << i;
+    } else if (first.verdict[i] >= 0) {
+      EXPECT_EQ(first.verdict[i], 2) << "row " << i;  // interrupted: unknown, checked again
+    }
+  }
+  EXPECT_GE(n_done, 3);
+  EXPECT_LT(n_done, 16);
+  EXPECT_EQ(pmap::test::read_int_attr(f, "/urls", "checked"), n_done);
+
+  // --resume (with more threads, and --print) checks the rest, each of them once.
+  pmap::test::fixture_reset(*server);
+  const auto resumed = pmap_cmd(concat({"urls", "--input", "list.txt", "--output", f, "--resume",
+                                        "--print", "--threads", "8"},
+                                       kQuiet),
+                                cwd, &what);
+  ASSERT_EQ(resumed.exit_code, 0) << what;
+  std::map<std::string, int> expected;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (!done[i]) expected["/delay/" + std::to_string(300 + i)] = 1;
+  }
+  EXPECT_EQ(requests_by_path(*server), expected) << what;
+  std::vector<std::string> printed;
+  for (const auto& l : lines) printed.push_back(l.url + " - exists");
+  EXPECT_EQ(verdict_lines(resumed.out), printed) << what;
+  EXPECT_EQ(report_of(resumed.out, "urls")["urls"], "16") << what;
+  expect_same_rows(f, full, what);
+  const auto second = pmap::test::read_url_rows(f);
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (done[i]) {
+      EXPECT_EQ(second.seconds[i], first.seconds[i]) << "row " << i << " rewritten";
+    }
+  }
+  EXPECT_EQ(pmap::test::read_int_attr(f, "/urls", "checked"), 16);
+}
+
+TEST(UrlsShardCli, ResumeRefusesAnotherListShardOrFile) {
+  clear_array_env();
+  const auto fx = start_multi_host_fixture();
+  const HttpFixture& server = *fx.server;
+  TempDir dir;
+  const std::string cwd = dir.path().string();
+  // b.txt: as many URLs as a.txt, one of them another.
+  write_bytes(dir.file("a.txt"), server.url("/ok") + "\n" + server.url("/ok", "127.0.0.2") + "\n" +
+                                     server.url("/ok", "127.0.0.3") + "\n");
+  write_bytes(dir.file("b.txt"), server.url("/ok") + "\n" + server.url("/ok", "127.0.0.2") + "\n" +
+                                     server.url("/missing", "127.0.0.3") + "\n");
+  const std::string a = dir.file("a.h5");
+  const std::string c = dir.file("c.h5");
+  std::string what;
+  ASSERT_EQ(pmap_cmd(concat({"urls", "--input", "a.txt", "--output", a, "--shard", "0/3"}, kQuiet),
+                     cwd, &what)
+                .exit_code,
+            0)
+      << what;
+  ASSERT_EQ(pmap_cmd(concat({"run", "--kernel", "pi", "--range", "0:4", "--arg", "samples=100",
+                             "--output", c},
+                            kQuiet),
+                     cwd, &what)
+                .exit_code,
+            0)
+      << what;
+  const std::string missing = dir.file("missing.h5");
+  struct Case {
+    Args args;
+    std::vector<std::string> parts;
+  };
+  const std::vector<Case> cases = {
+      {{"--input", "b.txt", "--output", a, "--shard", "0/3"}, {a, "another URL list", "b.txt"}},
+      {{"--input", "a.txt", "--output", a, "--shard", "1/3"}, {a, "is shard 0/3, not 1/3"}},
+      {{"--input", "a.txt", "--output", a}, {a, "is shard 0/3, not 0/1"}},
+      {{"--input", "a.txt", "--output", missing}, {missing, "does not exist"}},
+      {{"--input", "a.txt", "--output", c}, {c, "no /urls"}},
+      {{"--input", "a.txt", "--output", a, "--shard", "0/3", "--force"}, {"--force", "--resume"}},
+  };
+  for (const auto& k : cases) {
+    const auto before = snapshot(cwd);
+    pmap::test::fixture_reset(server);
+    const auto r = pmap_cmd(concat(concat({"urls", "--resume"}, k.args), kQuiet), cwd, &what);
+    expect_refused(r, k.parts, what);
+    EXPECT_EQ(changes(before, snapshot(cwd)), "") << what;
+    EXPECT_EQ(pmap::test::fixture_stats(server)["requests"].get<int>(), 0) << what;
+  }
+}
+
+TEST(UrlsShardCli, MergeRefusesUnfinishedForeignOrMixedShards) {
+  clear_array_env();
+  const auto fx = start_multi_host_fixture();
+  const HttpFixture& server = *fx.server;
+  TempDir dir;
+  const std::string cwd = dir.path().string();
+  // One URL per shard of 3; in list.txt shard 0's hangs, in other.txt it answers.
+  const std::string tail = server.url("/ok", "127.0.0.2") + "\n" + server.url("/missing") + "\n";
+  write_bytes(dir.file("list.txt"), server.url("/hang", "127.0.0.3") + "\n" + tail);
+  write_bytes(dir.file("other.txt"), server.url("/ok", "127.0.0.3") + "\n" + tail);
+  const auto shard = [&](const std::string& input, int s) {
+    const std::string f = dir.file(input.substr(0, input.find('.')) + std::to_string(s) + ".h5");
+    std::string what;
+    const auto r = pmap_cmd(
+        concat({"urls", "--input", input, "--output", f, "--shard", std::to_string(s) + "/3"},
+               kQuiet),
+        cwd, &what);
+    EXPECT_EQ(r.exit_code, 0) << what;
+    return f;
+  };
+  const std::string s1 = shard("list.txt", 1);
+  const std::string s2 = shard("list.txt", 2);
+  const std::string t0 = shard("other.txt", 0);
+  // Shard 0 of list.txt stopped by SIGTERM while its URL hangs: 0 of its 1 URL checked.
+  const std::string s0 = dir.file("list0.h5");
+  {
+    Background pmap({"urls", "--input", "list.txt", "--output", s0, "--shard", "0/3", "--timeout",
+                     "60", "--progress", "none"},
+                    cwd);
+    ASSERT_TRUE(pmap.started());
+    const auto until = Clock::now() + std::chrono::seconds(10);
+    int in_flight = 0;
+    while (Clock::now() < until && in_flight < 1) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      in_flight = pmap::test::fixture_stats(server)["in_flight"].get<int>();
+    }
+    ASSERT_EQ(in_flight, 1) << pmap.output();
+    pmap.signal(SIGTERM);
+    ASSERT_EQ(pmap.wait_for(std::chrono::seconds(10)), 75) << pmap.output();
+  }
+  EXPECT_EQ(pmap::test::read_int_attr(s0, "/urls", "checked"), 0);
+  EXPECT_EQ(pmap::test::read_int_attr(s0, "/urls", "shard_urls"), 1);
+  const std::string c1 = dir.file("compute1.h5");
+  std::string what;
+  ASSERT_EQ(pmap_cmd(concat({"run", "--kernel", "pi", "--range", "0:6", "--arg", "samples=100",
+                             "--shard", "1/3", "--output", c1},
+                            kQuiet),
+                     cwd, &what)
+                .exit_code,
+            0)
+      << what;
+
+  const std::string out = dir.file("out.h5");
+  struct Case {
+    std::vector<std::string> shards;
+    std::vector<std::string> parts;
+  };
+  const std::vector<Case> cases = {
+      {{s0, s1, s2}, {s0, "0 of its 1 URLs checked", "--shard 0/3 --resume"}},
+      {{t0, s1, s2}, {s1, t0, "not a shard of the same URL check", "list fingerprint"}},
+      {{s1, c1}, {s1, c1, "/compute", "not shards of one job"}},
+      {{s2, t0}, {"shard 1/3 is missing"}},
+      {{t0, s1, s1, s2}, {s1, "given twice"}},
+  };
+  for (const auto& k : cases) {
+    const auto before = snapshot(cwd);
+    const auto r = pmap_cmd(concat({"merge", out}, k.shards), cwd, &what);
+    expect_refused(r, k.parts, what);
+    EXPECT_EQ(changes(before, snapshot(cwd)), "") << what;
+    EXPECT_FALSE(fs::exists(out)) << what;
+  }
+}
+
+TEST(UrlsShardCli, RunShardsWithUrlsMergeComputeAndUrls) {
+  clear_array_env();
+  const auto fx = start_multi_host_fixture();
+  TempDir dir;
+  const std::string cwd = dir.path().string();
+  const auto list = sharded_list(fx);
+  write_bytes(dir.file("list.txt"), list_text(list.lines));
+  const Args common = concat({"run", "--kernel", "pi", "--range", "0:30", "--arg", "samples=2000",
+                              "--urls", "list.txt", "--url-timeout", "5"},
+                             kQuiet);
+  const std::string full = dir.file("full.h5");
+  std::string what;
+  const auto r = pmap_cmd(concat(common, {"--output", full}), cwd, &what);
+  ASSERT_EQ(r.exit_code, 0) << what;
+  expect_rows(full, list.lines, what);
+  std::vector<std::string> shards;
+  for (int s = 0; s < 3; ++s) {
+    shards.push_back(dir.file("s" + std::to_string(s) + ".h5"));
+    pmap::test::fixture_reset(*fx.server);
+    const auto rs =
+        pmap_cmd(concat(common, {"--shard", std::to_string(s) + "/3", "--output", shards.back()}),
+                 cwd, &what);
+    ASSERT_EQ(rs.exit_code, 0) << what;
+    EXPECT_EQ(requests_by_path(*fx.server), list.requests(s)) << what;
+    EXPECT_EQ(pmap::test::read_int_attr(shards.back(), "/compute", "shard_index"), s);
+    EXPECT_EQ(pmap::test::read_int_attr(shards.back(), "/urls", "shard_index"), s);
+    EXPECT_EQ(pmap::test::read_int_attr(shards.back(), "/urls", "shard_count"), 3);
+    EXPECT_EQ(pmap::test::read_int_attr(shards.back(), "/urls", "checked"), list.rows_of(s));
+  }
+  const std::string merged = dir.file("merged.h5");
+  const auto m = pmap_cmd({"merge", merged, shards[0], shards[1], shards[2]}, cwd, &what);
+  ASSERT_EQ(m.exit_code, 0) << what;
+  EXPECT_NE(m.out.find("merged 3 shards into " + merged + ": 30 items (30 ok, 0 failed, 0 timed " +
+                       "out); " + std::to_string(list.lines.size()) + " URLs"),
+            std::string::npos)
+      << what;
+  EXPECT_EQ(pmap::test::read_int64s(merged, "/compute/item"),
+            pmap::test::read_int64s(full, "/compute/item"));
+  EXPECT_EQ(pmap::test::read_int8s(merged, "/compute/status"), std::vector<std::int8_t>(30, 0));
+  EXPECT_EQ(pmap::test::read_doubles(merged, "/compute/value"),
+            pmap::test::read_doubles(full, "/compute/value"));
+  EXPECT_EQ(pmap::test::read_string_attr(merged, "/compute", "checksum"),
+            pmap::test::read_string_attr(full, "/compute", "checksum"));
+  expect_same_rows(merged, full, what);
+  EXPECT_EQ(pmap::test::read_int_attr(merged, "/urls", "checked"),
+            static_cast<std::int64_t>(list.lines.size()));
 }
 
 }  // namespace
