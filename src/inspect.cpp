@@ -241,11 +241,33 @@ std::string inspect(const std::string& path) {
     std::snprintf(line, sizeof line, "  requests: %llu, slowest URL %.3f s\n",
                   static_cast<unsigned long long>(requests), sec_max);
     os << line;
-    if (h5::has_attr(g.get(), "wall_seconds")) {
-      os << "  run: wall " << attr_text(g.get(), "wall_seconds") << " s, "
-         << attr_text(g.get(), "urls_per_second") << " URLs/s\n";
+    // Finished when every URL of the shard (of the list) is checked for good; files of older
+    // versions, without `checked`, by their final wall time.
+    const auto int_attr = [&](const char* name) -> std::int64_t {
+      return h5::has_attr(g.get(), name) ? h5::read_attr_int(g.get(), name) : -1;
+    };
+    const std::int64_t checked = int_attr("checked");
+    const std::int64_t shard_urls = int_attr("shard_urls");
+    const bool finished =
+        shard_urls >= 0 ? checked >= shard_urls : h5::has_attr(g.get(), "wall_seconds");
+    if (int_attr("shard_count") > 1) {
+      os << "  shard " << int_attr("shard_index") << "/" << int_attr("shard_count") << ": "
+         << shard_urls << " of the list's URLs\n";
+    }
+    if (h5::has_attr(g.get(), "merged_from")) {
+      os << "  merged from " << int_attr("merged_from") << " shards\n";
+    }
+    if (finished) {
+      os << "  run: finished";
+      if (h5::has_attr(g.get(), "wall_seconds")) {
+        os << ", wall " << attr_text(g.get(), "wall_seconds") << " s, "
+           << attr_text(g.get(), "urls_per_second") << " URLs/s";
+      }
+      os << "\n";
     } else {
-      os << "  run: not finished (interrupted or still running)\n";
+      os << "  run: not finished (" << std::max<std::int64_t>(checked, 0) << " of " << shard_urls
+         << " URLs checked; interrupted, killed or still running): "
+         << "pmap urls ... --resume completes it\n";
     }
   }
   return os.str();

@@ -619,7 +619,11 @@ UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
   if (write_file && rank == 0) {
     h5::Handle file(H5Fopen(job.output.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), "reopen " + job.output);
     h5::Handle g(H5Gopen2(file.get(), "urls", H5P_DEFAULT), "open /urls");
-    write_attrs(g.get(), {{"wall_seconds", wall},
+    write_attrs(g.get(), {{"timeout", job.options.timeout},  // the last run's (--resume)
+                          {"threads", std::int64_t{job.options.threads}},
+                          {"retries", std::int64_t{job.options.retries}},
+                          {"per_host", std::int64_t{job.options.per_host}},
+                          {"wall_seconds", wall},
                           {"urls_per_second", report.urls_per_second()},
                           {"exists", static_cast<std::int64_t>(report.exists)},
                           {"does_not_exist", static_cast<std::int64_t>(report.does_not_exist)},

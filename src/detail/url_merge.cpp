@@ -42,6 +42,13 @@ UrlShard read_url_shard(const std::string& path) {
   s.list_fnv = text_attr("list_fnv");
   s.method = text_attr("method");
   s.input = text_attr("input");
+  for (const char* name : {"timeout", "wall_seconds"}) {
+    if (h5::has_attr(g.get(), name))
+      s.reals.emplace_back(name, h5::read_attr_double(g.get(), name));
+  }
+  for (const char* name : {"threads", "retries", "per_host"}) {
+    if (h5::has_attr(g.get(), name)) s.ints.emplace_back(name, h5::read_attr_int(g.get(), name));
+  }
   if (s.list_fnv.empty() || s.shard_urls < 0) {
     throw UsageError("merge: " + path +
                      ": /urls was written by an older pmap (no list_fnv/shard_urls); check the "
@@ -62,12 +69,16 @@ void check_url_shards(const std::vector<UrlShard>& shards) {
     differs("list fingerprint", s.list_fnv, first.list_fnv);
     differs("method", s.method, first.method);
     differs("shard count", std::to_string(s.count), std::to_string(first.count));
+    const std::string finish =
+        "; finish it with `pmap urls ... --shard " + shard_name(s) + " --resume`";
+    if (s.checked < 0) {
+      throw UsageError("merge: " + s.path + " (URL shard " + shard_name(s) +
+                       ") was never finished (killed before its end?)" + finish);
+    }
     if (s.checked < s.shard_urls) {
       throw UsageError("merge: " + s.path + " (URL shard " + shard_name(s) + ") has " +
-                       std::to_string(std::max<std::int64_t>(0, s.checked)) + " of its " +
-                       std::to_string(s.shard_urls) +
-                       " URLs checked; finish it with `pmap urls ... --shard " + shard_name(s) +
-                       " --resume`");
+                       std::to_string(s.checked) + " of its " + std::to_string(s.shard_urls) +
+                       " URLs checked" + finish);
     }
   }
 }
@@ -91,16 +102,29 @@ UrlTotals merge_url_rows(hid_t dst, const std::vector<UrlShard>& shards,
     url_len = std::max(url_len, in[k].url_len());
     final_len = std::max(final_len, in[k].final_len());
   }
-  create_urls_group(dst, rows, url_len, final_len,
-                    {{"input", first.input},
-                     {"method", first.method},
-                     {"urls", first.urls},
-                     {"list_fnv", first.list_fnv},
-                     {"shard_index", std::int64_t{0}},
-                     {"shard_count", std::int64_t{1}},
-                     {"shard_urls", first.urls},
-                     {"merged_from", static_cast<std::int64_t>(shards.size())},
-                     {"command", command}});
+  // The first shard's settings; the wall time of the slowest shard (array tasks run at once).
+  Attrs attrs = {{"input", first.input},
+                 {"method", first.method},
+                 {"urls", first.urls},
+                 {"list_fnv", first.list_fnv},
+                 {"shard_index", std::int64_t{0}},
+                 {"shard_count", std::int64_t{1}},
+                 {"shard_urls", first.urls},
+                 {"merged_from", static_cast<std::int64_t>(shards.size())},
+                 {"command", command}};
+  for (const auto& [name, value] : first.ints) attrs.emplace_back(name, value);
+  double wall = 0;
+  for (const UrlShard& s : shards) {
+    for (const auto& [name, value] : s.reals) {
+      if (name == "wall_seconds") wall = std::max(wall, value);
+    }
+  }
+  for (const auto& [name, value] : first.reals) {
+    if (name != "wall_seconds") attrs.emplace_back(name, value);
+  }
+  attrs.emplace_back("wall_seconds", wall);
+  attrs.emplace_back("urls_per_second", wall > 0 ? static_cast<double>(rows) / wall : 0.0);
+  create_urls_group(dst, rows, url_len, final_len, attrs);
   UrlDatasets out(dst);
 
   UrlTotals totals;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pmap::detail {
@@ -17,6 +18,8 @@ struct UrlShard {
   std::int64_t shard_urls = 0;  ///< rows the shard owns
   std::int64_t checked = -1;    ///< rows of the shard done (-1: the run never finished)
   std::string list_fnv, method, input;
+  std::vector<std::pair<std::string, double>> reals;       ///< timeout, wall_seconds
+  std::vector<std::pair<std::string, std::int64_t>> ints;  ///< threads, retries, per_host
 };
 
 /// Reads /urls's attributes of a shard file; UsageError if it has none usable.

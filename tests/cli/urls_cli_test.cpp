@@ -519,6 +519,7 @@ TEST(UrlsCli, InspectSummarisesUrls) {
   EXPECT_TRUE(std::regex_search(shown.out, std::regex(R"(\b1 (does|do) not exist\b)"))) << what;
   EXPECT_TRUE(std::regex_search(shown.out, std::regex(R"(\b2 unknown\b)"))) << what;
   EXPECT_TRUE(std::regex_search(shown.out, std::regex(R"(\b0 not checked\b)"))) << what;
+  EXPECT_NE(shown.out.find("run: finished, wall "), std::string::npos) << what;
   EXPECT_EQ(shown.out.find("HDF5-DIAG"), std::string::npos) << what;
   EXPECT_EQ(shown.err.find("HDF5-DIAG"), std::string::npos) << what;
 }
@@ -980,6 +981,10 @@ TEST(UrlsShardCli, ResumeAfterSigtermChecksOnlyTheRowsLeft) {
   EXPECT_GE(n_done, 3);
   EXPECT_LT(n_done, 16);
   EXPECT_EQ(pmap::test::read_int_attr(f, "/urls", "checked"), n_done);
+  const auto unfinished = pmap_cmd({"inspect", f}, cwd, &what);
+  EXPECT_NE(unfinished.out.find("run: not finished (" + std::to_string(n_done) + " of 16 URLs"),
+            std::string::npos)
+      << what;
 
   // --resume (with more threads, and --print) checks the rest, each of them once.
   pmap::test::fixture_reset(*server);
