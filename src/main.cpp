@@ -271,17 +271,25 @@ bool launched() {
 }
 
 /// Started without mpirun: a singleton MPI needs no runtime daemon and no network transport.
-/// Open MPI otherwise spends ~0.35 s forking orted and probing UCX (other MPIs ignore these);
-/// opening the shared-memory BTL and the matching transports (MTLs, unused under ob1) for one
-/// process costs ~15 ms more. Every run: hwloc's GL plugin, which probes X displays :0-:9 for
-/// GPUs while MPI maps the machine (~15 ms), is skipped; the user's own settings win.
+/// Open MPI otherwise spends ~0.35 s forking orted and probing UCX (other MPIs ignore these).
+/// MPI_Init then took ~30 ms more than needed for one process, measured on Debian 12: hwloc
+/// reading every PCI device's config space and its GL plugin probing X displays :0-:9 (I/O
+/// locality only matters to network transports), the shared-memory BTL, MTLs (unused under
+/// ob1), and collective/one-sided/topology components pmap does not use (it has no MPI
+/// windows). Launched runs only skip the GL probe. The user's own settings always win.
 void prefer_fast_singleton() {
-  setenv("HWLOC_COMPONENTS", "-gl", 0);
-  if (launched()) return;
+  if (launched()) {
+    setenv("HWLOC_COMPONENTS", "-gl", 0);
+    return;
+  }
+  setenv("HWLOC_COMPONENTS", "-gl,-opencl,-pci,-linuxio", 0);
   setenv("OMPI_MCA_ess_singleton_isolated", "1", 0);
   setenv("OMPI_MCA_pml", "ob1", 0);
   setenv("OMPI_MCA_btl", "self", 0);
   setenv("OMPI_MCA_mtl", "^ofi,psm,psm2", 0);
+  setenv("OMPI_MCA_coll", "self,basic,libnbc", 0);
+  setenv("OMPI_MCA_osc", "pt2pt", 0);
+  setenv("OMPI_MCA_topo", "basic", 0);
 }
 
 constexpr int kInterrupted = static_cast<int>(pmap::ExitCode::Interrupted);
