@@ -472,7 +472,7 @@ def table_c(runs, results):
             slope = (r1 - r0) * 1024 * 1024 / (n1 - n0)
             out.append(f"* Memory, {layout}: {r0:.1f} MiB at {n0:,} URLs -> {r1:.1f} MiB at {n1:,} "
                        f"(x{r1 / r0:.2f} for x{n1 / n0:.0f} URLs; {slope:.0f} bytes per extra URL "
-                       f"per job, i.e. the rank's share of the list kept in memory).")
+                       f"of the job).")
     # What writing the HDF5 file costs: the same process shape with --print and no file.
     shape = {}
     for (layout, n), d in g.items():

@@ -31,9 +31,19 @@ bool UrlQueue::has_room() const {
 
 bool UrlQueue::add(std::size_t index, std::string url, std::string host) {
   std::unique_lock lock(mutex_);
-  while (!has_room()) {
-    if (stopping_()) return false;
-    room_.wait_for(lock, poll_interval);
+  if (!has_room()) {
+    // Full: wait until a quarter of the window has drained (or a worker idles), so the
+    // producer wakes once per batch of jobs, not once per finished job.
+    blocked_ = true;
+    while (!(jobs_.size() <= low_water() ||
+             (idle_workers_ > 0 && jobs_.size() < window_ * idle_window_factor))) {
+      if (stopping_()) {
+        blocked_ = false;
+        return false;
+      }
+      room_.wait_for(lock, poll_interval);
+    }
+    blocked_ = false;
   }
   if (stopping_()) return false;
   const std::uint64_t id = next_id_++;
@@ -80,7 +90,7 @@ std::optional<UrlQueue::Job> UrlQueue::acquire() {
     // Nothing waits and nothing will come: the jobs still running need no more workers.
     if (closed_ && waiting_ == 0) return std::nullopt;
     ++idle_workers_;
-    room_.notify_one();  // an idle worker lets the producer read further ahead
+    if (blocked_) room_.notify_one();  // an idle worker lets the producer read further ahead
     work_.wait_for(lock, poll_interval);
     --idle_workers_;
   }
@@ -102,7 +112,7 @@ std::vector<std::size_t> UrlQueue::finish(const Job& job) {
   } else if (!has_waiting && host.running == 0) {
     hosts_.erase(host.name);  // idle: forgotten, so memory does not grow with the hosts seen
   }
-  room_.notify_one();
+  if (blocked_ && jobs_.size() <= low_water()) room_.notify_one();
   return merged;
 }
 

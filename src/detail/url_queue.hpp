@@ -2,6 +2,7 @@
 // identical URLs merged while one of them waits or runs (private).
 #pragma once
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -63,6 +64,9 @@ class UrlQueue {
     int running = 0;
   };
   [[nodiscard]] bool has_room() const;
+  [[nodiscard]] std::size_t low_water() const {
+    return window_ - std::max<std::size_t>(1, window_ / 4);
+  }
 
   mutable std::mutex mutex_;
   std::condition_variable work_;                   // a job became ready, or the queue closed
@@ -74,6 +78,7 @@ class UrlQueue {
   std::uint64_t next_id_ = 0;
   std::size_t waiting_ = 0;  // jobs added and not yet acquired
   int idle_workers_ = 0;
+  bool blocked_ = false;  // the producer waits for room
   bool closed_ = false;
   int per_host_;
   std::size_t window_;
