@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "pmap/error.hpp"
+#include "pmap/mpi.hpp"
 
 namespace pmap {
 namespace {
@@ -73,9 +74,16 @@ void create_results_file(const std::string& path, const ComputeMeta& meta, bool 
 
 ComputeWriter::ComputeWriter(const std::string& path, MPI_Comm comm) : path_(path) {
   h5::silence_errors();
+  // One rank writes through HDF5's POSIX driver. MPI-IO buys nothing then, costs start-up
+  // (Open MPI loads its file-system components), and in a singleton its shared-file-pointer
+  // component mmaps a file in the session directory that concurrent singletons share
+  // (/tmp/ompi.HOST.0/jf.0/1): one's teardown removed it under another, which then printed
+  // "mca_sharedfp_sm_component_file_query: Error" (seen under ctest -j2).
   h5::Handle fapl(H5Pcreate(H5P_FILE_ACCESS), "file access properties");
-  h5::check(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), "set MPI-IO driver");
-  file_ = h5::Handle(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get()), "open " + path + " (MPI-IO)");
+  const bool mpio = mpi::size(comm) > 1;
+  if (mpio) h5::check(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), "set MPI-IO driver");
+  file_ = h5::Handle(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get()),
+                     "open " + path + (mpio ? " (MPI-IO)" : ""));
   const auto open = [&](const char* name) {
     return h5::Handle(H5Dopen2(file_.get(), name, H5P_DEFAULT), std::string("open ") + name);
   };
