@@ -24,6 +24,7 @@
 
 #include "pmap/h5.hpp"
 #include "support/h5_read.hpp"
+#include "support/pmap_cli.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -33,38 +34,11 @@ namespace fs = std::filesystem;
 using pmap::test::ProcessResult;
 using pmap::test::TempDir;
 
-using Args = std::vector<std::string>;
-
-/// What every launch needs on a 2-core CI machine running as root (ctest sets these too).
-const std::vector<std::string> kMpiEnv = {
-    "OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
-    "OMPI_MCA_rmaps_base_oversubscribe=1", "OMPI_MCA_btl_vader_single_copy_mechanism=none"};
-
-std::string describe(const Args& argv, const ProcessResult& r) {
-  std::string cmd;
-  for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
-  return "command: " + cmd + "\nexit code: " + std::to_string(r.exit_code) + "\n--- stdout ---\n" +
-         r.out + "--- stderr ---\n" + r.err;
-}
-
-/// Runs `pmap args...` directly (a singleton MPI run for `run`).
-ProcessResult pmap_cmd(const Args& args, const std::string& cwd, std::string* what = nullptr) {
-  Args argv{PMAP_BIN};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto r = pmap::test::run_process(argv, cwd, kMpiEnv);
-  if (what != nullptr) *what = describe(argv, r);
-  return r;
-}
-
-/// Runs `mpiexec -n N --bind-to none pmap args...`.
-ProcessResult mpi_cmd(int ranks, const Args& args, const std::string& cwd,
-                      std::string* what = nullptr) {
-  Args argv{PMAP_MPIEXEC, "-n", std::to_string(ranks), "--bind-to", "none", PMAP_BIN};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto r = pmap::test::run_process(argv, cwd, kMpiEnv);
-  if (what != nullptr) *what = describe(argv, r);
-  return r;
-}
+using pmap::test::Args;
+using pmap::test::describe;
+using pmap::test::kMpiEnv;
+using pmap::test::mpi_cmd;
+using pmap::test::pmap_cmd;
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;

@@ -32,13 +32,18 @@
 #include "pmap/h5.hpp"
 #include "support/h5_read.hpp"
 #include "support/http_fixture_process.hpp"
+#include "support/pmap_cli.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
-using Args = std::vector<std::string>;
+using pmap::test::Args;
+using pmap::test::describe;
+using pmap::test::kMpiEnv;
+using pmap::test::mpi_cmd;
+using pmap::test::pmap_cmd;
 using Clock = std::chrono::steady_clock;
 using pmap::test::HttpFixture;
 using pmap::test::ProcessResult;
@@ -49,35 +54,8 @@ using pmap::test::TempDir;
 [[maybe_unused]] const bool proxies_off =
     ::setenv("no_proxy", "*", 1) == 0 && ::setenv("NO_PROXY", "*", 1) == 0;
 
-const std::vector<std::string> kMpiEnv = {
-    "OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
-    "OMPI_MCA_rmaps_base_oversubscribe=1", "OMPI_MCA_btl_vader_single_copy_mechanism=none"};
-
-std::string describe(const Args& argv, const ProcessResult& r) {
-  std::string cmd;
-  for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
-  return "command: " + cmd + "\nexit code: " + std::to_string(r.exit_code) + "\n--- stdout ---\n" +
-         r.out + "--- stderr ---\n" + r.err;
-}
-
 /// `pmap args...` run directly (a singleton MPI process) in `cwd`.
-ProcessResult pmap_cmd(const Args& args, const std::string& cwd, std::string* what) {
-  Args argv{PMAP_BIN};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto r = pmap::test::run_process(argv, cwd, kMpiEnv);
-  *what = describe(argv, r);
-  return r;
-}
-
 /// `mpiexec -n N --bind-to none pmap args...` in `cwd`.
-ProcessResult mpi_cmd(int ranks, const Args& args, const std::string& cwd, std::string* what) {
-  Args argv{PMAP_MPIEXEC, "-n", std::to_string(ranks), "--bind-to", "none", PMAP_BIN};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto r = pmap::test::run_process(argv, cwd, kMpiEnv);
-  *what = describe(argv, r);
-  return r;
-}
-
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream is(text);
