@@ -127,6 +127,15 @@ wait_progress() {
   done
 }
 
+wait_array() {   # JID SECONDS: waits for every task of array job JID; each must end COMPLETED 0:0
+  wait_job "$1" "$2"
+  local rec st ec
+  while read -r rec; do
+    st="$(tr ' ' '\n' <<<"$rec" | sed -n 's/^JobState=//p')"
+    ec="$(tr ' ' '\n' <<<"$rec" | sed -n 's/^ExitCode=//p')"
+    [ "$st" = COMPLETED ] && [ "$ec" = 0:0 ] || fail "an array task ended $st $ec: $rec"
+  done < <(scontrol -o show job "$1")
+}
 reference() {   # OUTPUT pmap run args...: the same run in one process, no Slurm
   local out="$1" a keep=() drop=0; shift
   for a in "$@"; do   # its own --progress
@@ -342,14 +351,7 @@ case_array() {
   submit --dependency="afterok:$jid" -n 1 -o "$work/merge-%j.out" "$root/slurm/array.sbatch" merge "$jid"
   mid="$submitted"
   log "submitted array job $jid (3 shards x 2 ranks) and merge job $mid (afterok)"
-  wait_job "$jid" 120
-  local rec
-  while read -r rec; do
-    local st ec
-    st="$(tr ' ' '\n' <<<"$rec" | sed -n 's/^JobState=//p')"
-    ec="$(tr ' ' '\n' <<<"$rec" | sed -n 's/^ExitCode=//p')"
-    [ "$st" = COMPLETED ] && [ "$ec" = 0:0 ] || fail "an array task ended $st $ec: $rec"
-  done < <(scontrol -o show job "$jid")
+  wait_array "$jid" 120
   wait_job "$mid" 60
   expect_job "$mid" COMPLETED 0:0
   local dir="$work/jobs/pmap-array-$jid" i
@@ -403,14 +405,7 @@ case_array_urls() {   # a URL list split by a job array, merged; no server neede
   submit --dependency="afterok:$jid" -n 1 -o "$work/merge-%j.out" "$root/slurm/array.sbatch" merge "$jid"
   mid="$submitted"
   log "submitted URL array job $jid (3 shards x 2 ranks) and merge job $mid (afterok)"
-  wait_job "$jid" 120
-  local rec
-  while read -r rec; do
-    local st ec
-    st="$(tr ' ' '\n' <<<"$rec" | sed -n 's/^JobState=//p')"
-    ec="$(tr ' ' '\n' <<<"$rec" | sed -n 's/^ExitCode=//p')"
-    [ "$st" = COMPLETED ] && [ "$ec" = 0:0 ] || fail "a URL array task ended $st $ec: $rec"
-  done < <(scontrol -o show job "$jid")
+  wait_array "$jid" 120
   wait_job "$mid" 60
   expect_job "$mid" COMPLETED 0:0
   local dir="$work/jobs/pmap-array-$jid" total=0 n
