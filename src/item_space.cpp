@@ -11,6 +11,7 @@
 #include <limits>
 #include <string>
 
+#include "detail/fnv.hpp"
 #include "detail/text.hpp"
 #include "pmap/error.hpp"
 
@@ -156,27 +157,18 @@ std::optional<std::uint64_t> ItemSpace::row_of(std::int64_t value) const {
 }
 
 std::string ItemSpace::fingerprint() const {
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  const auto mix = [&h](const void* data, std::size_t len) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    for (std::size_t i = 0; i < len; ++i) {
-      h ^= p[i];
-      h *= 0x100000001b3ULL;
-    }
-  };
+  detail::Fnv1a64 h;
   if (from_input_) {
     for (std::size_t i = 0; i < lines_.text.size(); ++i) {
-      mix(&lines_.line_number[i], sizeof(std::int64_t));
-      mix(lines_.text[i].data(), lines_.text[i].size());
+      h.add(&lines_.line_number[i], sizeof(std::int64_t));
+      h.add(lines_.text[i]);
     }
   } else {
-    mix(&range_.start, sizeof range_.start);
-    mix(&range_.stop, sizeof range_.stop);
-    mix(&range_.step, sizeof range_.step);
+    h.add(&range_.start, sizeof range_.start);
+    h.add(&range_.stop, sizeof range_.stop);
+    h.add(&range_.step, sizeof range_.step);
   }
-  char buf[20];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
+  return h.hex();
 }
 
 std::string ItemSpace::describe() const {

@@ -24,6 +24,7 @@
 
 #include "detail/curl_handle.hpp"
 #include "detail/fingerprint_set.hpp"
+#include "detail/fnv.hpp"
 #include "detail/url_queue.hpp"
 #include "pmap/error.hpp"
 
@@ -457,12 +458,9 @@ std::optional<std::string> url_invalid_reason(std::string_view line) {
 std::string url_host(std::string_view url) { return parse_url(url).host; }
 
 std::uint64_t host_hash(std::string_view host) noexcept {
-  std::uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a 64 offset basis
-  for (const char c : host) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 0x100000001b3ULL;  // FNV 64 prime
-  }
-  return hash;
+  detail::Fnv1a64 hash;
+  hash.add(host);
+  return hash.value();
 }
 
 UrlChecker::UrlChecker(UrlOptions options) : options_(std::move(options)) {

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "detail/fnv.hpp"
 #include "detail/repeat_filter.hpp"
 #include "detail/text.hpp"
 #include "detail/url_file.hpp"
@@ -203,27 +204,6 @@ struct PriorRows {
   }
 };
 
-/// The list's identity: FNV-1a 64 of its kept lines, as 16 hex digits.
-class ListHash {
- public:
-  void add(std::string_view line) {
-    for (const char c : line) step(static_cast<unsigned char>(c));
-    step('\n');
-  }
-  [[nodiscard]] std::string hex() const {
-    char b[20];
-    std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(h_));
-    return b;
-  }
-
- private:
-  void step(unsigned char c) {
-    h_ ^= c;
-    h_ *= 0x100000001b3ULL;
-  }
-  std::uint64_t h_ = 0xcbf29ce484222325ULL;
-};
-
 /// Rank 0, --resume: checks that `path` holds /urls of this list and shard, and reads which rows
 /// are done (checked and not interrupted), in blocks.
 PriorRows read_prior_rows(const std::string& path, std::uint64_t total, const std::string& list,
@@ -351,7 +331,7 @@ UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
     return hash % shards == static_cast<std::uint64_t>(job.shard_index);
   };
   std::uint64_t total = 0, max_len = 1, shard_urls = 0;
-  ListHash list_hash;
+  detail::Fnv1a64 list_hash;  // the list's identity: its kept lines, each ended by \n
   std::optional<detail::RepeatFilter> repeat_filter;
   std::string err;
   try {
@@ -359,6 +339,7 @@ UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
       ++total;
       max_len = std::max<std::uint64_t>(max_len, std::min<std::size_t>(url.size(), 8192));
       list_hash.add(url);
+      list_hash.add("\n");
     });
     repeat_filter.emplace(total);
     for_each_url(job.input, [&](std::uint64_t, const std::string& url) {
