@@ -168,4 +168,21 @@ std::vector<std::string> read_attr_strings(hid_t obj, const std::string& name) {
   return out;
 }
 
+Handle create_dataset(hid_t parent, const char* name, hid_t type, const std::vector<hsize_t>& dims,
+                      const void* fill, hid_t fill_type) {
+  Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+               std::string("dataspace of ") + name);
+  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), "dataset creation properties");
+  check(H5Pset_layout(dcpl.get(), H5D_CONTIGUOUS), "set contiguous layout");
+  check(H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY), "set early allocation");
+  if (fill != nullptr) {
+    check(H5Pset_fill_value(dcpl.get(), fill_type, fill), "set fill value");
+    check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_ALLOC), "set fill time");
+  } else {
+    check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "set fill time");
+  }
+  return Handle(H5Dcreate2(parent, name, type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+                std::string("create dataset ") + name);
+}
+
 }  // namespace pmap::h5

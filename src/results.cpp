@@ -10,24 +10,6 @@
 namespace pmap {
 namespace {
 
-h5::Handle make_dataset(hid_t group, const char* name, hid_t type, std::vector<hsize_t> dims,
-                        const void* fill, hid_t fill_type) {
-  h5::Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
-                   std::string("dataspace of ") + name);
-  h5::Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), "dataset creation properties");
-  h5::check(H5Pset_layout(dcpl.get(), H5D_CONTIGUOUS), "set contiguous layout");
-  h5::check(H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY), "set early allocation");
-  if (fill != nullptr) {
-    h5::check(H5Pset_fill_value(dcpl.get(), fill_type, fill), "set fill value");
-    h5::check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_ALLOC), "set fill time");
-  } else {
-    h5::check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "set fill time");
-  }
-  return h5::Handle(
-      H5Dcreate2(group, name, type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
-      std::string("create dataset ") + name);
-}
-
 void write_slab(hid_t dset, hid_t mem_type, std::uint64_t begin, std::uint64_t count,
                 std::size_t columns, const void* data) {
   const int rank = columns > 0 ? 2 : 1;
@@ -61,12 +43,12 @@ void create_results_file(const std::string& path, const ComputeMeta& meta, bool 
   const hsize_t n = meta.items;
   const hsize_t k = meta.columns.size();
   const std::int8_t not_run = static_cast<std::int8_t>(ItemStatus::NotRun);
-  make_dataset(group.get(), "item", H5T_STD_I64LE, {n}, nullptr, 0);
-  make_dataset(group.get(), "value", H5T_IEEE_F64LE, {n, k}, nullptr, 0);
-  make_dataset(group.get(), "status", H5T_STD_I8LE, {n}, &not_run, H5T_NATIVE_INT8);
-  make_dataset(group.get(), "rank", H5T_STD_I32LE, {n}, nullptr, 0);
-  make_dataset(group.get(), "thread", H5T_STD_I32LE, {n}, nullptr, 0);
-  make_dataset(group.get(), "seconds", H5T_IEEE_F64LE, {n}, nullptr, 0);
+  h5::create_dataset(group.get(), "item", H5T_STD_I64LE, {n});
+  h5::create_dataset(group.get(), "value", H5T_IEEE_F64LE, {n, k});
+  h5::create_dataset(group.get(), "status", H5T_STD_I8LE, {n}, &not_run, H5T_NATIVE_INT8);
+  h5::create_dataset(group.get(), "rank", H5T_STD_I32LE, {n});
+  h5::create_dataset(group.get(), "thread", H5T_STD_I32LE, {n});
+  h5::create_dataset(group.get(), "seconds", H5T_IEEE_F64LE, {n});
   group.reset();
   h5::check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "flush " + path);
   file.close("close " + path);

@@ -54,4 +54,9 @@ std::vector<std::string> read_attr_strings(hid_t obj, const std::string& name);
 /// A variable-length UTF-8 string type.
 Handle vlen_string_type();
 
+/// Creates dataset `name` in `parent`: contiguous, allocated at once (so ranks can write it in
+/// parallel), filled with *fill (of type fill_type) or, when fill is null, never filled.
+Handle create_dataset(hid_t parent, const char* name, hid_t type, const std::vector<hsize_t>& dims,
+                      const void* fill = nullptr, hid_t fill_type = -1);
+
 }  // namespace pmap::h5

@@ -36,33 +36,19 @@ void create_urls_group(hid_t file, std::uint64_t rows, std::size_t url_len, std:
                        const Attrs& attrs) {
   h5::Handle g(H5Gcreate2(file, "urls", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "create /urls");
   write_attrs(g.get(), attrs);
-  const hsize_t n = rows;
-  h5::Handle space(H5Screate_simple(1, &n, nullptr), "urls space");
-  const auto make = [&](const char* name, hid_t type, const void* fill) {
-    h5::Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), "dcpl");
-    h5::check(H5Pset_layout(dcpl.get(), H5D_CONTIGUOUS), "layout");
-    h5::check(H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY), "alloc time");
-    if (fill != nullptr) {
-      h5::check(H5Pset_fill_value(dcpl.get(), type, fill), "fill value");
-      h5::check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_ALLOC), "fill time");
-    } else {
-      h5::check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "fill time");
-    }
-    h5::Handle d(H5Dcreate2(g.get(), name, type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
-                 std::string("create /urls/") + name);
-  };
+  const std::vector<hsize_t> n = {rows};
   h5::Handle verdict(H5Tenum_create(H5T_NATIVE_INT8), "enum type");
   const std::pair<const char*, std::int8_t> members[] = {
       {"exists", 0}, {"does_not_exist", 1}, {"unknown", 2}, {"not_checked", -1}};
   for (const auto& [name, v] : members) h5::check(H5Tenum_insert(verdict.get(), name, &v), "enum");
   const std::int8_t not_checked = -1;
-  make("url", fixed_string(url_len).get(), nullptr);
-  make("http_status", H5T_STD_I32LE, nullptr);
-  make("error", fixed_string(kUrlErrorLen).get(), nullptr);
-  make("seconds", H5T_IEEE_F64LE, nullptr);
-  make("attempts", H5T_STD_I32LE, nullptr);
-  make("final_url", fixed_string(final_len).get(), nullptr);
-  make("verdict", verdict.get(), &not_checked);
+  h5::create_dataset(g.get(), "url", fixed_string(url_len).get(), n);
+  h5::create_dataset(g.get(), "http_status", H5T_STD_I32LE, n);
+  h5::create_dataset(g.get(), "error", fixed_string(kUrlErrorLen).get(), n);
+  h5::create_dataset(g.get(), "seconds", H5T_IEEE_F64LE, n);
+  h5::create_dataset(g.get(), "attempts", H5T_STD_I32LE, n);
+  h5::create_dataset(g.get(), "final_url", fixed_string(final_len).get(), n);
+  h5::create_dataset(g.get(), "verdict", verdict.get(), n, &not_checked, verdict.get());
 }
 
 void UrlColumns::clear() {
