@@ -25,6 +25,15 @@ void append_fixed(std::string& buf, std::string_view s, std::size_t len) {
   buf.append(len - n, '\0');
 }
 
+/// Appends element i of `from` (fixed length from_len) as a fixed-length `len` string: cut or
+/// NUL-padded, so columns of different widths (shards of one list) copy into each other.
+void append_slice(std::string& to, const std::string& from, std::size_t i, std::size_t from_len,
+                  std::size_t len) {
+  const std::size_t keep = std::min(from_len, len);
+  to.append(from, i * from_len, keep);
+  to.append(len - keep, '\0');
+}
+
 std::string_view unpadded(std::string_view s) {
   const auto end = s.find('\0');
   return end == std::string_view::npos ? s : s.substr(0, end);
@@ -52,36 +61,15 @@ void create_urls_group(hid_t file, std::uint64_t rows, std::size_t url_len, std:
 }
 
 void UrlColumns::clear() {
-  rows.clear();
-  urls.clear();
-  errors.clear();
-  finals.clear();
-  status.clear();
-  attempts.clear();
-  seconds.clear();
-  verdicts.clear();
+  each_column([](auto& column, std::size_t) { column.clear(); });
 }
 
 void UrlColumns::reserve(std::size_t n) {
-  rows.reserve(n);
-  urls.reserve(n * url_len);
-  errors.reserve(n * kUrlErrorLen);
-  finals.reserve(n * final_len);
-  status.reserve(n);
-  attempts.reserve(n);
-  seconds.reserve(n);
-  verdicts.reserve(n);
+  each_column([n](auto& column, std::size_t width) { column.reserve(n * width); });
 }
 
 void UrlColumns::resize(std::size_t n) {
-  rows.resize(n);
-  urls.resize(n * url_len);
-  errors.resize(n * kUrlErrorLen);
-  finals.resize(n * final_len);
-  status.resize(n);
-  attempts.resize(n);
-  seconds.resize(n);
-  verdicts.resize(n);
+  each_column([n](auto& column, std::size_t width) { column.resize(n * width); });
 }
 
 void UrlColumns::add(std::uint64_t row, const UrlResult& r) {
@@ -97,23 +85,13 @@ void UrlColumns::add(std::uint64_t row, const UrlResult& r) {
 
 void UrlColumns::add_from(const UrlColumns& o, std::size_t i) {
   rows.push_back(i < o.rows.size() ? o.rows[i] : 0);
-  urls.append(o.urls, i * url_len, url_len);
+  append_slice(urls, o.urls, i, o.url_len, url_len);
   status.push_back(o.status[i]);
-  errors.append(o.errors, i * kUrlErrorLen, kUrlErrorLen);
+  append_slice(errors, o.errors, i, kUrlErrorLen, kUrlErrorLen);
   seconds.push_back(o.seconds[i]);
   attempts.push_back(o.attempts[i]);
-  finals.append(o.finals, i * final_len, final_len);
+  append_slice(finals, o.finals, i, o.final_len, final_len);
   verdicts.push_back(o.verdicts[i]);
-}
-
-void UrlColumns::set_from(std::size_t at, const UrlColumns& o, std::size_t i) {
-  urls.replace(at * url_len, url_len, o.urls, i * url_len, url_len);
-  status[at] = o.status[i];
-  errors.replace(at * kUrlErrorLen, kUrlErrorLen, o.errors, i * kUrlErrorLen, kUrlErrorLen);
-  seconds[at] = o.seconds[i];
-  attempts[at] = o.attempts[i];
-  finals.replace(at * final_len, final_len, o.finals, i * final_len, final_len);
-  verdicts[at] = o.verdicts[i];
 }
 
 std::string UrlColumns::error(std::size_t i) const {

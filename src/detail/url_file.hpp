@@ -41,14 +41,28 @@ struct UrlColumns {
   std::vector<std::int8_t> verdicts;
 
   [[nodiscard]] std::size_t size() const { return verdicts.size(); }
-  void clear();                                           ///< keeps the capacity
-  void reserve(std::size_t n);                            ///< n rows
-  void resize(std::size_t n);                             ///< n rows (rows included)
-  void add(std::uint64_t row, const UrlResult& r);        ///< appends a row
-  void add_from(const UrlColumns& other, std::size_t i);  ///< appends row i of `other`
-  void set_from(std::size_t at, const UrlColumns& other, std::size_t i);  ///< row at <- other's i
+  void clear();                                     ///< keeps the capacity
+  void reserve(std::size_t n);                      ///< n rows
+  void resize(std::size_t n);                       ///< n rows (rows included)
+  void add(std::uint64_t row, const UrlResult& r);  ///< appends a row
+  /// Appends row i of `other`, its strings cut or padded to this object's widths.
+  void add_from(const UrlColumns& other, std::size_t i);
   [[nodiscard]] std::string error(std::size_t i) const;  ///< row i's error, without padding
   [[nodiscard]] std::array<void*, kUrlColumnCount> data();
+
+ private:
+  /// f(container, elements per row) for every column (rows included).
+  template <typename F>
+  void each_column(F&& f) {
+    f(rows, 1);
+    f(urls, url_len);
+    f(errors, kUrlErrorLen);
+    f(finals, final_len);
+    f(status, 1);
+    f(attempts, 1);
+    f(seconds, 1);
+    f(verdicts, 1);
+  }
 };
 
 /// True if the row needs no check: checked, and not cut short by a stop ("interrupted").

@@ -157,21 +157,8 @@ UrlTotals merge_url_rows(hid_t dst, const std::vector<UrlShard>& shards,
                          " of the URL list was checked by no shard: a shard is missing rows");
       }
       const UrlColumns& from = blocks[static_cast<std::size_t>(owner[i])];
-      // The string columns may be narrower in a shard: copy through the padded width.
-      merged.rows.push_back(begin + i);
-      const auto pad = [](std::string& to, const std::string& src, std::size_t at,
-                          std::size_t src_len, std::size_t len) {
-        const std::size_t keep = std::min(src_len, len);
-        to.append(src, at * src_len, keep);
-        to.append(len - keep, '\0');
-      };
-      pad(merged.urls, from.urls, i, from.url_len, url_len);
-      merged.status.push_back(from.status[i]);
-      pad(merged.errors, from.errors, i, kUrlErrorLen, kUrlErrorLen);
-      merged.seconds.push_back(from.seconds[i]);
-      merged.attempts.push_back(from.attempts[i]);
-      pad(merged.finals, from.finals, i, from.final_len, final_len);
-      merged.verdicts.push_back(from.verdicts[i]);
+      merged.add_from(from, i);  // a shard's string columns may be narrower: padded
+      merged.rows.back() = begin + i;
       const std::int8_t v = from.verdicts[i];
       if (v == 0) ++totals.exists;
       if (v == 1) ++totals.does_not_exist;
