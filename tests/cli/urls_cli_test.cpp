@@ -574,13 +574,7 @@ TEST(UrlsCli, SigtermDuringHangingUrlsExits75Quickly) {
                   dir.path().string());
   ASSERT_TRUE(pmap.started());
   // Wait until the four workers hang in their requests (the fixture counts them in flight).
-  const auto until = Clock::now() + std::chrono::seconds(10);
-  int in_flight = 0;
-  while (Clock::now() < until && in_flight < 4) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    in_flight = pmap::test::fixture_stats(*server)["in_flight"].get<int>();
-  }
-  ASSERT_EQ(in_flight, 4) << pmap.output();
+  ASSERT_EQ(pmap::test::fixture_wait(*server, "in_flight", 4), 4) << pmap.output();
   const auto signalled = Clock::now();
   pmap.signal(SIGTERM);
   const int code = pmap.wait_for(std::chrono::seconds(10));
@@ -933,13 +927,7 @@ TEST(UrlsShardCli, ResumeAfterSigtermChecksOnlyTheRowsLeft) {
         {"urls", "--input", "list.txt", "--output", f, "--threads", "2", "--progress", "none"},
         cwd);
     ASSERT_TRUE(pmap.started());
-    const auto until = Clock::now() + std::chrono::seconds(10);
-    int requests = 0;
-    while (Clock::now() < until && requests < 5) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      requests = pmap::test::fixture_stats(*server)["requests"].get<int>();
-    }
-    ASSERT_GE(requests, 5) << pmap.output();
+    ASSERT_GE(pmap::test::fixture_wait(*server, "requests", 5), 5) << pmap.output();
     pmap.signal(SIGTERM);
     ASSERT_EQ(pmap.wait_for(std::chrono::seconds(10)), 75) << pmap.output();
   }
@@ -1069,13 +1057,7 @@ TEST(UrlsShardCli, MergeRefusesUnfinishedForeignOrMixedShards) {
                      "60", "--progress", "none"},
                     cwd);
     ASSERT_TRUE(pmap.started());
-    const auto until = Clock::now() + std::chrono::seconds(10);
-    int in_flight = 0;
-    while (Clock::now() < until && in_flight < 1) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      in_flight = pmap::test::fixture_stats(server)["in_flight"].get<int>();
-    }
-    ASSERT_EQ(in_flight, 1) << pmap.output();
+    ASSERT_EQ(pmap::test::fixture_wait(server, "in_flight", 1), 1) << pmap.output();
     pmap.signal(SIGTERM);
     ASSERT_EQ(pmap.wait_for(std::chrono::seconds(10)), 75) << pmap.output();
   }

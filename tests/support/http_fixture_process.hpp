@@ -190,6 +190,19 @@ inline nlohmann::json fixture_stats(const HttpFixture& server, std::string_view 
   return nlohmann::json::parse(http_get(server.url("/stats", host)));
 }
 
+/// Polls the fixture's counter `key` (e.g. "requests", "in_flight") every 20 ms until it
+/// reaches `at_least` or `timeout` has passed; returns the last value read.
+inline int fixture_wait(const HttpFixture& server, const char* key, int at_least,
+                        std::chrono::seconds timeout = std::chrono::seconds(10)) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  int value = 0;
+  while (std::chrono::steady_clock::now() < until && value < at_least) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    value = fixture_stats(server)[key].get<int>();
+  }
+  return value;
+}
+
 /// Clears the fixture's counters (and its /retry-after and /flaky memories).
 inline void fixture_reset(const HttpFixture& server, std::string_view host = {}) {
   http_get(server.url("/reset", host));
