@@ -27,14 +27,19 @@ def fail(message):
     sys.exit(1)
 
 
-def load(path):
+def open_group(path, name):
+    """The file and its group NAME; fails when either is missing."""
     try:
         f = h5py.File(path, "r")
     except OSError as e:
         fail(f"{path}: cannot open: {e}")
-    if "compute" not in f:
-        fail(f"{path}: no /compute group")
-    c = f["compute"]
+    if name not in f:
+        fail(f"{path}: no /{name} group")
+    return f, f[name]
+
+
+def load(path):
+    f, c = open_group(path, "compute")
     return f, c, c["item"][:], c["value"][:], c["status"][:]
 
 
@@ -63,16 +68,8 @@ def same(a, b):
 
 
 def same_urls(a, b):
-    files = []
-    for path in (a, b):
-        try:
-            f = h5py.File(path, "r")
-        except OSError as e:
-            fail(f"{path}: cannot open: {e}")
-        if "urls" not in f:
-            fail(f"{path}: no /urls group")
-        files.append(f["urls"])
-    ua, ub = files
+    _, ua = open_group(a, "urls")
+    _, ub = open_group(b, "urls")
     if ua["verdict"].shape != ub["verdict"].shape:
         fail(f"/urls sizes differ: {a} {ua['verdict'].shape} vs {b} {ub['verdict'].shape}")
     unchecked = int(np.count_nonzero(ua["verdict"][:] < 0))
