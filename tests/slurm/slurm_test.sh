@@ -136,6 +136,18 @@ wait_array() {   # JID SECONDS: waits for every task of array job JID; each must
     [ "$st" = COMPLETED ] && [ "$ec" = 0:0 ] || fail "an array task ended $st $ec: $rec"
   done < <(scontrol -o show job "$1")
 }
+array_and_merge() {   # PMAP ARGS...: array.sbatch as 3 shards x 2 ranks, then its merge job
+  local jid mid
+  submit --array=0-2 -n 2 "$root/slurm/array.sbatch" "$@"
+  jid="$submitted"
+  submit --dependency="afterok:$jid" -n 1 -o "$work/merge-%j.out" "$root/slurm/array.sbatch" merge "$jid"
+  mid="$submitted"
+  log "submitted array job $jid ($1: 3 shards x 2 ranks) and merge job $mid (afterok)"
+  wait_array "$jid" 120
+  wait_job "$mid" 60
+  expect_job "$mid" COMPLETED 0:0
+  array_dir="$work/jobs/pmap-array-$jid"   # the shards and merged.h5
+}
 reference() {   # OUTPUT pmap run args...: the same run in one process, no Slurm
   local out="$1" a keep=() drop=0; shift
   for a in "$@"; do   # its own --progress
@@ -345,16 +357,8 @@ case_array() {
   use_cluster
   local args=(run --kernel pi --range 0:90 --arg samples=20000 --progress log)
   reference "$work/ref.h5" "${args[@]:1}"
-  local jid mid
-  submit --array=0-2 -n 2 "$root/slurm/array.sbatch" "${args[@]}"
-  jid="$submitted"
-  submit --dependency="afterok:$jid" -n 1 -o "$work/merge-%j.out" "$root/slurm/array.sbatch" merge "$jid"
-  mid="$submitted"
-  log "submitted array job $jid (3 shards x 2 ranks) and merge job $mid (afterok)"
-  wait_array "$jid" 120
-  wait_job "$mid" 60
-  expect_job "$mid" COMPLETED 0:0
-  local dir="$work/jobs/pmap-array-$jid" i
+  array_and_merge "${args[@]}"
+  local dir="$array_dir" i
   for i in 0 1 2; do
     [ -f "$dir/shard-000$i-of-0003.h5" ] || fail "missing shard $i: $(ls "$dir")"
     [ "$(cat "$dir/exit_code-$i")" = 0 ] || fail "shard $i exit $(cat "$dir/exit_code-$i")"
@@ -399,16 +403,8 @@ case_array_urls() {   # a URL list split by a job array, merged; no server neede
   local args=(urls --input "$list" --retries 0 --timeout 2 --progress log)
   "$pmap" "${args[@]}" --output "$work/ref.h5" --force >"$work/ref.log" 2>&1 ||
     fail "reference URL run failed: $(cat "$work/ref.log")"
-  local jid mid
-  submit --array=0-2 -n 2 "$root/slurm/array.sbatch" "${args[@]}"
-  jid="$submitted"
-  submit --dependency="afterok:$jid" -n 1 -o "$work/merge-%j.out" "$root/slurm/array.sbatch" merge "$jid"
-  mid="$submitted"
-  log "submitted URL array job $jid (3 shards x 2 ranks) and merge job $mid (afterok)"
-  wait_array "$jid" 120
-  wait_job "$mid" 60
-  expect_job "$mid" COMPLETED 0:0
-  local dir="$work/jobs/pmap-array-$jid" total=0 n
+  array_and_merge "${args[@]}"
+  local dir="$array_dir" total=0 n
   for i in 0 1 2; do
     [ -f "$dir/shard-000$i-of-0003.h5" ] || fail "missing URL shard $i: $(ls "$dir")"
     n="$("$py" -c 'import sys, h5py; print(int(h5py.File(sys.argv[1])["urls"].attrs["shard_urls"]))' \
