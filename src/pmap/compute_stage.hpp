@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "pmap/compute.hpp"
+#include "pmap/engine.hpp"
 #include "pmap/partition.hpp"
 #include "pmap/sink.hpp"
 #include "pmap/stage.hpp"
@@ -74,5 +75,8 @@ class ComputeStage final : public Stage {
   std::vector<RankRecord> rank_table_;
   std::vector<ErrorRecord> all_errors_;
 };
+
+/// How the engine runs a compute job (file, resume, progress, summary).
+EngineOptions engine_options(const ComputeJob& job);
 
 }  // namespace pmap
