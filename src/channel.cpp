@@ -206,6 +206,14 @@ void Channel::serve_root() noexcept {
 
 // --- ranks > 0 ----------------------------------------------------------------------------------
 
+void Channel::forward_stop() {
+  if (stop_requested() && !stopping()) request_stop(StopCause::Signal);
+  if (stop_wanted_.exchange(false)) {
+    const Msg msg{static_cast<std::uint64_t>(cause_.load()), 0};
+    send(msg.data(), kStopRequest);
+  }
+}
+
 void Channel::serve_other() noexcept {
   auto backoff = std::chrono::microseconds(50);
   auto last_report = clock_type::now();
@@ -216,11 +224,7 @@ void Channel::serve_other() noexcept {
         std::lock_guard lock(wake_mutex_);
         if (finishing_) break;
       }
-      if (stop_requested() && !stopping()) request_stop(StopCause::Signal);
-      if (stop_wanted_.exchange(false)) {
-        const Msg msg{static_cast<std::uint64_t>(cause_.load()), 0};
-        send(msg.data(), kStopRequest);
-      }
+      forward_stop();
       int flag = 0;
       mpi::check(MPI_Iprobe(0, kStop, comm_.get(), &flag, MPI_STATUS_IGNORE), "MPI_Iprobe");
       if (flag != 0) {
@@ -239,6 +243,7 @@ void Channel::serve_other() noexcept {
       nap(backoff, std::chrono::microseconds(2000));
     }
     if (abandon_) return;
+    forward_stop();  // a stop asked for just before finish() still reaches every rank
     const Msg last{done_.load(), failed_.load()};
     send(last.data(), kFinal);
     // Drain what rank 0 sent before it saw the final counts; kBye comes last.

@@ -66,6 +66,7 @@ class Channel {
  private:
   void serve_root() noexcept;
   void serve_other() noexcept;
+  void forward_stop();  // ranks > 0: a local stop (or signal) goes to rank 0
   void stop_locally(StopCause cause) noexcept;
   void stop_all(StopCause cause);                                   // rank 0
   void handle(const MPI_Status& status, const std::uint64_t* msg);  // rank 0
