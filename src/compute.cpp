@@ -366,16 +366,6 @@ void ComputeStage::print_summary(std::ostream& out) const {
       << report_.line() << "\n";
 }
 
-EngineOptions engine_options(const ComputeJob& job) {
-  EngineOptions options;
-  options.to_file = !job.output.empty();
-  options.resume = job.resume;
-  options.print_summary = job.print_summary;
-  options.progress = job.progress;
-  options.command = job.command;
-  return options;
-}
-
 RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {
   ComputeStage stage(job);
   Engine(comm, engine_options(job)).run(stage);
