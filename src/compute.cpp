@@ -554,7 +554,7 @@ RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {
         file_view.not_run = file_totals[3];
         file_view.checksum = file_totals[4];
       }
-      Attrs attrs = file_view.attrs();
+      Attrs attrs = report_attrs(file_view);
       attrs.emplace_back("runs", runs);
       attrs.emplace_back("last_command", job.command);
       attrs.emplace_back("columns_joined", join(columns));
