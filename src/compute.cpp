@@ -354,7 +354,7 @@ void ComputeStage::finalize() {
   }
   std::sort(errors.begin(), errors.end(),
             [](const ErrorRecord& a, const ErrorRecord& b) { return a.item < b.item; });
-  Attrs attrs = report_.attrs();
+  Attrs attrs = report_attrs(report_);
   attrs.emplace_back("runs", runs_);
   attrs.emplace_back("last_command", job_.command);
   attrs.emplace_back("columns_joined", join(columns_));
