@@ -18,19 +18,11 @@
 #include "pmap/merge.hpp"
 #include "pmap/mpi.hpp"
 #include "pmap/plugin.hpp"
+#include "pmap/session.hpp"
 #include "pmap/slurm.hpp"
-#include "pmap/stop.hpp"
 #include "pmap/url_stage.hpp"
 
 namespace {
-
-/// Rank as told by the launcher (before MPI_Init), so only rank 0 prints usage errors.
-int launcher_rank() {
-  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"}) {
-    if (const char* v = std::getenv(name)) return std::atoi(v);
-  }
-  return 0;
-}
 
 struct RunOptions {
   std::string kernel = "compute_x";
@@ -262,43 +254,13 @@ pmap::ComputeJob make_job(const RunOptions& o, const std::string& command) {
   return job;
 }
 
-/// True when a launcher (mpirun, srun, hydra) started this process.
-bool launched() {
-  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"}) {
-    if (std::getenv(name) != nullptr) return true;
-  }
-  return false;
-}
-
-/// Started without mpirun: a singleton MPI needs no runtime daemon and no network transport.
-/// Open MPI otherwise spends ~0.35 s forking orted and probing UCX (other MPIs ignore these).
-/// MPI_Init then took ~30 ms more than needed for one process, measured on Debian 12: hwloc
-/// reading every PCI device's config space and its GL plugin probing X displays :0-:9 (I/O
-/// locality only matters to network transports), the shared-memory BTL, MTLs (unused under
-/// ob1), and collective/one-sided/topology components pmap does not use (it has no MPI
-/// windows). Launched runs only skip the GL probe. The user's own settings always win.
-void prefer_fast_singleton() {
-  if (launched()) {
-    setenv("HWLOC_COMPONENTS", "-gl", 0);
-    return;
-  }
-  setenv("HWLOC_COMPONENTS", "-gl,-opencl,-pci,-linuxio", 0);
-  setenv("OMPI_MCA_ess_singleton_isolated", "1", 0);
-  setenv("OMPI_MCA_pml", "ob1", 0);
-  setenv("OMPI_MCA_btl", "self", 0);
-  setenv("OMPI_MCA_mtl", "^ofi,psm,psm2", 0);
-  setenv("OMPI_MCA_coll", "self,basic,libnbc", 0);
-  setenv("OMPI_MCA_osc", "pt2pt", 0);
-  setenv("OMPI_MCA_topo", "basic", 0);
-}
-
 constexpr int kInterrupted = static_cast<int>(pmap::ExitCode::Interrupted);
 
 /// MPI lives until main has printed any error: MPI_Finalize may not return after a failure
 /// (HDF5 tears its files down inside it), and the message must come first.
-std::optional<pmap::mpi::Environment>& mpi_environment() {
-  static std::optional<pmap::mpi::Environment> env;
-  return env;
+std::optional<pmap::Session>& session() {
+  static std::optional<pmap::Session> s;
+  return s;
 }
 
 /// Prints "pmap: error: ..." in one write, so mpirun's own banner cannot split it.
@@ -317,7 +279,7 @@ int run_compute_command(int& argc, char**& argv, const RunOptions& o, const std:
     std::error_code ec;
     if (std::filesystem::exists("data/urls.txt", ec)) {
       urls = "data/urls.txt";
-    } else if (launcher_rank() == 0) {
+    } else if (pmap::Session::launcher_rank() == 0) {
       std::cerr << "pmap: note: no data/urls.txt here, the default job skips the URL stage\n";
     }
   }
@@ -336,14 +298,12 @@ int run_compute_command(int& argc, char**& argv, const RunOptions& o, const std:
       throw pmap::UsageError("--urls " + urls + ": no such file");
     }
   }
-  prefer_fast_singleton();
-  mpi_environment().emplace(argc, argv);
-  pmap::install_stop_handlers();
-  if (!o.deadline) job.deadline = slurm_deadline(MPI_COMM_WORLD);
-  const auto report = pmap::run_compute(job, MPI_COMM_WORLD);
+  session().emplace(argc, argv);  // MPI, as the C++ API starts it; stop handlers
+  if (!o.deadline) job.deadline = slurm_deadline(session()->comm());
+  const auto report = pmap::run_compute(job, session()->comm());
   if (report.stop_reason == "signal" || report.stop_reason == "deadline") return kInterrupted;
   if (!urls.empty()) {
-    if (pmap::run_urls(url_job, MPI_COMM_WORLD).interrupted) return kInterrupted;
+    if (pmap::run_urls(url_job, session()->comm()).interrupted) return kInterrupted;
   }
   return report.failed + report.timed_out > 0 ? 1 : 0;
 }
@@ -362,16 +322,14 @@ int run_urls_command(int& argc, char**& argv, const UrlCliOptions& o, const std:
   }
   job.progress = pmap::parse_progress(o.progress);
   job.command = command;
-  prefer_fast_singleton();
-  mpi_environment().emplace(argc, argv);
-  pmap::install_stop_handlers();
-  return pmap::run_urls(job, MPI_COMM_WORLD).interrupted ? kInterrupted : 0;
+  session().emplace(argc, argv);  // MPI, as the C++ API starts it; stop handlers
+  return pmap::run_urls(job, session()->comm()).interrupted ? kInterrupted : 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool printer = launcher_rank() == 0;
+  const bool printer = pmap::Session::launcher_rank() == 0;
   std::string command;
   for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(argv[i]);
 
@@ -467,6 +425,6 @@ int main(int argc, char** argv) {
     if (printer) print_error(e.what());
     code = static_cast<int>(pmap::ExitCode::ItemsFailed);
   }
-  mpi_environment().reset();
+  session().reset();
   return code;
 }

@@ -34,6 +34,11 @@ struct SessionOptions {
 ///
 ///   pmap::Session session(argc, argv);
 ///   if (session.is_root()) std::puts("rank 0 prints");
+///
+/// Before MPI starts, a process that no launcher started (a singleton: `./app`, not `mpirun
+/// ./app`) is set up to start fast: no runtime daemon, no network transports, no hardware probes
+/// (Open MPI's MCA and hwloc environment variables; other MPIs ignore them). A launched process
+/// only skips hwloc's probe of X displays. Variables the user set always win.
 class Session {
  public:
   /// Initialises MPI from main's arguments (which MPI may edit).
@@ -53,6 +58,14 @@ class Session {
   [[nodiscard]] const SessionOptions& options() const noexcept { return options_; }
   /// The command line, recorded in every results file (/@command).
   [[nodiscard]] const std::string& command() const noexcept { return command_; }
+
+  /// `argv` joined by spaces, as Session::command() records it.
+  [[nodiscard]] static std::string command_line(int argc, const char* const* argv);
+  /// True when a launcher (mpirun, srun, hydra) started this process; usable before MPI starts.
+  [[nodiscard]] static bool launched() noexcept;
+  /// This process's rank as its launcher tells it (0 when none did); usable before MPI starts,
+  /// e.g. so that only rank 0 prints a usage error found before the Session exists.
+  [[nodiscard]] static int launcher_rank() noexcept;
 
  private:
   void init(int& argc, char**& argv);
