@@ -34,29 +34,20 @@ double seconds_since(clock_type::time_point t0) {
   return std::chrono::duration<double>(clock_type::now() - t0).count();
 }
 
-/// Runs `fn` on rank 0; a UsageError or RuntimeError there is rethrown on every rank.
+/// Runs `fn` on rank 0; an error there is thrown again on every rank (subject included).
 template <typename Fn>
 void on_root_collective(MPI_Comm comm, Fn&& fn) {
-  std::string message;
-  int code = 0;
+  std::exception_ptr error;
   if (mpi::rank(comm) == 0) {
     try {
       fn();
-    } catch (const Error& e) {
-      message = e.what();
-      code = static_cast<int>(e.code());
-    } catch (const std::exception& e) {
-      message = e.what();
-      code = static_cast<int>(ExitCode::ItemsFailed);
+    } catch (...) {
+      error = std::current_exception();
     }
   }
   // The other ranks sleep meanwhile: oversubscribed (8 ranks on 2 cores) their spinning would
   // take the cores from rank 0's file work.
-  mpi::bcast_sleeping(&code, 1, MPI_INT, 0, comm);
-  if (code == 0) return;
-  message = mpi::bcast_string(comm, message);
-  if (code == static_cast<int>(ExitCode::Usage)) throw UsageError(message);
-  throw RuntimeError(message);
+  mpi::agree_on_error(comm, error, 0);
 }
 
 /// Per-thread buffers of one chunk.

@@ -311,16 +311,15 @@ UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
     throw UsageError("--resume needs --output: the results file of the run to resume");
   }
   if (write_file && !job.append && !job.resume) {
-    std::string err;
+    std::exception_ptr error;
     if (rank == 0) {
       try {
         check_output_path(job.output, job.force);
-      } catch (const UsageError& e) {
-        err = e.what();
+      } catch (...) {
+        error = std::current_exception();
       }
     }
-    err = mpi::bcast_string(comm, err);
-    if (!err.empty()) throw UsageError(err);
+    mpi::agree_on_error(comm, error, 0);
   }
 
   // Every rank reads the list to size the file, then once more to find the URLs that may repeat
