@@ -16,14 +16,6 @@ ErrorInfo describe(const std::exception_ptr& error) {
   }
 }
 
-void throw_agreed(MPI_Comm comm, ErrorInfo info, int root) {
-  mpi::bcast_sleeping(&info.code, 1, MPI_INT, root, comm);
-  if (info.code == 0) return;
-  info.message = mpi::bcast_string(comm, info.message, root);
-  if (info.code == static_cast<int>(ExitCode::Usage)) throw UsageError(info.message);
-  throw RuntimeError(info.message);
-}
-
 }  // namespace detail
 
 void agree_on_failure(MPI_Comm comm, const std::exception_ptr& error) {

@@ -54,7 +54,9 @@ std::uint64_t Range::size() const noexcept {
 }
 
 Range parse_range(std::string_view text) {
-  const std::string where = "--range " + std::string(text) + ": ";
+  const auto fail = [&](const std::string& why) {
+    return UsageError("range", std::string(text), why);
+  };
   std::vector<std::string_view> parts;
   std::size_t from = 0;
   while (true) {
@@ -64,32 +66,32 @@ Range parse_range(std::string_view text) {
     from = colon + 1;
   }
   if (parts.size() < 2 || parts.size() > 3) {
-    throw UsageError(where +
-                     "expected START:STOP or START:STOP:STEP (Python range semantics, "
-                     "e.g. 0:100 or 10:0:-2)");
+    throw fail(
+        "expected START:STOP or START:STOP:STEP (Python range semantics, e.g. 0:100 or "
+        "10:0:-2)");
   }
   std::int64_t v[3] = {0, 0, 1};
   const char* names[3] = {"START", "STOP", "STEP"};
   for (std::size_t i = 0; i < parts.size(); ++i) {
     const auto part = trim(parts[i]);
     if (part.empty()) {
-      if (i == 2) throw UsageError(where + "STEP is empty (omit the second ':' for step 1)");
-      throw UsageError(where + names[i] + " is missing (expected an integer)");
+      if (i == 2) throw fail("STEP is empty (omit the second ':' for step 1)");
+      throw fail(std::string(names[i]) + " is missing (expected an integer)");
     }
     if (!parse_int64(part, v[i])) {
-      throw UsageError(where + "'" + std::string(part) + "' is not an integer (" + names[i] +
-                       " must be a 64-bit integer)");
+      throw fail("'" + std::string(part) + "' is not an integer (" + names[i] +
+                 " must be a 64-bit integer)");
     }
   }
-  if (v[2] == 0) throw UsageError(where + "STEP must not be zero");
+  if (v[2] == 0) throw fail("STEP must not be zero");
   return Range{v[0], v[1], v[2]};
 }
 
 InputLines read_input(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    throw UsageError("--input " + path + ": cannot open (" + std::strerror(errno) +
-                     "); give a readable text file with one item a line");
+    throw UsageError::cannot_open("input", path, std::strerror(errno),
+                                  "; give a readable text file with one item a line");
   }
   InputLines lines;
   std::string line;
@@ -98,8 +100,8 @@ InputLines read_input(const std::string& path) {
     ++number;
     if (number == 1) detail::strip_utf8_bom(line);
     if (line.find('\0') != std::string::npos) {
-      throw UsageError("--input " + path + ":" + std::to_string(number) +
-                       ": contains a NUL byte; the input must be a text file, one item a line");
+      throw UsageError("input", path + ":" + std::to_string(number),
+                       "contains a NUL byte; the input must be a text file, one item a line");
     }
     const auto t = trim(line);
     if (t.empty() || t.front() == '#') continue;
@@ -107,7 +109,7 @@ InputLines read_input(const std::string& path) {
     lines.line_number.push_back(number);
   }
   if (in.bad()) {
-    throw UsageError("--input " + path + ": read error (" + std::strerror(errno) + ")");
+    throw UsageError("input", path, "read error (" + std::string(std::strerror(errno)) + ")");
   }
   return lines;
 }

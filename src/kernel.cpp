@@ -44,8 +44,9 @@ std::string valid_arguments(const Kernel& kernel) {
 
 ArgValue parse_value(const Kernel& kernel, const ArgSpec& spec, const std::string& text) {
   const auto fail = [&](const std::string& why) -> UsageError {
-    return UsageError("--arg " + spec.name + "=" + text + ": " + why + " (kernel " +
-                      std::string(kernel.name()) + " takes: " + valid_arguments(kernel) + ")");
+    return UsageError("args", spec.name + "=" + text,
+                      why + " (kernel " + std::string(kernel.name()) +
+                          " takes: " + valid_arguments(kernel) + ")");
   };
   switch (spec.type) {
     case ArgType::Int: {
@@ -192,8 +193,8 @@ const Kernel& find_kernel(std::string_view name) {
     if (k->name() == name) return *k;
     names += (names.empty() ? "" : ", ") + std::string(k->name());
   }
-  throw UsageError("--kernel " + std::string(name) + ": unknown kernel (available: " + names +
-                   "; `pmap kernels` describes them)");
+  throw UsageError("kernel", std::string(name),
+                   "unknown kernel (available: " + names + "; `pmap kernels` describes them)");
 }
 
 BoundArgs bind_args(const Kernel& kernel, const std::vector<std::string>& assignments) {
@@ -202,8 +203,9 @@ BoundArgs bind_args(const Kernel& kernel, const std::vector<std::string>& assign
   for (const auto& a : assignments) {
     const auto eq = a.find('=');
     if (eq == std::string::npos || eq == 0) {
-      throw UsageError("--arg " + a + ": expected KEY=VALUE (kernel " + std::string(kernel.name()) +
-                       " takes: " + valid_arguments(kernel) + ")");
+      throw UsageError("args", a,
+                       "expected KEY=VALUE (kernel " + std::string(kernel.name()) +
+                           " takes: " + valid_arguments(kernel) + ")");
     }
     const std::string key = a.substr(0, eq);
     const std::string text = a.substr(eq + 1);
@@ -212,8 +214,9 @@ BoundArgs bind_args(const Kernel& kernel, const std::vector<std::string>& assign
       if (s.name == key) spec = &s;
     }
     if (spec == nullptr) {
-      throw UsageError("--arg " + a + ": kernel " + std::string(kernel.name()) +
-                       " has no argument '" + key + "' (valid: " + valid_arguments(kernel) + ")");
+      throw UsageError("args", a,
+                       "kernel " + std::string(kernel.name()) + " has no argument '" + key +
+                           "' (valid: " + valid_arguments(kernel) + ")");
     }
     bound.set(key, parse_value(kernel, *spec, text));
   }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <thread>
 #include <vector>
 
@@ -89,11 +90,17 @@ int size(MPI_Comm comm) {
   return s;
 }
 
+void bcast_bytes(MPI_Comm comm, void* data, std::size_t bytes, int root) {
+  if (bytes > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+    throw RuntimeError("bcast_bytes: " + std::to_string(bytes) +
+                       " bytes is more than one MPI_Bcast carries");
+  }
+  check(MPI_Bcast(data, static_cast<int>(bytes), MPI_BYTE, root, comm), "MPI_Bcast");
+}
+
 std::string bcast_string(MPI_Comm comm, std::string s, int root) {
-  unsigned long long n = s.size();
-  check(MPI_Bcast(&n, 1, MPI_UNSIGNED_LONG_LONG, root, comm), "MPI_Bcast");
-  s.resize(n);
-  if (n > 0) check(MPI_Bcast(s.data(), static_cast<int>(n), MPI_CHAR, root, comm), "MPI_Bcast");
+  s.resize(bcast_value(comm, s.size(), root));
+  if (!s.empty()) bcast_bytes(comm, s.data(), s.size(), root);
   return s;
 }
 
@@ -112,6 +119,41 @@ void bcast_sleeping(void* buf, int count, MPI_Datatype type, int root, MPI_Comm 
   MPI_Request request = MPI_REQUEST_NULL;
   check(MPI_Ibcast(buf, count, type, root, comm, &request), "MPI_Ibcast");
   wait_sleeping(request);
+}
+
+namespace {
+
+/// Code, subject, value and detail of an exception; code 0 when there is none.
+struct ErrorParts {
+  int code = 0;
+  std::string packed;  // subject NUL value NUL detail
+};
+
+ErrorParts error_parts(const std::exception_ptr& error) {
+  if (!error) return {};
+  try {
+    std::rethrow_exception(error);
+  } catch (const Error& e) {
+    return {static_cast<int>(e.code()), e.subject() + '\0' + e.value() + '\0' + e.detail()};
+  } catch (const std::exception& e) {
+    return {static_cast<int>(ExitCode::RunFailed), std::string(2, '\0') + e.what()};
+  } catch (...) {
+    return {static_cast<int>(ExitCode::RunFailed), std::string(2, '\0') + "unknown exception"};
+  }
+}
+
+}  // namespace
+
+void agree_on_error(MPI_Comm comm, const std::exception_ptr& error, int root) {
+  ErrorParts parts = rank(comm) == root ? error_parts(error) : ErrorParts{};
+  bcast_sleeping(&parts.code, 1, MPI_INT, root, comm);
+  if (parts.code == 0) return;
+  const std::string packed = bcast_string(comm, parts.packed, root);
+  const auto end_subject = packed.find('\0');
+  const auto end_value = packed.find('\0', end_subject + 1);
+  throw_error(static_cast<ExitCode>(parts.code), packed.substr(0, end_subject),
+              packed.substr(end_subject + 1, end_value - end_subject - 1),
+              packed.substr(end_value + 1));
 }
 
 std::string gather_bytes(MPI_Comm comm, const std::string& mine, int root) {

@@ -195,9 +195,7 @@ class PluginKernel final : public Kernel {
 }  // namespace
 
 OpenedPlugin open_plugin(const std::string& path) {
-  const auto fail = [&](const std::string& why) {
-    return UsageError("--plugin " + path + ": " + why);
-  };
+  const auto fail = [&](const std::string& why) { return UsageError("plugin", path, why); };
   // A name without a slash would be searched in the library path, not here: make it a path.
   std::string where = path;
   std::error_code ec;
@@ -276,7 +274,7 @@ std::vector<std::string> load_plugin(const std::string& path) {
     try {
       register_kernel(std::move(k));
     } catch (const UsageError& e) {
-      throw UsageError("--plugin " + path + ": " + e.what());
+      throw UsageError("plugin", path, e.what());
     }
     names.push_back(name);
   }

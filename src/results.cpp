@@ -202,27 +202,24 @@ std::uint64_t results_file_bytes(std::uint64_t items, std::size_t columns) {
 
 void check_output_path(const std::string& path, bool overwrite, std::uint64_t needed_bytes) {
   namespace fs = std::filesystem;
-  if (path.empty()) throw UsageError("--output: empty file name");
+  if (path.empty()) throw UsageError("output", "", "the file name is empty");
   const fs::path p(path);
   const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
-    throw UsageError("--output " + path + ": directory '" + dir.string() +
-                     "' does not exist; create it first (mkdir -p " + dir.string() + ")");
+    throw UsageError("output", path,
+                     "directory '" + dir.string() + "' does not exist; create it first (mkdir -p " +
+                         dir.string() + ")");
   }
   if (access(dir.c_str(), W_OK | X_OK) != 0) {
-    throw UsageError("--output " + path + ": directory '" + dir.string() +
-                     "' is not writable; choose another --output");
+    throw UsageError("output", path,
+                     "directory '" + dir.string() + "' is not writable; choose another `output`");
   }
   if (fs::exists(p, ec)) {
     if (!fs::is_regular_file(p, ec)) {
-      throw UsageError("--output " + path + ": exists and is not a regular file");
+      throw UsageError("output", path, "exists and is not a regular file");
     }
-    if (!overwrite) {
-      throw UsageError("--output " + path +
-                       ": file exists; pass --force to overwrite it, or choose another --output "
-                       "(the existing file was left untouched)");
-    }
+    if (!overwrite) throw UsageError::file_exists("output", path);
   }
   struct statvfs fs_info {};
   if (needed_bytes > 0 && statvfs(dir.c_str(), &fs_info) == 0) {
@@ -231,9 +228,10 @@ void check_output_path(const std::string& path, bool overwrite, std::uint64_t ne
     const std::uint64_t existing = fs::exists(p, ec) ? fs::file_size(p, ec) : 0;
     if (free_bytes + existing < needed_bytes) {
       const auto mib = [](std::uint64_t b) { return std::to_string((b + (1 << 20) - 1) >> 20); };
-      throw UsageError("--output " + path + ": needs about " + mib(needed_bytes) +
-                       " MiB but only " + mib(free_bytes) + " MiB are free in '" + dir.string() +
-                       "'; free space or choose another --output");
+      throw UsageError("output", path,
+                       "needs about " + mib(needed_bytes) + " MiB but only " + mib(free_bytes) +
+                           " MiB are free in '" + dir.string() +
+                           "'; free space or choose another `output`");
     }
   }
 }

@@ -178,8 +178,8 @@ std::optional<Shard> parse_shard(std::string_view text, const EnvLookup& env) {
     const auto i = integer(text.substr(0, slash));
     const auto n = slash == std::string_view::npos ? std::nullopt : integer(text.substr(slash + 1));
     if (!i || !n || *n < 1 || *n > 1'000'000'000 || *i < 0 || *i >= *n) {
-      throw UsageError("--shard " + std::string(text) +
-                       ": expected I/N with 0 <= I < N, e.g. 0/4 (shard 0 of 4)");
+      throw UsageError("shard", std::string(text),
+                       "expected I/N with 0 <= I < N, e.g. 0/4 (shard 0 of 4)");
     }
     return Shard{static_cast<int>(*i), static_cast<int>(*n)};
   }
@@ -193,7 +193,7 @@ std::optional<Shard> parse_shard(std::string_view text, const EnvLookup& env) {
     if (!x || *x < -1'000'000'000'000LL || *x > 1'000'000'000'000LL) {
       throw UsageError(std::string(name) + "=" + *v +
                        ": not an integer (the job array's shard cannot be derived); "
-                       "pass --shard I/N");
+                       "pass `shard` I/N");
     }
     return *x;
   };
@@ -213,7 +213,7 @@ std::optional<Shard> parse_shard(std::string_view text, const EnvLookup& env) {
   if (count < 1 || count > 1'000'000'000 || index < 0 || index >= count) {
     throw UsageError(what + ": not shard I/N with 0 <= I < N; submit the array as a range (e.g. " +
                      "--array=0-" + std::to_string(std::max(count - 1, 0LL)) +
-                     ", a step is fine, a list is not) or pass --shard I/N");
+                     ", a step is fine, a list is not) or pass `shard` I/N");
   }
   return Shard{static_cast<int>(index), static_cast<int>(count)};
 }

@@ -46,57 +46,9 @@
 #include "pmap/progress_mode.hpp"
 #include "pmap/run_report.hpp"
 #include "pmap/schedule_kind.hpp"
+#include "pmap/session.hpp"
 
 namespace pmap {
-
-// --- Session ------------------------------------------------------------------------------------
-
-/// How a Session sets up MPI and threads.
-struct SessionOptions {
-  /// OpenMP threads per rank for every map (unless MapOptions::threads says otherwise); unset:
-  /// OMP_NUM_THREADS, else SLURM_CPUS_PER_TASK, else the node's cores / ranks on the node.
-  std::optional<int> threads;
-  /// SIGINT, SIGTERM and SIGUSR1 stop a running map cleanly: items in flight are dropped (status
-  /// -1), the file stays valid and the result says `report.stop_reason == "signal"`.
-  bool handle_signals = true;
-  /// The ranks that share the work (duplicated; MPI_COMM_WORLD by default).
-  MPI_Comm comm = MPI_COMM_WORLD;
-};
-
-/// MPI (initialised with MPI_THREAD_MULTIPLE, checked, finalised at the end unless someone else
-/// initialised it) and the defaults of every map. One per process, created first in main():
-///
-///   pmap::Session session(argc, argv);
-///   if (session.is_root()) std::puts("rank 0 prints");
-class Session {
- public:
-  /// Initialises MPI from main's arguments (which MPI may edit).
-  Session(int& argc, char**& argv, SessionOptions options = {});
-  /// Initialises MPI without the command line.
-  explicit Session(SessionOptions options = {});
-  ~Session();
-  Session(const Session&) = delete;
-  Session& operator=(const Session&) = delete;
-
-  /// The session's communicator (a duplicate of SessionOptions::comm).
-  [[nodiscard]] MPI_Comm comm() const noexcept { return comm_.get(); }
-  [[nodiscard]] int rank() const noexcept { return rank_; }
-  [[nodiscard]] int size() const noexcept { return size_; }
-  /// True on rank 0, the rank that prints and receives streamed results.
-  [[nodiscard]] bool is_root() const noexcept { return rank_ == 0; }
-  [[nodiscard]] const SessionOptions& options() const noexcept { return options_; }
-  /// The command line, recorded in every results file (/@command).
-  [[nodiscard]] const std::string& command() const noexcept { return command_; }
-
- private:
-  void init(int& argc, char**& argv);
-  SessionOptions options_;
-  std::unique_ptr<mpi::Environment> env_;  // declared before comm_: freed after it
-  mpi::Comm comm_;
-  int rank_ = 0;
-  int size_ = 1;
-  std::string command_;
-};
 
 // --- options and results ------------------------------------------------------------------------
 

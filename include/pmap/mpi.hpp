@@ -3,7 +3,10 @@
 
 #include <mpi.h>
 
+#include <cstddef>
+#include <exception>
 #include <string>
+#include <type_traits>
 
 namespace pmap::mpi {
 
@@ -53,6 +56,19 @@ class Comm {
 int rank(MPI_Comm comm);
 int size(MPI_Comm comm);
 
+/// MPI_Bcast of `bytes` bytes at `data` from `root`, checked.
+void bcast_bytes(MPI_Comm comm, void* data, std::size_t bytes, int root = 0);
+
+/// Broadcasts one value of a trivially copyable type from `root` (collective, checked): every
+/// rank returns the root's value.
+///   const double left = pmap::mpi::bcast_value(comm, rank == 0 ? ask_squeue() : -1.0);
+template <class T>
+[[nodiscard]] T bcast_value(MPI_Comm comm, T value, int root = 0) {
+  static_assert(std::is_trivially_copyable_v<T>, "bcast_value sends the value's bytes");
+  bcast_bytes(comm, &value, sizeof value, root);
+  return value;
+}
+
 /// Broadcasts a string from `root`.
 std::string bcast_string(MPI_Comm comm, std::string s, int root = 0);
 
@@ -62,6 +78,15 @@ void wait_sleeping(MPI_Request& request, MPI_Status* status = nullptr);
 
 /// MPI_Bcast that waits with wait_sleeping (for waits behind serial work on `root`).
 void bcast_sleeping(void* buf, int count, MPI_Datatype type, int root, MPI_Comm comm);
+
+/// Collective: broadcasts the exception `error` from `root` (null there: none) and, when there is
+/// one, throws it on every rank as the same error: same type (UsageError, RuntimeError; any
+/// other exception becomes RuntimeError), exit code, subject, value and detail. The ranks that
+/// wait sleep (wait_sleeping). `error` is read on `root` only.
+///   std::exception_ptr error;
+///   if (rank == 0) try { create_file(); } catch (...) { error = std::current_exception(); }
+///   pmap::mpi::agree_on_error(comm, error);
+void agree_on_error(MPI_Comm comm, const std::exception_ptr& error, int root = 0);
 
 /// Every rank's `mine`, concatenated in rank order: on `root` only (the others get ""), or on
 /// every rank when root < 0 (collective).

@@ -24,8 +24,6 @@ struct ErrorInfo {
   std::string message;
 };
 ErrorInfo describe(const std::exception_ptr& error);
-/// Broadcasts `info` from `root` and throws it on every rank when it is an error.
-void throw_agreed(MPI_Comm comm, ErrorInfo info, int root);
 
 template <class T>
 MPI_Datatype mpi_type() {
@@ -50,7 +48,7 @@ T all_reduce(MPI_Comm comm, T value, MPI_Op op) {
 }  // namespace detail
 
 /// Runs `fn` on rank 0 only; an error there is thrown on every rank with the same type
-/// (UsageError or RuntimeError) and message. The other ranks sleep meanwhile, so that
+/// (UsageError or RuntimeError), message and subject. The other ranks sleep meanwhile, so that
 /// oversubscribed ranks leave the cores to rank 0's file work. Collective.
 template <class Fn>
 void on_root(MPI_Comm comm, Fn&& fn) {
@@ -62,7 +60,7 @@ void on_root(MPI_Comm comm, Fn&& fn) {
       error = std::current_exception();
     }
   }
-  detail::throw_agreed(comm, detail::describe(error), 0);
+  mpi::agree_on_error(comm, error, 0);
 }
 
 /// Collective: when `error` is set on any rank, every rank throws RuntimeError with the lowest

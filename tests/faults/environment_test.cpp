@@ -170,8 +170,8 @@ TEST(Environment, FullFilesystemAtCreation) {
 
 // Fault: the disk fills up during the run. pmap checks the space it needs before it creates the
 // file, so the test lets the run start on a tmpfs with room, then fills the tmpfs with another
-// file while the ranks write. Nothing lost: exit 1 with one line naming the file; after space is
-// freed --resume completes the job and the file equals an uninterrupted run.
+// file while the ranks write. Nothing lost: exit 3 (the run failed) with one line naming the file;
+// after space is freed --resume completes the job and the file equals an uninterrupted run.
 TEST(Environment, FullFilesystemDuringTheRunThenResume) {
   TempDir dir;
   const std::string d = dir.path().string();
@@ -201,7 +201,7 @@ TEST(Environment, FullFilesystemDuringTheRunThenResume) {
   if (*code == 0) {
     GTEST_SKIP() << "the run finished before the disk filled (machine too fast for this timing)";
   }
-  EXPECT_EQ(*code, 1);
+  EXPECT_EQ(*code, 3) << "a write failure is the run's, not an item's (exit 3, not 1)";
   const std::string err = slurp(dir.file("full.err"));
   // Open MPI's I/O layer prints its own line first ("mca_fbtl_posix_pwritev: ... No space left
   // on device"); pmap's one line must name the file.

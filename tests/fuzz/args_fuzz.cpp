@@ -191,7 +191,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     bound = pmap::bind_args(kernel, assignments);
   } catch (const pmap::UsageError& e) {
     const std::string_view what = e.what();
-    PMAP_FUZZ_CHECK(what.starts_with("--arg "), escaped(what));
+    PMAP_FUZZ_CHECK(e.subject() == "args" && what.starts_with("args "), escaped(what));
     PMAP_FUZZ_CHECK(
         any_invalid || any_double,
         name + ": rejected, but the reference accepts every assignment: " + escaped(what));

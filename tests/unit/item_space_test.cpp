@@ -114,13 +114,13 @@ TEST(Range, SurroundingSpacesAreTrimmed) {
 
 TEST(Range, NonIntegerStop) {
   PMAP_EXPECT_THROW_MSG(pmap::parse_range("1:x"), UsageError,
-                        "--range 1:x: ", "'x' is not an integer", "STOP");
+                        "range 1:x: ", "'x' is not an integer", "STOP");
 }
 
 TEST(Range, NonIntegerStartAndStop) {
   // The first bad part is named.
-  PMAP_EXPECT_THROW_MSG(pmap::parse_range("a:b"), UsageError, "--range a:b",
-                        "'a' is not an integer", "START");
+  PMAP_EXPECT_THROW_MSG(pmap::parse_range("a:b"), UsageError, "range a:b", "'a' is not an integer",
+                        "START");
 }
 
 TEST(Range, NonIntegerStep) {
@@ -129,14 +129,14 @@ TEST(Range, NonIntegerStep) {
 }
 
 TEST(Range, ZeroStep) {
-  PMAP_EXPECT_THROW_MSG(pmap::parse_range("1:10:0"), UsageError, "--range 1:10:0",
+  PMAP_EXPECT_THROW_MSG(pmap::parse_range("1:10:0"), UsageError, "range 1:10:0",
                         "STEP must not be zero");
   PMAP_EXPECT_THROW_MSG(pmap::parse_range("1:10:-0"), UsageError, "STEP must not be zero");
 }
 
 TEST(Range, SingleNumber) {
   PMAP_EXPECT_THROW_MSG(pmap::parse_range("1"), UsageError,
-                        "--range 1: ", "expected START:STOP or START:STOP:STEP");
+                        "range 1: ", "expected START:STOP or START:STOP:STEP");
 }
 
 TEST(Range, EmptyText) {
@@ -144,16 +144,16 @@ TEST(Range, EmptyText) {
 }
 
 TEST(Range, TooManyParts) {
-  PMAP_EXPECT_THROW_MSG(pmap::parse_range("1:2:3:4"), UsageError, "--range 1:2:3:4",
+  PMAP_EXPECT_THROW_MSG(pmap::parse_range("1:2:3:4"), UsageError, "range 1:2:3:4",
                         "expected START:STOP or START:STOP:STEP");
 }
 
 TEST(Range, MissingStart) {
-  PMAP_EXPECT_THROW_MSG(pmap::parse_range(":5"), UsageError, "--range :5", "START is missing");
+  PMAP_EXPECT_THROW_MSG(pmap::parse_range(":5"), UsageError, "range :5", "START is missing");
 }
 
 TEST(Range, MissingStop) {
-  PMAP_EXPECT_THROW_MSG(pmap::parse_range("1:"), UsageError, "--range 1:", "STOP is missing");
+  PMAP_EXPECT_THROW_MSG(pmap::parse_range("1:"), UsageError, "range 1:", "STOP is missing");
 }
 
 TEST(Range, EmptyStep) {
@@ -390,7 +390,7 @@ TEST(ReadInput, OnlyComments) {
 TEST(ReadInput, MissingFile) {
   pmap::test::TempDir dir;
   const auto path = dir.file("does-not-exist.txt");
-  PMAP_EXPECT_THROW_MSG((void)pmap::read_input(path), UsageError, "--input", path, "cannot open",
+  PMAP_EXPECT_THROW_MSG((void)pmap::read_input(path), UsageError, "input", path, "cannot open",
                         "No such file");
 }
 
@@ -403,7 +403,7 @@ TEST(ReadInput, NulByte) {
 TEST(ReadInput, DirectoryIsRejected) {
   // A directory opens as a stream on Linux but cannot be read: "cannot be opened or read".
   pmap::test::TempDir dir;
-  PMAP_EXPECT_THROW_MSG((void)pmap::read_input(dir.path().string()), UsageError, "--input",
+  PMAP_EXPECT_THROW_MSG((void)pmap::read_input(dir.path().string()), UsageError, "input",
                         dir.path().string());
 }
 

@@ -152,11 +152,11 @@ TEST(Kernels, FindReturnsTheNamedKernel) {
 }
 
 TEST(Kernels, FindUnknownListsAvailable) {
-  PMAP_EXPECT_THROW_MSG((void)pmap::find_kernel("nope"), UsageError, "--kernel nope",
+  PMAP_EXPECT_THROW_MSG((void)pmap::find_kernel("nope"), UsageError, "kernel nope",
                         "unknown kernel", "compute_x, spin, pi, mandelbrot", "pmap kernels");
   PMAP_EXPECT_THROW_MSG((void)pmap::find_kernel(""), UsageError, "unknown kernel");
   // Names are case-sensitive.
-  PMAP_EXPECT_THROW_MSG((void)pmap::find_kernel("PI"), UsageError, "--kernel PI");
+  PMAP_EXPECT_THROW_MSG((void)pmap::find_kernel("PI"), UsageError, "kernel PI");
 }
 
 TEST(Kernels, ArgTypeNames) {
@@ -244,7 +244,7 @@ TEST(BindArgs, AllTypes) {
 
 TEST(BindArgs, UnknownKeyListsValidArguments) {
   PMAP_EXPECT_THROW_MSG((void)pmap::bind_args(pmap::find_kernel("compute_x"), {"z=1"}), UsageError,
-                        "--arg z=1", "compute_x has no argument 'z'", "y (double, default 2)",
+                        "args z=1", "compute_x has no argument 'z'", "y (double, default 2)",
                         "sleep (double, default 0.8)", "fail_every (int, default 0)");
   PMAP_EXPECT_THROW_MSG((void)pmap::bind_args(pmap::find_kernel("pi"), {"Samples=1"}), UsageError,
                         "no argument 'Samples'", "samples (int, default 1000000)",
@@ -253,7 +253,7 @@ TEST(BindArgs, UnknownKeyListsValidArguments) {
 
 TEST(BindArgs, BadInt) {
   const Kernel& k = pmap::find_kernel("pi");
-  PMAP_EXPECT_THROW_MSG((void)pmap::bind_args(k, {"samples=1.5"}), UsageError, "--arg samples=1.5",
+  PMAP_EXPECT_THROW_MSG((void)pmap::bind_args(k, {"samples=1.5"}), UsageError, "args samples=1.5",
                         "'1.5' is not an integer", "kernel pi takes", "samples (int");
   PMAP_EXPECT_THROW_MSG((void)pmap::bind_args(k, {"samples=abc"}), UsageError,
                         "'abc' is not an integer");
@@ -266,7 +266,7 @@ TEST(BindArgs, BadInt) {
 
 TEST(BindArgs, BadDouble) {
   const Kernel& k = pmap::find_kernel("compute_x");
-  PMAP_EXPECT_THROW_MSG((void)pmap::bind_args(k, {"y=abc"}), UsageError, "--arg y=abc",
+  PMAP_EXPECT_THROW_MSG((void)pmap::bind_args(k, {"y=abc"}), UsageError, "args y=abc",
                         "'abc' is not a finite number", "kernel compute_x takes");
   PMAP_EXPECT_THROW_MSG((void)pmap::bind_args(k, {"y=1.5q"}), UsageError,
                         "'1.5q' is not a finite number");
@@ -281,15 +281,15 @@ TEST(BindArgs, BadDouble) {
 
 TEST(BindArgs, BadBool) {
   const AllTypesKernel k;
-  PMAP_EXPECT_THROW_MSG((void)pmap::bind_args(k, {"flag=maybe"}), UsageError, "--arg flag=maybe",
+  PMAP_EXPECT_THROW_MSG((void)pmap::bind_args(k, {"flag=maybe"}), UsageError, "args flag=maybe",
                         "'maybe' is not a boolean", "flag (bool, default false)");
   PMAP_EXPECT_THROW_MSG((void)pmap::bind_args(k, {"flag="}), UsageError, "is not a boolean");
 }
 
 TEST(BindArgs, MissingEquals) {
   const Kernel& k = pmap::find_kernel("compute_x");
-  PMAP_EXPECT_THROW_MSG((void)pmap::bind_args(k, {"y"}), UsageError, "--arg y",
-                        "expected KEY=VALUE", "y (double, default 2)");
+  PMAP_EXPECT_THROW_MSG((void)pmap::bind_args(k, {"y"}), UsageError, "args y", "expected KEY=VALUE",
+                        "y (double, default 2)");
   PMAP_EXPECT_THROW_MSG((void)pmap::bind_args(k, {"=3"}), UsageError, "expected KEY=VALUE");
   PMAP_EXPECT_THROW_MSG((void)pmap::bind_args(k, {""}), UsageError, "expected KEY=VALUE");
 }

@@ -152,7 +152,7 @@ TEST(Plugin, BadFilesAreClearUsageErrors) {
   for (const auto& c : cases) {
     SCOPED_TRACE(c.path);
     const std::string m = open_error(c.path);
-    EXPECT_CONTAINS(m, "--plugin " + c.path + ": ");
+    EXPECT_CONTAINS(m, "plugin " + c.path + ": ");
     for (const auto& part : c.parts) EXPECT_CONTAINS(m, part);
   }
 }

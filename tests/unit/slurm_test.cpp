@@ -131,7 +131,7 @@ TEST(Shard, BadTextIsAUsageErrorNamingIt) {
       (void)parse_shard(text, kNoEnv);
       ADD_FAILURE() << "'" << text << "' was accepted";
     } catch (const pmap::UsageError& e) {
-      EXPECT_NE(std::string(e.what()).find(std::string("--shard ") + text), std::string::npos)
+      EXPECT_NE(std::string(e.what()).find(std::string("shard ") + text), std::string::npos)
           << e.what();
       EXPECT_NE(std::string(e.what()).find("0 <= I < N"), std::string::npos) << e.what();
     }
@@ -231,7 +231,7 @@ TEST(Shard, ArraysThatAreNotShardsAreRefused) {
       EXPECT_NE(what.find("SLURM_ARRAY_TASK_ID=" + vars.at("SLURM_ARRAY_TASK_ID")),
                 std::string::npos)
           << what;
-      EXPECT_NE(what.find("--shard I/N"), std::string::npos) << what;
+      EXPECT_NE(what.find("`shard` I/N"), std::string::npos) << what;
     }
   }
 }
