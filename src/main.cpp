@@ -251,6 +251,8 @@ pmap::ComputeJob make_job(const RunOptions& o, const std::string& command) {
         spec = "1:11";  // the tutorial's x = 1..10
       } else if (o.kernel == "mandelbrot") {
         spec = "0:" + std::to_string(job.args.get_int("height"));
+      } else if (o.kernel == "skew") {
+        spec = "0:" + std::to_string(job.args.get_int("n"));  // one period of the profile
       } else {
         throw pmap::UsageError("--kernel " + o.kernel +
                                ": give the items with --range START:STOP[:STEP] or --input FILE");
