@@ -138,6 +138,7 @@ const std::vector<std::unique_ptr<Kernel>>& builtin_kernels() {
     k.push_back(kernels::make_spin());
     k.push_back(kernels::make_pi());
     k.push_back(kernels::make_mandelbrot());
+    k.push_back(kernels::make_skew());
     k.push_back(kernels::make_exec());
     return k;
   }();

@@ -28,18 +28,24 @@ std::optional<Chunk> cyclic_chunk(std::uint64_t n, std::uint64_t chunk, int rank
   return Chunk{begin, std::min(n, begin + chunk)};
 }
 
-std::uint64_t auto_cyclic_chunk(std::uint64_t n, int ranks) {
-  const std::uint64_t per = n / (16 * static_cast<std::uint64_t>(std::max(ranks, 1)));
+std::uint64_t auto_cyclic_chunk(std::uint64_t n, int workers) {
+  const std::uint64_t per =
+      n / (kChunksPerWorker * static_cast<std::uint64_t>(std::max(workers, 1)));
   return std::clamp<std::uint64_t>(per, 1, kMaxChunk);
 }
 
 std::uint64_t balance_cap(std::uint64_t n, int workers) {
-  const std::uint64_t w = 4 * static_cast<std::uint64_t>(std::max(workers, 1));
+  const std::uint64_t w = kChunksPerWorker * static_cast<std::uint64_t>(std::max(workers, 1));
   return std::clamp<std::uint64_t>(ceil_div(n, w), 1, kMaxChunk);
 }
 
-std::uint64_t guided_chunk(std::uint64_t remaining, int workers, std::uint64_t min_chunk) {
+std::uint64_t tail_chunk(std::uint64_t remaining, int workers) {
   const std::uint64_t w = 2 * static_cast<std::uint64_t>(std::max(workers, 1));
+  return std::clamp<std::uint64_t>(ceil_div(remaining, w), 1, kMaxChunk);
+}
+
+std::uint64_t guided_chunk(std::uint64_t remaining, int workers, std::uint64_t min_chunk) {
+  const std::uint64_t w = 4 * static_cast<std::uint64_t>(std::max(workers, 1));
   const std::uint64_t g = ceil_div(remaining, w);
   return std::clamp<std::uint64_t>(std::max(g, min_chunk), 1, kMaxChunk);
 }

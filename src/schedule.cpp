@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <string>
+#include <utility>
 
 #include "pmap/error.hpp"
 #include "pmap/stop.hpp"
@@ -17,7 +18,8 @@ enum Tag : int {
   kDone = 104,
   kStopRequest = 105,
   kStop = 106,
-  kFinal = 107
+  kFinal = 107,
+  kNeed = 108  // a rank now needs the chunk it claimed ahead (rank 0 may hold such claims back)
 };
 
 std::int64_t now_ns() {
@@ -57,11 +59,13 @@ Dispatcher::Dispatcher(MPI_Comm comm, const DispatchOptions& options)
   size_ = comm_.size();
   opt_.workers = std::max(opt_.workers, 1);
   mine_ = block(opt_.items, size_, rank_);
-  cyclic_chunk_ = opt_.chunk > 0 ? opt_.chunk : auto_cyclic_chunk(opt_.items, size_);
+  cyclic_chunk_ = opt_.chunk > 0 ? opt_.chunk : auto_cyclic_chunk(opt_.items, opt_.workers);
+  back_ = opt_.items;
   if (rank_ == 0) {
     done_by_rank_.assign(static_cast<std::size_t>(size_), 0);
     failed_by_rank_.assign(static_cast<std::size_t>(size_), 0);
     rank_done_.assign(static_cast<std::size_t>(size_), 0);
+    held_.assign(static_cast<std::size_t>(size_), 0);
     coordinator_ = std::thread([this] { serve(); });
   }
 }
@@ -77,29 +81,43 @@ Dispatcher::~Dispatcher() {
   }
 }
 
+std::uint64_t Dispatcher::chunk_size(std::uint64_t desired, std::uint64_t remaining) const {
+  if (opt_.schedule == Schedule::Guided) {
+    // Big chunks first, shrinking with what is left; the floor is the measured cost's size
+    // (desired) but never more than the end game allows.
+    const std::uint64_t min_chunk =
+        opt_.chunk > 0 ? opt_.chunk : std::min(desired, tail_chunk(remaining, opt_.workers));
+    return guided_chunk(remaining, opt_.workers, min_chunk);
+  }
+  if (opt_.chunk > 0) return opt_.chunk;
+  // desired comes from the measured cost of the worker's items (~100 ms of them); the count cap
+  // bounds what a cost rising inside one chunk can do; the end game hands out the last items
+  // one at a time.
+  return std::min(
+      {desired, balance_cap(opt_.items, opt_.workers), tail_chunk(remaining, opt_.workers)});
+}
+
 std::optional<Chunk> Dispatcher::grant(std::uint64_t desired) {
   if (desired == 0) stopping_ = true;  // 0: a rank asks everyone to stop
   if (opt_.max_failures > 0 && failed_local_.load() + failed_remote_.load() >= opt_.max_failures) {
     failure_limit_ = true;
     stopping_ = true;  // no new work once the job has failed enough items
   }
-  if (stopping_ || stop_known_.load() || next_ >= opt_.items) return std::nullopt;
-  const std::uint64_t remaining = opt_.items - next_;
-  std::uint64_t size = 0;
-  if (opt_.schedule == Schedule::Guided) {
-    const std::uint64_t min_chunk =
-        opt_.chunk > 0 ? opt_.chunk : std::min(desired, balance_cap(opt_.items, opt_.workers));
-    size = guided_chunk(remaining, opt_.workers, min_chunk);
+  if (stopping_ || stop_known_.load() || next_ >= back_) return std::nullopt;
+  const std::uint64_t remaining = back_ - next_;
+  const std::uint64_t size =
+      std::clamp<std::uint64_t>(chunk_size(desired, remaining), 1, remaining);
+  // Chunks come alternately from both ends of what is left, so the run ends in the middle of the
+  // space: costly items at either end (a few huge items at the start or at the end, a rising or
+  // falling cost) are handed out early, never as the last work of the run.
+  Chunk c{next_, next_ + size};
+  if (from_back_) {
+    c = {back_ - size, back_};
+    back_ -= size;
   } else {
-    // Automatic chunks also shrink with what is left (at most remaining / (2 x workers)), so
-    // the last chunks are small and workers finish together, whatever size they asked for.
-    size = opt_.chunk > 0 ? opt_.chunk
-                          : std::min({desired, balance_cap(opt_.items, opt_.workers),
-                                      guided_chunk(remaining, opt_.workers, 1)});
+    next_ += size;
   }
-  size = std::clamp<std::uint64_t>(size, 1, remaining);
-  const Chunk c{next_, next_ + size};
-  next_ += size;
+  from_back_ = !from_back_;
   return c;
 }
 
@@ -138,12 +156,8 @@ std::optional<Chunk> Dispatcher::next(std::uint64_t desired) {
   desired = std::clamp<std::uint64_t>(desired, 1, kMaxChunk);
   if (stopping()) return std::nullopt;
   switch (opt_.schedule) {
-    case Schedule::Static: {
-      const std::uint64_t step = opt_.chunk > 0 ? opt_.chunk : desired;
-      const std::uint64_t b = mine_.begin + cursor_.fetch_add(step);
-      if (b >= mine_.end || b < mine_.begin) return std::nullopt;
-      return Chunk{b, std::min(mine_.end, b + step)};
-    }
+    case Schedule::Static:
+      return next_static(desired);
     case Schedule::Cyclic:
       return cyclic_chunk(opt_.items, cyclic_chunk_, size_, rank_, cursor_.fetch_add(1));
     case Schedule::Dynamic:
@@ -155,32 +169,79 @@ std::optional<Chunk> Dispatcher::next(std::uint64_t desired) {
   if (exhausted_) return std::nullopt;
   // One claim is in flight once work started: the grant of the chunk returned now was claimed
   // while the previous one ran, so a busy or sleeping coordinator costs no idle time.
-  if (ahead_ == MPI_REQUEST_NULL) claim_ahead(desired);
+  if (ahead_ == MPI_REQUEST_NULL) claim_ahead(desired, false);
   const Chunk c = take_ahead();
   if (c.begin >= c.end) {
     exhausted_ = true;  // an empty grant: nothing left (or the job stops); claim no more
     return std::nullopt;
   }
-  // With --max-failures each chunk is claimed when it is needed, so that rank 0 refuses it once
-  // the job has failed enough items; otherwise the next claim goes out now.
-  if (opt_.max_failures == 0) claim_ahead(desired);
+  // The next claim goes out now, marked "ahead": its grant travels while this chunk runs. In the
+  // end game rank 0 holds such a claim back until the rank needs it (kNeed), so no rank sits on
+  // unstarted work while another idles. With --max-failures each chunk is claimed when needed,
+  // so that rank 0 refuses it once the job has failed enough items.
+  if (opt_.max_failures == 0) claim_ahead(desired, true);
   return c;
 }
 
-void Dispatcher::claim_ahead(std::uint64_t desired) {
+std::optional<Chunk> Dispatcher::next_static(std::uint64_t desired) {
+  // The rank's threads share its block: pieces of the measured cost's size, shrinking at the end
+  // of the block so its threads finish together.
+  const int threads_here = std::max(1, opt_.workers / std::max(size_, 1));
+  std::uint64_t done = cursor_.load();
+  while (true) {
+    if (done >= mine_.size()) return std::nullopt;
+    const std::uint64_t left = mine_.size() - done;
+    const std::uint64_t step = std::min(
+        left, opt_.chunk > 0 ? opt_.chunk : std::min(desired, tail_chunk(left, threads_here)));
+    if (cursor_.compare_exchange_weak(done, done + step)) {
+      return Chunk{mine_.begin + done, mine_.begin + done + step};
+    }
+  }
+}
+
+void Dispatcher::claim_ahead(std::uint64_t desired, bool ahead) {
   // A claim carries this rank's failures, so rank 0 can enforce --max-failures job-wide before
   // it grants more work.
-  std::array<std::uint64_t, 2> request{opt_.chunk > 0 ? opt_.chunk : desired, failed_local_.load()};
+  std::array<std::uint64_t, 3> request{opt_.chunk > 0 ? opt_.chunk : desired, failed_local_.load(),
+                                       ahead ? 1U : 0U};
+  ahead_held_ = ahead;
   std::lock_guard send_lock(send_mutex_);
   mpi::check(MPI_Irecv(ahead_grant_.data(), 2, MPI_UINT64_T, 0, kGrant, comm_.get(), &ahead_),
              "MPI_Irecv(grant)");
-  mpi::check(MPI_Send(request.data(), 2, MPI_UINT64_T, 0, kClaim, comm_.get()), "MPI_Send(claim)");
+  mpi::check(MPI_Send(request.data(), 3, MPI_UINT64_T, 0, kClaim, comm_.get()), "MPI_Send(claim)");
 }
 
 Chunk Dispatcher::take_ahead() {
-  mpi::check(MPI_Wait(&ahead_, MPI_STATUS_IGNORE), "MPI_Wait(grant)");
+  int arrived = 0;
+  {
+    std::lock_guard send_lock(send_mutex_);
+    mpi::check(MPI_Test(&ahead_, &arrived, MPI_STATUS_IGNORE), "MPI_Test(grant)");
+    if (arrived == 0 && ahead_held_) {
+      // Rank 0 may be holding the claim back (end game): say that it is needed now.
+      std::uint64_t zero = 0;
+      mpi::check(MPI_Send(&zero, 1, MPI_UINT64_T, 0, kNeed, comm_.get()), "MPI_Send(need)");
+    }
+  }
+  // Sleep, not spin, while the grant travels: oversubscribed ranks would take the cores from the
+  // ranks still computing.
+  if (arrived == 0) mpi::wait_sleeping(ahead_);
   ahead_ = MPI_REQUEST_NULL;
   return Chunk{ahead_grant_[0], ahead_grant_[1]};
+}
+
+void Dispatcher::answer_claim(int source, std::uint64_t desired) {
+  std::array<std::uint64_t, 2> reply{0, 0};
+  {
+    std::lock_guard lock(mutex_);
+    if (auto c = grant(desired)) reply = {c->begin, c->end};
+  }
+  MPI_Send(reply.data(), 2, MPI_UINT64_T, source, kGrant, comm_.get());
+  remote_claims_.fetch_add(1, std::memory_order_relaxed);
+}
+
+bool Dispatcher::end_game() {
+  std::lock_guard lock(mutex_);
+  return back_ - next_ <= 2 * static_cast<std::uint64_t>(opt_.workers);
 }
 
 void Dispatcher::add_done(std::uint64_t items, std::uint64_t failed) {
@@ -286,20 +347,22 @@ void Dispatcher::serve() {
     MPI_Status st{};
     if (size_ > 1) MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_.get(), &flag, &st);
     if (flag != 0) {
-      std::array<std::uint64_t, 2> msg{0, 0};
-      MPI_Recv(msg.data(), 2, MPI_UINT64_T, st.MPI_SOURCE, st.MPI_TAG, comm_.get(),
+      std::array<std::uint64_t, 3> msg{0, 0, 0};
+      MPI_Recv(msg.data(), 3, MPI_UINT64_T, st.MPI_SOURCE, st.MPI_TAG, comm_.get(),
                MPI_STATUS_IGNORE);
       const auto src = static_cast<std::size_t>(st.MPI_SOURCE);
       if (st.MPI_TAG == kClaim) {
         failed_by_rank_[src] = std::max(failed_by_rank_[src], msg[1]);
         update_remote();
-        std::array<std::uint64_t, 2> reply{0, 0};
-        {
-          std::lock_guard lock(mutex_);
-          if (auto c = grant(msg[0])) reply = {c->begin, c->end};
+        // In the end game a claim made ahead waits until its rank needs it: what is left goes to
+        // whoever is free first, and the last items one at a time.
+        if (msg[2] != 0 && end_game()) {
+          held_[src] = std::max<std::uint64_t>(msg[0], 1);
+        } else {
+          answer_claim(st.MPI_SOURCE, msg[0]);
         }
-        MPI_Send(reply.data(), 2, MPI_UINT64_T, st.MPI_SOURCE, kGrant, comm_.get());
-        remote_claims_.fetch_add(1, std::memory_order_relaxed);
+      } else if (st.MPI_TAG == kNeed) {
+        if (held_[src] != 0) answer_claim(st.MPI_SOURCE, std::exchange(held_[src], 0));
       } else if (st.MPI_TAG == kStopRequest) {
         std::lock_guard lock(mutex_);
         stop_all();

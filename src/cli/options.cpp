@@ -73,6 +73,8 @@ void set_space(const RunOptions& o, ComputeJob& job) {
       spec = kDefaultRange;
     } else if (kernel == "mandelbrot") {
       spec = "0:" + std::to_string(job.args.get_int("height"));  // every row of its image
+    } else if (kernel == "skew") {
+      spec = "0:" + std::to_string(job.args.get_int("n"));  // one period of the profile
     } else {
       throw UsageError("kernel", kernel,
                        "give the items with `range` START:STOP[:STEP] or `input` FILE");

@@ -49,14 +49,26 @@ Chunk block(std::uint64_t n, int parts, int index);
 std::optional<Chunk> cyclic_chunk(std::uint64_t n, std::uint64_t chunk, int ranks, int rank,
                                   std::uint64_t j);
 
-/// Automatic chunk for the cyclic schedule: about 16 chunks per rank, within [1, kMaxChunk].
-std::uint64_t auto_cyclic_chunk(std::uint64_t n, int ranks);
+/// Chunks per worker that the automatic sizes aim at, at least: enough that a cost that rises
+/// within a chunk, or a worker that starts late, costs little of the run (1/32 of a worker's share
+/// at most), few enough that per-chunk costs (a claim, a write) stay negligible.
+inline constexpr std::uint64_t kChunksPerWorker = 32;
 
-/// Upper bound of dynamic chunks: at least 4 chunks per worker so fast workers can balance
-/// (automatic dynamic chunks are also at most guided_chunk(remaining, workers, 1)).
+/// Automatic chunk for the cyclic schedule: about kChunksPerWorker chunks per worker (`workers`
+/// = threads over all ranks: a rank's threads share its chunks), within [1, kMaxChunk].
+std::uint64_t auto_cyclic_chunk(std::uint64_t n, int workers);
+
+/// Upper bound of automatic dynamic chunks: n / (kChunksPerWorker x workers), rounded up, so that
+/// a chunk sized on cheap items cannot hold a large share of the work when the cost rises.
 std::uint64_t balance_cap(std::uint64_t n, int workers);
 
-/// Guided chunk: remaining / (2 x workers), at least `min_chunk`, within [1, kMaxChunk].
+/// The end game of automatic chunks: what is left / (2 x workers), rounded up. Chunks shrink as
+/// the work runs out and the last items go out one at a time.
+std::uint64_t tail_chunk(std::uint64_t remaining, int workers);
+
+/// Guided chunk: remaining / (4 x workers), rounded up, at least `min_chunk`, within
+/// [1, kMaxChunk]. (OpenMP's remaining / workers puts half the work in the first few chunks: a
+/// costly stretch at the start then decides the run.)
 std::uint64_t guided_chunk(std::uint64_t remaining, int workers, std::uint64_t min_chunk);
 
 /// Adapts one thread's chunk size to aim at `target_seconds` per chunk (joblib's

@@ -38,8 +38,13 @@ struct DispatchOptions {
 /// Dynamic and guided are served by a coordinator thread on rank 0 that answers point-to-point
 /// claims (no one-sided RMA: it works across nodes on any transport, and keeps serving while
 /// rank 0's workers are inside long items); it sleeps with backoff when idle, never spins.
-/// Other ranks claim one chunk ahead (the next grant travels while the current chunk runs),
-/// except under --max-failures, where a chunk is claimed only when needed.
+/// Chunks come alternately from both ends of what is left (the run ends in the middle, so costly
+/// items at either end never come last); automatic sizes follow the measured cost (`desired`),
+/// at most 1/32 of a worker's share, and shrink to single items at the end.
+/// Other ranks claim one chunk ahead (the next grant travels while the current chunk runs); in
+/// the end game (at most 2 items a worker left) rank 0 holds such a claim back until the rank
+/// says it needs it, so no rank sits on unstarted work while another idles. Under
+/// --max-failures chunks are claimed only when needed.
 class Dispatcher {
  public:
   /// Collective over `comm` (duplicates it). Rank 0 starts the coordinator thread.
@@ -71,7 +76,9 @@ class Dispatcher {
 
  private:
   std::optional<Chunk> grant(std::uint64_t desired);  // rank 0, under mutex_
-  void serve();                                       // rank 0 coordinator loop
+  [[nodiscard]] std::uint64_t chunk_size(std::uint64_t desired, std::uint64_t remaining) const;
+  std::optional<Chunk> next_static(std::uint64_t desired);
+  void serve();  // rank 0 coordinator loop
   void send_progress(bool final);
   void stop_all();   // rank 0: tell every rank to stop
   bool poll_stop();  // ranks > 0: a stop from rank 0 arrived?
@@ -84,16 +91,23 @@ class Dispatcher {
   std::uint64_t cyclic_chunk_ = 1;
   std::atomic<std::uint64_t> cursor_{0};  // static: next row; cyclic: next j
   std::mutex mutex_;                      // dynamic/guided: guards next_ (rank 0) / claims (others)
-  std::uint64_t next_ = 0;
-  bool stopping_ = false;  // rank 0: a stop was requested somewhere; grant nothing
+  std::uint64_t next_ = 0;                // rank 0, dynamic/guided: what is left is [next_, back_)
+  std::uint64_t back_ = 0;
+  bool from_back_ = false;  // the next grant comes from the back end
+  bool stopping_ = false;   // rank 0: a stop was requested somewhere; grant nothing
   bool exhausted_ = false;
   // Ranks > 0, under mutex_: the claim sent ahead (prefetch) and its grant, in flight.
   MPI_Request ahead_ = MPI_REQUEST_NULL;
   std::array<std::uint64_t, 2> ahead_grant_{0, 0};
-  void claim_ahead(std::uint64_t desired);  // sends a claim, posts the receive of its grant
-  Chunk take_ahead();                       // waits for the grant in flight
-  std::atomic<bool> stop_known_{false};     // this rank stops claiming
-  std::atomic<bool> stop_sent_{false};      // ranks > 0: our stop request went to rank 0
+  bool ahead_held_ = false;  // the claim in flight was made ahead (rank 0 may hold it back)
+  // Sends a claim (ahead: before the rank needs it) and posts the receive of its grant.
+  void claim_ahead(std::uint64_t desired, bool ahead);
+  Chunk take_ahead();  // waits for the grant in flight (sending kNeed for a claim held back)
+  void answer_claim(int source, std::uint64_t desired);  // rank 0 coordinator: grant and reply
+  bool end_game();                   // rank 0: what is left is at most 2 items a worker
+  std::vector<std::uint64_t> held_;  // rank 0 coordinator: desired of a claim held back, by rank
+  std::atomic<bool> stop_known_{false};  // this rank stops claiming
+  std::atomic<bool> stop_sent_{false};   // ranks > 0: our stop request went to rank 0
   std::atomic<bool> failure_limit_{false};
   std::atomic<std::uint64_t> failed_local_{0};
   std::atomic<std::uint64_t> failed_remote_{0};

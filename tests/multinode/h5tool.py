@@ -7,6 +7,8 @@
   h5tool.py status FILE.h5      ok=N failed=N timed_out=N not_run=N rows=N
   h5tool.py attr FILE.h5 NAME   one attribute of /compute (or of / if absent)
   h5tool.py urls FILE.h5        exists=N does_not_exist=N unknown=N not_checked=N rows=N
+  h5tool.py bound FILE.h5 WALL WORKERS   ratio=R bound=B (max(sum of /compute/seconds / WORKERS,
+                                the longest item)) sum=S longest=L: the wall time over the bound
 """
 import os
 import sys
@@ -61,9 +63,18 @@ def urls(path):
     return 0
 
 
+def bound(path, wall, workers):
+    with h5py.File(path, "r") as f:
+        s = f["compute"]["seconds"][()]
+    b = max(float(s.sum()) / int(workers), float(s.max()))
+    print(f"ratio={float(wall) / b:.4f} bound={b:.4f} sum={float(s.sum()):.4f} "
+          f"longest={float(s.max()):.4f}")
+    return 0
+
+
 def main(argv):
     commands = {"same": (same, 2), "ranks": (ranks, 1), "status": (status, 1),
-                "attr": (attr, 2), "urls": (urls, 1)}
+                "attr": (attr, 2), "urls": (urls, 1), "bound": (bound, 3)}
     if len(argv) < 2 or argv[1] not in commands or len(argv) - 2 != commands[argv[1]][1]:
         print(__doc__, file=sys.stderr)
         return 2

@@ -23,6 +23,9 @@
 #                                  requests came from every node
 #   multinode_test.sh threads      threads per rank from the node's share of the cores
 #   multinode_test.sh mpi-suite    the MPI GoogleTest binary across the three nodes
+#   multinode_test.sh balance      the skew family (every profile) with the default schedule, one
+#                                  rank on each node (rank 0 included): wall within 1.10x of the
+#                                  bound, results equal to one process; the cost of a claim
 #   multinode_test.sh slurm-up | slurm-down        a two-node Slurm on the same namespaces
 #   multinode_test.sh slurm-job srun|mpirun        sbatch -N 2 slurm/hybrid.sbatch
 #   multinode_test.sh slurm-signal                 USR1 -> 75 -> requeue -> --resume, two nodes
@@ -445,8 +448,68 @@ case_mpi_suite() {
   tail -3 "$work/suite.log"
 }
 
+# ---- load balance across the nodes: the skew family, default schedule -------------------------
+fail_stderr() { fail "$@" >&2; }   # fail from inside $(...): the message must not be captured
+# balance_run HOSTS PROFILE MEAN N: one run of the skew profile with the default schedule; checks
+# the ranks' hosts and the values against one process, logs the figures, prints wall / bound.
+balance_run() {
+  local hosts=$1 p=$2 mean=$3 n=$4 out="$work/$2.h5" line ratio
+  local job=(--kernel skew --arg "profile=$p" --arg "mean=$mean" --arg "n=$n" --arg seed=5)
+  on "$hosts" "$pmap" run "${job[@]}" --threads 1 --output "$out" --force --progress none \
+    >"$work/$p.log" 2>&1 || fail_stderr "$p: mpirun failed: $(tail -20 "$work/$p.log")"
+  line="$(grep '^pmap-report ' "$work/$p.log")"
+  [ "$(h5 ranks "$out" | awk '{print $2}' | tr '\n' ' ')" = "node1 node2 node3 " ] ||
+    fail_stderr "$p: ranks not on node1, node2, node3: $(h5 ranks "$out")"
+  "$pmap" run "${job[@]}" --arg mean=0 --threads 1 --output "$work/ref-$p.h5" --force \
+    --progress none >/dev/null 2>&1 || fail_stderr "$p: the one-process reference failed"
+  # The planned seconds (a value column) scale with mean: compare x and draw, and the status.
+  "$py" - "$work/ref-$p.h5" "$out" <<'EOF2' >&2 || fail_stderr "$p: values differ from one process"
+import sys, h5py
+a, b = (h5py.File(x, "r")["compute"] for x in sys.argv[1:3])
+va, vb = a["value"][()], b["value"][()]
+if not ((va[:, 0] == vb[:, 0]).all() and (va[:, 2] == vb[:, 2]).all() and (b["status"][()] == 0).all()):
+    sys.exit("x/draw/status differ")
+EOF2
+  ratio="$(h5 bound "$out" "$(field wall_seconds "$line")" "$(field workers "$line")")"
+  log "$p: wall $(field wall_seconds "$line") s, $ratio, remote_claims=$(field remote_claims "$line")," \
+    "items per rank $(h5 ranks "$out" | awk '{printf "%s:%s ", $2, $4}')" >&2
+  field ratio "$ratio"
+}
+
+case_balance() {
+  need_cluster
+  # One rank a node, rank 0 on node1 included, 1 thread each: 3 workers on the machine's 2 cores
+  # (item seconds are wall times, so the bound follows the sharing). ~1.5 s of work a worker.
+  local hosts3="node1:1,node2:1,node3:1" mean=0.01 n=300 p line out ratio worst=0 worst_p=""
+  for p in uniform increasing decreasing peak tail head bimodal pareto random; do
+    # A ratio over the limit is measured once more before it fails: the machine is shared, and
+    # a build starting on it slows one "node" but not the others.
+    ratio="$(balance_run "$hosts3" "$p" "$mean" "$n")"
+    if ! awk -v r="$ratio" 'BEGIN { exit !(r <= 1.10) }'; then
+      log "$p: wall / bound = $ratio > 1.10; measuring once more (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+      ratio="$(balance_run "$hosts3" "$p" "$mean" "$n")"
+    fi
+    awk -v r="$ratio" 'BEGIN { exit !(r <= 1.10) }' || fail "$p: wall / bound = $ratio > 1.10"
+    if awk -v r="$ratio" -v w="$worst" 'BEGIN { exit !(r > w) }'; then worst=$ratio; worst_p=$p; fi
+  done
+  log "default schedule across 3 nodes: worst wall / bound $worst ($worst_p)"
+  # The cost of a claim across the nodes: empty items, one at a time (--chunk 1): a remote rank
+  # spends its time claiming (one claim ahead: the round trip overlaps the item, which is empty).
+  out="$work/claims.h5"
+  on "$hosts3" "$pmap" run --kernel skew --arg mean=0 --range 0:3000 --chunk 1 --threads 1 \
+    --output "$out" --progress none >"$work/claims.log" 2>&1 || fail "claims: $(tail -20 "$work/claims.log")"
+  line="$(grep '^pmap-report ' "$work/claims.log")"
+  local busiest
+  busiest="$(h5 ranks "$out" | awk '$1 != 0 && $4 > m {m = $4} END {print m + 0}')"
+  [ "$busiest" -gt 0 ] || fail "claims: the remote ranks ran nothing: $(h5 ranks "$out")"
+  log "claims across the nodes: $(field remote_claims "$line") remote claims in $(field wall_seconds "$line") s;" \
+    "the busiest remote rank ran $busiest items (one claim each):" \
+    "$(awk -v w="$(field wall_seconds "$line")" -v c="$busiest" 'BEGIN {printf "%.0f us", 1e6 * w / c}') a claim"
+}
+
 case "$case_name" in
   up) case_up ;;
+  balance) case_balance ;;
   down) case_down ;;
   cluster) case_cluster ;;
   schedules) case_schedules ;;

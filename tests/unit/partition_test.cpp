@@ -143,25 +143,25 @@ TEST(CyclicChunk, HugeSpaceDoesNotOverflow) {
 TEST(AutoCyclicChunk, Bounds) {
   for (std::uint64_t n : std::initializer_list<std::uint64_t>{
            0ULL, 1ULL, 15ULL, 16ULL, 100ULL, 1000ULL, 123457ULL, 1ULL << 30, 1ULL << 40, kMaxN}) {
-    for (int ranks : {0, 1, 2, 3, 8, 64, 1000}) {
-      const std::uint64_t c = pmap::auto_cyclic_chunk(n, ranks);
-      EXPECT_GE(c, 1U) << n << " " << ranks;
-      EXPECT_LE(c, kMaxChunk) << n << " " << ranks;
+    for (int workers : {0, 1, 2, 3, 8, 64, 1000}) {
+      const std::uint64_t c = pmap::auto_cyclic_chunk(n, workers);
+      EXPECT_GE(c, 1U) << n << " " << workers;
+      EXPECT_LE(c, kMaxChunk) << n << " " << workers;
     }
   }
   EXPECT_EQ(pmap::auto_cyclic_chunk(kMaxN, 1), kMaxChunk);
   EXPECT_EQ(pmap::auto_cyclic_chunk(0, 4), 1U);
 }
 
-TEST(AutoCyclicChunk, AboutSixteenChunksPerRank) {
+TEST(AutoCyclicChunk, AboutThirtyTwoChunksPerWorker) {
   for (std::uint64_t n : {64ULL, 100ULL, 1000ULL, 99999ULL, 1000000ULL}) {
-    for (int ranks : {1, 2, 4}) {
-      const std::uint64_t c = pmap::auto_cyclic_chunk(n, ranks);
-      if (c == kMaxChunk || n < 16ULL * static_cast<std::uint64_t>(ranks)) continue;
+    for (int workers : {1, 2, 4}) {
+      const std::uint64_t c = pmap::auto_cyclic_chunk(n, workers);
+      const auto w = static_cast<std::uint64_t>(workers);
+      if (c == kMaxChunk || n < pmap::kChunksPerWorker * w) continue;
       const std::uint64_t chunks = (n + c - 1) / c;
-      const auto r = static_cast<std::uint64_t>(ranks);
-      EXPECT_GE(chunks, 16 * r) << n << " " << ranks;
-      EXPECT_LE(chunks, 32 * r) << n << " " << ranks;
+      EXPECT_GE(chunks, pmap::kChunksPerWorker * w) << n << " " << workers;
+      EXPECT_LE(chunks, 2 * pmap::kChunksPerWorker * w) << n << " " << workers;
     }
   }
 }
@@ -172,15 +172,16 @@ TEST(BalanceCap, Bounds) {
       const std::uint64_t cap = pmap::balance_cap(n, workers);
       EXPECT_GE(cap, 1U);
       EXPECT_LE(cap, kMaxChunk);
-      const std::uint64_t w = 4 * static_cast<std::uint64_t>(std::max(workers, 1));
+      const std::uint64_t w =
+          pmap::kChunksPerWorker * static_cast<std::uint64_t>(std::max(workers, 1));
       if (cap < kMaxChunk) {
-        // Smallest cap that still covers n in 4 chunks per worker: ceil(n / (4 workers)).
+        // Smallest cap that still covers n in 32 chunks per worker: ceil(n / (32 workers)).
         EXPECT_EQ(cap, std::max<std::uint64_t>(1, (n + w - 1) / w)) << n << " " << workers;
       }
     }
   }
-  EXPECT_EQ(pmap::balance_cap(100, 1), 25U);
-  EXPECT_EQ(pmap::balance_cap(100, 2), 13U);
+  EXPECT_EQ(pmap::balance_cap(100, 1), 4U);    // ceil(100 / 32)
+  EXPECT_EQ(pmap::balance_cap(2048, 2), 32U);  // mandelbrot's rows on 2 workers
   EXPECT_EQ(pmap::balance_cap(1ULL << 40, 1), kMaxChunk);
 }
 
@@ -210,9 +211,9 @@ TEST(GuidedChunk, Bounds) {
       }
     }
   }
-  EXPECT_EQ(pmap::guided_chunk(1000, 5, 1), 100U);  // 1000 / (2 x 5)
-  EXPECT_EQ(pmap::guided_chunk(1001, 5, 1), 101U);  // rounded up
-  EXPECT_EQ(pmap::guided_chunk(10, 5, 4), 4U);      // at least min_chunk
+  EXPECT_EQ(pmap::guided_chunk(1000, 5, 1), 50U);  // 1000 / (4 x 5)
+  EXPECT_EQ(pmap::guided_chunk(1001, 5, 1), 51U);  // rounded up
+  EXPECT_EQ(pmap::guided_chunk(10, 5, 4), 4U);     // at least min_chunk
   EXPECT_EQ(pmap::guided_chunk(0, 5, 0), 1U);
   EXPECT_EQ(pmap::guided_chunk(1ULL << 40, 1, 1), kMaxChunk);
   EXPECT_EQ(pmap::guided_chunk(10, 1, kMaxChunk * 4), kMaxChunk);  // kMaxChunk wins
@@ -257,6 +258,24 @@ TEST(GuidedChunk, NonIncreasingAsRemainingShrinks) {
 // guided_chunk(2^64-1, 1, 1) returns 1 instead of kMaxChunk.
 TEST(GuidedChunk, HugeRemainderDoesNotOverflow) {
   EXPECT_EQ(pmap::guided_chunk(kMaxN, 1, 1), kMaxChunk);
+}
+
+TEST(TailChunk, HalfAFairShareAndOneAtTheEnd) {
+  EXPECT_EQ(pmap::tail_chunk(1000, 5), 100U);  // 1000 / (2 x 5)
+  EXPECT_EQ(pmap::tail_chunk(1001, 5), 101U);  // rounded up
+  EXPECT_EQ(pmap::tail_chunk(0, 3), 1U);
+  EXPECT_EQ(pmap::tail_chunk(kMaxN, 1), kMaxChunk);
+  // Simulated end of a run on 4 workers: every chunk at most half a fair share of what is left,
+  // and the last 2 x workers items one at a time.
+  std::uint64_t remaining = 5000;
+  while (remaining > 0) {
+    const std::uint64_t c = std::min(remaining, pmap::tail_chunk(remaining, 4));
+    EXPECT_LE(c, (remaining + 7) / 8);
+    if (remaining <= 8) {
+      EXPECT_EQ(c, 1U) << remaining;
+    }
+    remaining -= c;
+  }
 }
 
 // --- ChunkSizer ---------------------------------------------------------------------------------
