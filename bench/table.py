@@ -15,9 +15,12 @@ import json
 import math
 import os
 import re
-import shlex
 import statistics
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+import pmaptools  # noqa: E402  (the repository's shared helpers)
+from pmaptools import read_runs  # noqa: E402
 
 TARGET_W1 = 0.1           # s above the empty MPI program (mpirun) / above ideal (one process)
 TARGET_W2_RATE = 5e6      # items/s
@@ -43,51 +46,19 @@ ANCHOR_W3 = [
 
 
 def med(xs):
-    xs = [x for x in xs if x is not None]
-    return statistics.median(xs) if xs else float("nan")
+    return pmaptools.median(xs, empty=float("nan"))
 
 
 def mark(ok):
     return "**met**" if ok else "**NOT met**"
 
 
-def parse_kv_line(line):
-    out = {}
-    for tok in shlex.split(line):
-        if "=" in tok:
-            k, v = tok.split("=", 1)
-            out.setdefault(k, v)  # the run's own tags come first and win over pmap-report's keys
-    return out
-
-
 def fnum(d, k):
-    try:
-        return float(d[k])
-    except (KeyError, ValueError):
-        return None
-
-
-def read_runs(path):
-    """Lines of a w2/w3/w4 log; rep=0 is the warm-up and is dropped."""
-    if not os.path.exists(path):
-        return []
-    rows = []
-    with open(path) as f:
-        for line in f:
-            if line.strip():
-                d = parse_kv_line(line)
-                if d.get("rep") != "0":
-                    rows.append(d)
-    return rows
+    return pmaptools.number(d.get(k))
 
 
 def h5_attr(path, name):
-    try:
-        import h5py
-        with h5py.File(path, "r") as f:
-            return float(f["compute"].attrs[name])
-    except Exception:
-        return None
+    return pmaptools.number(pmaptools.file_attr(path, name))
 
 
 # ------------------------------------------------------------------------------------- W1

@@ -18,13 +18,15 @@ pmap under mpirun, where each rank takes the URLs of its hosts, in order, with C
 """
 import heapq
 import json
-import math
 import os
 import re
-import shlex
-import statistics
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+# The repository's shared helpers (key=value logs, medians, formatting).
+from pmaptools import fmt, read_jsonl, read_lines, report_lines  # noqa: E402
+from pmaptools import median as med  # noqa: E402
 
 TARGET_A = {32: 0.03, 128: 0.05}  # whole-process wall within this fraction of the in-order bound
 TARGET_B = 10.0                   # pmap URLs/s >= 10 x ThreadPoolExecutor + requests
@@ -34,17 +36,6 @@ VERDICTS = ("exists", "does not exist", "unknown")
 
 
 # ----------------------------------------------------------------------------------- helpers
-def med(xs):
-    xs = [x for x in xs if x is not None]
-    return statistics.median(xs) if xs else None
-
-
-def fmt(x, digits=3, unit=""):
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return ""
-    return f"{x:.{digits}f}{unit}"
-
-
 def fmt_int(x):
     return "" if x is None else f"{x:,.0f}"
 
@@ -157,9 +148,9 @@ def cmd_record(argv):
     if out and os.path.exists(out):
         with open(out) as f:
             text = f.read()
-        m = re.search(r"^pmap-report (.*)$", text, re.M)
-        if m:
-            rep = dict(t.split("=", 1) for t in shlex.split(m.group(1)) if "=" in t)
+        reports = report_lines(text)
+        if reports:
+            rep = reports[0]
             rec["stage_wall"] = float(rep["wall_seconds"])
             rec["report"] = rep
         if a.get("checker") and a.get("tsv") and " - " in text:
@@ -204,25 +195,8 @@ def cmd_record(argv):
 
 
 # ----------------------------------------------------------------------------------- tables
-def read_kv(path):
-    rows = []
-    if os.path.exists(path):
-        with open(path) as f:
-            for line in f:
-                if line.strip():
-                    rows.append(line.rstrip("\n"))
-    return rows
-
-
 def read_runs(results):
-    runs = []
-    path = os.path.join(results, "runs.jsonl")
-    if os.path.exists(path):
-        with open(path) as f:
-            for line in f:
-                if line.strip():
-                    runs.append(json.loads(line))
-    return runs
+    return read_jsonl(os.path.join(results, "runs.jsonl"))
 
 
 def groups(runs, section, keys):
@@ -283,10 +257,10 @@ def rss_mib(rs):
 
 def table_machine(results):
     out = ["### Machine", ""]
-    for line in read_kv(os.path.join(results, "machine.txt")):
+    for line in read_lines(os.path.join(results, "machine.txt")):
         k, _, v = line.partition("=")
         out.append(f"* {k}: {v}")
-    load = read_kv(os.path.join(results, "load.txt"))
+    load = read_lines(os.path.join(results, "load.txt"))
     if load:
         out += ["", "Load before and after each section (1-s CPU busy fraction from /proc/stat, "
                 "load average, top 3 processes):", ""]
@@ -296,7 +270,7 @@ def table_machine(results):
 
 def parse_bounds(results):
     b = {}
-    for line in read_kv(os.path.join(results, "bounds.txt")):
+    for line in read_lines(os.path.join(results, "bounds.txt")):
         toks = line.split()
         d = dict(t.split("=", 1) for t in toks[1:] if "=" in t)
         b[(toks[0], int(d["C"]))] = {k: float(v) for k, v in d.items()

@@ -6,8 +6,10 @@
 #   target_link_libraries(app PRIVATE pmap::core)          # the C++ API (pmap/map.hpp)
 #   target_link_libraries(plugin PRIVATE pmap::plugin_abi) # a kernel plugin (pmap/plugin_abi.h)
 #
-# pmapConfig.cmake finds MPI, OpenMP, a *parallel* HDF5, CURL and Threads again in the consuming
-# project (find_dependency), the way pmap's own build found them.
+# pmap::core carries what a consumer needs: C++20 (a compile feature), MPI and OpenMP (the headers
+# use mpi.h), and HDF5 and curl as link-only dependencies of the static library. pmapConfig.cmake
+# finds MPI, OpenMP, a *parallel* HDF5, CURL and Threads again in the consuming project
+# (find_dependency), the way pmap's own build found them.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
@@ -44,8 +46,13 @@ target_include_directories(pmap_plugin_abi INTERFACE
   $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include> $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
 set_target_properties(pmap_plugin_abi PROPERTIES EXPORT_NAME plugin_abi)
 
+# The public headers only (include/pmap/: map, kernels, plugins, errors; the internals live in
+# src/pmap/) and the generated version.hpp. None of them includes hdf5.h or curl.h: tests/install
+# checks that, and builds a consumer that cannot reach HDF5's headers.
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/pmap" DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}"
         FILES_MATCHING PATTERN "*.hpp" PATTERN "*.h")
+install(FILES "${PROJECT_BINARY_DIR}/include/pmap/version.hpp"
+        DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/pmap")
 install(TARGETS pmap_core pmap_plugin_abi pmap
         EXPORT pmapTargets
         ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}"

@@ -1,8 +1,9 @@
 # PmapUrl.cmake — the URL stage: its sources in pmap_core, the local HTTP fixture server
 # (pmap_http_fixture) and the URL tests (pmap_url_tests, ctest label "urls").
-# Include it from the top-level CMakeLists.txt once pmap_core exists (a library that links
-# CURL::libcurl publicly and has include/ as public include directory). It finds GTest and
-# includes GoogleTest itself; enable_testing() may come before or after, in the same directory.
+# Include it from the top-level CMakeLists.txt once pmap_core exists (a library with src/ as its
+# private include directory, where pmap/url_check.hpp lives) and pmap_internal (the interface
+# target that gives in-tree code src/, HDF5 and curl). It finds GTest and includes GoogleTest
+# itself; enable_testing() may come before or after, in the same directory.
 # Tests are skipped when PMAP_BUILD_TESTS or BUILD_TESTING is OFF.
 
 if(NOT TARGET pmap_core)
@@ -53,7 +54,7 @@ if(_pmap_url_tests)
   # Glue around pmap_core: -O1 compiles it faster in Release (the fixture stays optimised).
   target_compile_options(pmap_url_tests PRIVATE $<$<CONFIG:Release>:-O1>)
   target_link_libraries(pmap_url_tests PRIVATE
-    pmap::core GTest::gtest_main Threads::Threads nlohmann_json::nlohmann_json)
+    pmap_internal GTest::gtest_main Threads::Threads nlohmann_json::nlohmann_json)
   target_include_directories(pmap_url_tests PRIVATE
     "${_pmap_url_root}/tests"  # support/
     "${_pmap_url_root}/src")   # detail/ (private helpers tested directly)

@@ -16,27 +16,14 @@ baseline b is the layout with the fewest workers):
                   (communication, imbalance, start-up) growing with W
 """
 import csv
-import statistics
+import os
 import sys
 from collections import defaultdict
 from pathlib import Path
 
-
-def read_study(path):
-    meta = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            if "=" in line:
-                key, value = line.split("=", 1)
-                meta[key] = value
-    return meta
-
-
-def number(text):
-    try:
-        return float(text)
-    except (TypeError, ValueError):
-        return None
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pmaptools  # noqa: E402  (shared with bench/ and tests/)
+from pmaptools import median, number, read_kv_file  # noqa: E402
 
 
 def family(ranks, threads):
@@ -47,11 +34,6 @@ def family(ranks, threads):
     if ranks == 1:
         return "OpenMP"
     return "hybrid"
-
-
-def median(values):
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
 
 
 def summarise(rows):
@@ -102,11 +84,7 @@ def add_speedups(entries):
 
 
 def fmt(value, digits=3, none="—"):
-    if value is None:
-        return none
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
+    return pmaptools.fmt(value, digits, none=none)
 
 
 def kind_sentence(meta):
@@ -358,7 +336,7 @@ def main(argv):
         return 2
     with csv_path.open(newline="") as f:
         rows = list(csv.DictReader(f))
-    meta = read_study(directory / "study.txt")
+    meta = read_kv_file(directory / "study.txt")
     entries = summarise(rows)
     add_speedups(entries)
     write_table(directory, meta, entries, rows)

@@ -354,7 +354,7 @@ void ComputeStage::finalize() {
   }
   std::sort(errors.begin(), errors.end(),
             [](const ErrorRecord& a, const ErrorRecord& b) { return a.item < b.item; });
-  Attrs attrs = report_.attrs();
+  Attrs attrs = report_attrs(report_);
   attrs.emplace_back("runs", runs_);
   attrs.emplace_back("last_command", job_.command);
   attrs.emplace_back("columns_joined", join(columns_));
@@ -364,16 +364,6 @@ void ComputeStage::finalize() {
 void ComputeStage::print_summary(std::ostream& out) const {
   out << report_.summary() << "  results: " << (file_ ? job_.output : "(no file)") << "\n"
       << report_.line() << "\n";
-}
-
-EngineOptions engine_options(const ComputeJob& job) {
-  EngineOptions options;
-  options.to_file = !job.output.empty();
-  options.resume = job.resume;
-  options.print_summary = job.print_summary;
-  options.progress = job.progress;
-  options.command = job.command;
-  return options;
 }
 
 RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {

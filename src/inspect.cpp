@@ -178,6 +178,13 @@ std::string inspect(const std::string& path) {
          << attr_text(c, "items_per_second") << " items/s, efficiency "
          << attr_text(c, "parallel_efficiency") << ", imbalance " << attr_text(c, "load_imbalance")
          << ", write " << attr_text(c, "write_seconds") << " s\n";
+      // The truth about a stop, whatever a launcher returned (mpirun exits 1 on SIGTERM).
+      const std::string stop = attr_text(c, "stop_reason");
+      if (stop == "signal" || stop == "deadline") {
+        os << "  stop_reason=" << stop << ": interrupted: finish with --resume\n";
+      } else if (stop != "none" && stop != "-") {
+        os << "  stop_reason=" << stop << ": stopped early\n";
+      }
     } else {
       os << "  run: not finished (no end-of-run record: interrupted or still running)\n";
     }

@@ -82,24 +82,24 @@ std::string RunReport::summary() const {
   return os.str();
 }
 
-Attrs RunReport::attrs() const {
-  return {{"wall_seconds", wall_seconds},
-          {"items_per_second", items_per_second()},
-          {"busy_seconds", busy_seconds},
-          {"parallel_efficiency", parallel_efficiency},
-          {"load_imbalance", load_imbalance},
-          {"write_seconds", write_seconds},
-          {"ok", static_cast<std::int64_t>(ok)},
-          {"failed", static_cast<std::int64_t>(failed)},
-          {"timed_out", static_cast<std::int64_t>(timed_out)},
-          {"not_run", static_cast<std::int64_t>(not_run)},
-          {"workers", static_cast<std::int64_t>(workers)},
-          {"remote_claims", static_cast<std::int64_t>(remote_claims)},
-          {"max_rss_mib", max_rss_mib},
-          {"interrupted", static_cast<std::int64_t>(interrupted)},
-          {"stop_reason", stop_reason.empty() ? std::string("none") : stop_reason},
-          {"checksum", hex(checksum)},
-          {"report", line()}};
+Attrs report_attrs(const RunReport& r) {
+  return {{"wall_seconds", r.wall_seconds},
+          {"items_per_second", r.items_per_second()},
+          {"busy_seconds", r.busy_seconds},
+          {"parallel_efficiency", r.parallel_efficiency},
+          {"load_imbalance", r.load_imbalance},
+          {"write_seconds", r.write_seconds},
+          {"ok", static_cast<std::int64_t>(r.ok)},
+          {"failed", static_cast<std::int64_t>(r.failed)},
+          {"timed_out", static_cast<std::int64_t>(r.timed_out)},
+          {"not_run", static_cast<std::int64_t>(r.not_run)},
+          {"workers", static_cast<std::int64_t>(r.workers)},
+          {"remote_claims", static_cast<std::int64_t>(r.remote_claims)},
+          {"max_rss_mib", r.max_rss_mib},
+          {"interrupted", static_cast<std::int64_t>(r.interrupted)},
+          {"stop_reason", r.stop_reason.empty() ? std::string("none") : r.stop_reason},
+          {"checksum", hex(r.checksum)},
+          {"report", r.line()}};
 }
 
 }  // namespace pmap

@@ -27,10 +27,7 @@
 #include "detail/fnv.hpp"
 #include "detail/url_queue.hpp"
 #include "pmap/error.hpp"
-
-#ifndef PMAP_VERSION
-#define PMAP_VERSION "0.1.0"
-#endif
+#include "pmap/version.hpp"
 
 namespace pmap {
 
@@ -465,7 +462,7 @@ std::uint64_t host_hash(std::string_view host) noexcept {
 
 UrlChecker::UrlChecker(UrlOptions options) : options_(std::move(options)) {
   validate(options_);
-  if (options_.user_agent.empty()) options_.user_agent = std::string("pmap/") + PMAP_VERSION;
+  if (options_.user_agent.empty()) options_.user_agent = std::string("pmap/") + kVersion;
   detail::curl_global_init_once();
 }
 

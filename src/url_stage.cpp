@@ -577,13 +577,7 @@ void UrlStage::finalize() {
 
 UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
   UrlStage stage(job);
-  EngineOptions options;
-  options.to_file = !job.output.empty();
-  options.resume = job.resume;
-  options.print_summary = job.print_summary;
-  options.progress = job.progress;
-  options.command = job.command;
-  Engine(comm, options).run(stage);
+  Engine(comm, engine_options(job)).run(stage);
   return stage.report();
 }
 

@@ -40,12 +40,12 @@
 #include <utility>
 #include <vector>
 
+#include "pmap/item_status.hpp"
 #include "pmap/kernel.hpp"
 #include "pmap/mpi.hpp"
-#include "pmap/progress.hpp"
-#include "pmap/report.hpp"
-#include "pmap/results.hpp"
-#include "pmap/schedule.hpp"
+#include "pmap/progress_mode.hpp"
+#include "pmap/run_report.hpp"
+#include "pmap/schedule_kind.hpp"
 #include "pmap/session.hpp"
 
 namespace pmap {

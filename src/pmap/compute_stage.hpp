@@ -76,7 +76,4 @@ class ComputeStage final : public Stage {
   std::vector<ErrorRecord> all_errors_;
 };
 
-/// How the engine runs a compute job (file, resume, progress, summary).
-EngineOptions engine_options(const ComputeJob& job);
-
 }  // namespace pmap

@@ -25,6 +25,18 @@ struct EngineOptions {
   std::string command;  ///< recorded in a new file
 };
 
+/// The engine's options of a job (ComputeJob, UrlJob): file, resume, summary, progress, command.
+template <class Job>
+EngineOptions engine_options(const Job& job) {
+  EngineOptions options;
+  options.to_file = !job.output.empty();
+  options.resume = job.resume;
+  options.print_summary = job.print_summary;
+  options.progress = job.progress;
+  options.command = job.command;
+  return options;
+}
+
 /// Attributes of the root of a new results file (one place for all of them).
 Attrs root_attributes(const std::string& command, int ranks, int threads);
 

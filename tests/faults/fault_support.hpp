@@ -455,10 +455,12 @@ inline std::string compute_attr(const std::string& path, const std::string& name
 }
 
 /// Counts printed by `pmap inspect FILE` ("status: N items: A ok, B failed, C timed out, D not
-/// run"); code is inspect's exit code, parsed is false when that line is missing.
+/// run"); code is inspect's exit code, parsed is false when that line is missing; interrupted:
+/// it says "interrupted: finish with --resume" (the file's stop_reason is signal or deadline).
 struct Inspected {
   int code = -1;
   bool parsed = false;
+  bool interrupted = false;
   std::uint64_t items = 0, ok = 0, failed = 0, timed_out = 0, not_run = 0;
   std::string what;
 };
@@ -468,6 +470,7 @@ inline Inspected inspect(const std::string& dir, const std::string& file) {
   Inspected r;
   r.code = f.code;
   r.what = f.what;
+  r.interrupted = f.out.find("interrupted: finish with --resume") != std::string::npos;
   static const std::regex line(
       R"(status: (\d+) items: (\d+) ok, (\d+) failed, (\d+) timed out, (\d+) not run)");
   std::smatch m;

@@ -100,6 +100,7 @@ void stop_and_resume(const std::string& name, const Sender& send, int expected_c
   EXPECT_EQ(in.ok, got.count(0));
   EXPECT_EQ(compute_attr(dir.file("run.h5"), "stop_reason"), "signal")
       << "the interruption is not recorded in the file";
+  EXPECT_TRUE(in.interrupted) << "pmap inspect does not say how to finish the run\n" << in.what;
 
   const Finished resume =
       run(mpi_argv(resume_ranks, w.args + Args{"--threads", "1", "--output", "run.h5", "--resume"}),
@@ -118,6 +119,7 @@ void stop_and_resume(const std::string& name, const Sender& send, int expected_c
     }
   }
   EXPECT_EQ(rerun, 0U) << "rows written before the signal were run again by --resume";
+  EXPECT_FALSE(inspect(d, "run.h5").interrupted) << "a completed file still reads as interrupted";
   std::cout << "[faults] " << name << ": exit " << *code << " " << stop_s << " s after the signal; "
             << got.count(0) << "/" << kItems << " rows in the file, " << got.count(-1)
             << " left -1; --resume at -n " << resume_ranks << " completed in " << resume.seconds
@@ -165,6 +167,14 @@ TEST(Signals, SigintToMpiexecCheckpointsAndResumes) {
   stop_and_resume(
       "SIGINT to mpiexec (Ctrl-C)",
       [](Job& job, const std::map<int, pid_t>&) { job.signal(SIGINT); }, 1, 4, kSleepy);
+}
+
+// Fault: SIGTERM to mpiexec (`kill`, `timeout`, a batch system stopping the launcher): as with
+// SIGINT, Open MPI's mpiexec exits 1 once the ranks checkpointed; the file says what happened.
+TEST(Signals, SigtermToMpiexecCheckpointsAndResumes) {
+  stop_and_resume(
+      "SIGTERM to mpiexec", [](Job& job, const std::map<int, pid_t>&) { job.signal(SIGTERM); }, 1,
+      4, kSleepy);
 }
 
 }  // namespace

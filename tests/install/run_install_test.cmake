@@ -1,6 +1,6 @@
 # cmake -P script behind the install.examples test (see CMakeLists.txt next to it).
 cmake_minimum_required(VERSION 3.25)
-foreach(var IN ITEMS PMAP_BUILD_DIR PMAP_SOURCE_DIR PMAP_WORK_DIR PMAP_MPIEXEC)
+foreach(var IN ITEMS PMAP_BUILD_DIR PMAP_SOURCE_DIR PMAP_WORK_DIR PMAP_MPIEXEC PMAP_VERSION)
   if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
     message(FATAL_ERROR "run_install_test.cmake: -D${var}=... is required")
   endif()
@@ -24,9 +24,24 @@ function(step name)
 endfunction()
 
 step(install ${CMAKE_COMMAND} --install "${PMAP_BUILD_DIR}" --prefix "${prefix}")
-foreach(f IN ITEMS include/pmap/map.hpp include/pmap/plugin_abi.h bin/pmap)
+foreach(f IN ITEMS include/pmap/map.hpp include/pmap/plugin_abi.h include/pmap/version.hpp
+                   bin/pmap)
   if(NOT EXISTS "${prefix}/${f}")
     message(FATAL_ERROR "install test: ${prefix}/${f} was not installed")
+  endif()
+endforeach()
+# Only the API is installed: the internals (engine, results file, URL checker) are not.
+foreach(f IN ITEMS h5.hpp results.hpp compute.hpp schedule.hpp url_check.hpp)
+  if(EXISTS "${prefix}/include/pmap/${f}")
+    message(FATAL_ERROR "install test: the internal header pmap/${f} was installed")
+  endif()
+endforeach()
+# No installed header needs HDF5's or curl's headers.
+file(GLOB headers RELATIVE "${prefix}/include" "${prefix}/include/pmap/*")
+foreach(h IN LISTS headers)
+  file(STRINGS "${prefix}/include/${h}" bad REGEX "^[ \t]*#[ \t]*include[ \t]*[<\"](hdf5|H5|curl/)")
+  if(bad)
+    message(FATAL_ERROR "install test: the installed ${h} includes HDF5 or curl: ${bad}")
   endif()
 endforeach()
 file(GLOB_RECURSE config "${prefix}/*/pmapConfig.cmake")
@@ -47,34 +62,70 @@ if(NOT pmap_dir MATCHES "${prefix}")
 endif()
 step(run ${CMAKE_CTEST_COMMAND} --test-dir "${build}" --output-on-failure --timeout 300)
 
-# A C++-only consumer (no C enabled: pmapConfig.cmake enables it for FindHDF5 itself).
-set(cxx_only "${PMAP_WORK_DIR}/cxx-only")
-file(MAKE_DIRECTORY "${cxx_only}")
-file(WRITE "${cxx_only}/CMakeLists.txt" [=[
-cmake_minimum_required(VERSION 3.25)
-project(cxx_only LANGUAGES CXX)
-set(CMAKE_CXX_STANDARD 20)
-find_package(pmap 0.1 REQUIRED)
-add_executable(cxx_only main.cpp)
-target_link_libraries(cxx_only PRIVATE pmap::core)
-]=])
-file(WRITE "${cxx_only}/main.cpp" [=[
+# HDF5's and curl's headers made unreachable for the consumers below: their names resolve to
+# headers that stop the compilation (searched before the system directories, where curl/curl.h
+# is on Debian), and the consumers' compile commands must not name HDF5's include directory.
+set(poison "${PMAP_WORK_DIR}/poisoned-headers")
+foreach(h IN ITEMS hdf5.h H5public.h curl/curl.h)
+  file(WRITE "${poison}/${h}" "#error \"${h} reached from pmap's installed headers\"\n")
+endforeach()
+function(consumer name main)
+  set(dir "${PMAP_WORK_DIR}/${name}")
+  file(MAKE_DIRECTORY "${dir}")
+  file(WRITE "${dir}/CMakeLists.txt" "${ARGN}")
+  file(WRITE "${dir}/main.cpp" "${main}")
+  step(configure-${name} ${CMAKE_COMMAND} -S "${dir}" -B "${dir}/build"
+       -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=${PMAP_BUILD_TYPE}
+       -DCMAKE_CXX_COMPILER=${PMAP_CXX_COMPILER} "-DCMAKE_CXX_FLAGS=-I${poison}"
+       -DCMAKE_EXPORT_COMPILE_COMMANDS=ON)
+  step(build-${name} ${CMAKE_COMMAND} --build "${dir}/build")
+  file(READ "${dir}/build/compile_commands.json" commands)
+  if(commands MATCHES "hdf5/|include/hdf5")
+    message(FATAL_ERROR "install test: ${name} compiles with HDF5's headers:\n${commands}")
+  endif()
+endfunction()
+
+# The minimal consumer, as a new user writes it: C++ only (pmapConfig.cmake enables C for
+# FindHDF5 itself), no C++ standard set (pmap::core asks for C++20), three lines.
+consumer(minimal [=[
 #include <pmap/map.hpp>
+#include <pmap/version.hpp>
 #include <cstdio>
 int main(int argc, char** argv) {
   pmap::Session session(argc, argv);
   const auto r = pmap::map(session, std::vector<int>{1, 2, 3}, [](int x) { return x * 1.5; });
-  if (session.is_root()) std::printf("cxx_only %g %g %g\n", r[0], r[1], r[2]);
+  if (session.is_root())
+    std::printf("minimal %g %g %g pmap %s\n", r[0], r[1], r[2], pmap::kVersion);
   return r.ok() ? 0 : 1;
 }
+]=] [=[
+cmake_minimum_required(VERSION 3.25)
+project(minimal LANGUAGES CXX)
+find_package(pmap 0.1 REQUIRED)
+add_executable(minimal main.cpp)
+target_link_libraries(minimal PRIVATE pmap::core)
 ]=])
-step(configure-cxx-only ${CMAKE_COMMAND} -S "${cxx_only}" -B "${cxx_only}/build"
-     -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=${PMAP_BUILD_TYPE}
-     -DCMAKE_CXX_COMPILER=${PMAP_CXX_COMPILER})
-step(build-cxx-only ${CMAKE_COMMAND} --build "${cxx_only}/build")
-execute_process(COMMAND ${PMAP_MPIEXEC} -n 2 --bind-to none "${cxx_only}/build/cxx_only"
+execute_process(COMMAND ${PMAP_MPIEXEC} -n 2 --bind-to none
+                        "${PMAP_WORK_DIR}/minimal/build/minimal"
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-message(STATUS "[run-cxx-only] exit ${rc}\n${out}${err}")
-if(NOT rc EQUAL 0 OR NOT out MATCHES "cxx_only 1.5 3 4.5")
-  message(FATAL_ERROR "install test: the C++-only consumer failed")
+message(STATUS "[run-minimal] exit ${rc}\n${out}${err}")
+if(NOT rc EQUAL 0 OR NOT out MATCHES "minimal 1.5 3 4.5 pmap ${PMAP_VERSION}\n")
+  message(FATAL_ERROR "install test: the minimal consumer failed (expected pmap ${PMAP_VERSION})")
 endif()
+
+# Every installed C++ header compiles on its own, as the first include of a file.
+set(sources "")
+foreach(h IN LISTS headers)
+  if(h MATCHES "\\.hpp$")
+    string(MAKE_C_IDENTIFIER "${h}" id)
+    file(WRITE "${PMAP_WORK_DIR}/headers/${id}.cpp" "#include <${h}>\n")
+    string(APPEND sources " ${id}.cpp")
+  endif()
+endforeach()
+consumer(headers "int main() { return 0; }\n" "
+cmake_minimum_required(VERSION 3.25)
+project(headers LANGUAGES CXX)
+find_package(pmap 0.1 REQUIRED)
+add_executable(headers main.cpp ${sources})
+target_link_libraries(headers PRIVATE pmap::core)
+")

@@ -5,36 +5,26 @@
                                 and the report checksums are equal; says what differs otherwise
   h5tool.py ranks FILE.h5       one line a rank: rank host threads items busy_seconds
   h5tool.py status FILE.h5      ok=N failed=N timed_out=N not_run=N rows=N
-  h5tool.py attr FILE.h5 NAME   one attribute of /compute
+  h5tool.py attr FILE.h5 NAME   one attribute of /compute (or of / if absent)
   h5tool.py urls FILE.h5        exists=N does_not_exist=N unknown=N not_checked=N rows=N
 """
+import os
 import sys
 
 import h5py
-import numpy as np
 
-
-def text(value):
-    return value.decode() if isinstance(value, bytes) else str(value)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+import pmaptools  # noqa: E402  (the repository's shared helpers)
+from pmaptools import text  # noqa: E402
 
 
 def same(a, b):
-    with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
-        bad = []
-        for name in ("item", "value", "status"):
-            x, y = fa["compute"][name][()], fb["compute"][name][()]
-            if x.dtype != y.dtype or x.shape != y.shape:
-                bad.append(f"{name}: {x.dtype}{x.shape} vs {y.dtype}{y.shape}")
-            elif x.tobytes() != y.tobytes():
-                rows = np.nonzero(np.any((x != y).reshape(len(x), -1), axis=1))[0]
-                bad.append(f"{name}: {len(rows)} rows differ, first {rows[:5].tolist()}")
-        ca, cb = (text(f["compute"].attrs.get("checksum", "")) for f in (fa, fb))
-        if ca != cb:
-            bad.append(f"checksum {ca} vs {cb}")
+    bad = pmaptools.compute_differences(a, b)
     if bad:
         print(f"{a} and {b} differ: " + "; ".join(bad))
         return 1
-    print(f"identical item/value/status bytes and checksum {ca}: {a} = {b}")
+    print(f"identical item/value/status bytes and checksum "
+          f"{pmaptools.file_attr(a, 'checksum')}: {a} = {b}")
     return 0
 
 
@@ -49,14 +39,17 @@ def ranks(path):
 def status(path):
     with h5py.File(path, "r") as f:
         s = f["compute"]["status"][()]
-    print(f"ok={int((s == 0).sum())} failed={int((s == 1).sum())} "
-          f"timed_out={int((s == 2).sum())} not_run={int((s == -1).sum())} rows={len(s)}")
+    print(" ".join(f"{k}={v}" for k, v in pmaptools.status_counts(s).items()) + f" rows={len(s)}")
     return 0
 
 
 def attr(path, name):
     with h5py.File(path, "r") as f:
-        print(text(f["compute"].attrs[name]))
+        value = pmaptools.attr(f, name)
+    if value is None:
+        print(f"{path}: no attribute {name} in /compute or /", file=sys.stderr)
+        return 1
+    print(text(value))
     return 0
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Checks on pmap results files for the Slurm tests (Debian's /usr/bin/python3 + python3-h5py).
 
-    h5check.py same A.h5 B.h5        /compute item, value and status identical (NaN == NaN)
+    h5check.py same A.h5 B.h5        /compute item, value and status byte-identical, and the
+                                     run checksums equal
     h5check.py same-urls A.h5 B.h5   /urls url, verdict, http_status, attempts, error and
                                      final_url identical, every row checked
     h5check.py complete F.h5 [--ranks R] [--threads T]
@@ -15,11 +16,15 @@
 Exit 0 when the check holds, 1 with the reason on stderr when it does not.
 """
 import json
+import os
 import re
 import sys
 
 import h5py
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+from pmaptools import attr, compute_differences  # noqa: E402  (the repository's shared helpers)
 
 
 def fail(message):
@@ -43,28 +48,13 @@ def load(path):
     return f, c, c["item"][:], c["value"][:], c["status"][:]
 
 
-def attr(f, c, name):
-    if name in c.attrs:
-        value = c.attrs[name]
-    elif name in f.attrs:
-        value = f.attrs[name]
-    else:
-        return None
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def same(a, b):
-    _, _, ia, va, sa = load(a)
-    _, _, ib, vb, sb = load(b)
-    if ia.shape != ib.shape or not np.array_equal(ia, ib):
-        fail(f"item differs: {a} {ia.shape} vs {b} {ib.shape}")
-    if not np.array_equal(sa, sb):
-        rows = np.nonzero(sa != sb)[0]
-        fail(f"status differs in {len(rows)} rows, first {rows[:5].tolist()}: "
-             f"{sa[rows[:5]].tolist()} vs {sb[rows[:5]].tolist()}")
-    if va.shape != vb.shape or not np.array_equal(va, vb, equal_nan=True):
-        fail(f"value differs between {a} and {b}")
-    print(f"h5check: {a} and {b}: {len(ia)} rows, item/value/status identical")
+    for path in (a, b):
+        open_group(path, "compute")  # fails clearly when a file or its /compute is missing
+    bad = compute_differences(a, b)
+    if bad:
+        fail(f"{a} and {b} differ: " + "; ".join(bad))
+    print(f"h5check: {a} and {b}: item/value/status bytes and checksum identical")
 
 
 def same_urls(a, b):
@@ -87,13 +77,13 @@ def same_urls(a, b):
 
 
 def complete(path, ranks, threads):
-    f, c, items, _, status = load(path)
+    f, _, items, _, status = load(path)
     bad = np.count_nonzero(status != 0)
     if bad:
         fail(f"{path}: {bad} of {len(status)} items not ok (status values "
              f"{sorted(set(status.tolist()))})")
-    got_ranks, got_threads = attr(f, c, "mpi_ranks"), attr(f, c, "omp_threads")
-    report = attr(f, c, "report") or ""
+    got_ranks, got_threads = attr(f, "mpi_ranks"), attr(f, "omp_threads")
+    report = attr(f, "report") or ""
     if ranks is not None and int(got_ranks) != ranks:
         fail(f"{path}: ran on {got_ranks} ranks, expected {ranks} ({report})")
     if threads is not None and int(got_threads) != threads:
@@ -102,15 +92,15 @@ def complete(path, ranks, threads):
 
 
 def partial(path):
-    f, c, items, values, status = load(path)
+    f, _, items, values, status = load(path)
     kinds = set(status.tolist())
     if not kinds <= {0, -1}:
         fail(f"{path}: status holds {sorted(kinds)}, a checkpoint holds only 0 and -1")
     ok = np.count_nonzero(status == 0)
     if ok == 0 or ok == len(status):
         fail(f"{path}: {ok} of {len(status)} items ok: not a mid-run checkpoint")
-    if attr(f, c, "kernel") == "compute_x":
-        y = json.loads(attr(f, c, "args")).get("y", 2.0)
+    if attr(f, "kernel") == "compute_x":
+        y = json.loads(attr(f, "args")).get("y", 2.0)
         rows = status == 0
         if not (np.array_equal(values[rows, 0], items[rows].astype(float))
                 and np.all(values[rows, 1] == y)):
@@ -119,7 +109,7 @@ def partial(path):
 
 
 def default_job(path, urls):
-    f, c, items, values, status = load(path)
+    f, _, items, values, status = load(path)
     if not np.array_equal(items, np.arange(1, 11)) or np.any(status != 0):
         fail(f"{path}: not the default job's 10 ok items: {items.tolist()} {status.tolist()}")
     if not (np.array_equal(values[:, 0], items.astype(float)) and np.all(values[:, 1] == 2.0)):
@@ -149,8 +139,8 @@ def main(argv):
     elif cmd == "default" and len(argv) == 4:
         default_job(path, int(argv[3]))
     elif cmd == "attr" and len(argv) == 4:
-        f, c, *_ = load(path)
-        value = attr(f, c, argv[3])
+        f, *_ = load(path)
+        value = attr(f, argv[3])
         if value is None:
             fail(f"{path}: no attribute {argv[3]}")
         print(value)

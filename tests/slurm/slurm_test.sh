@@ -9,6 +9,8 @@
 #   slurm_test.sh hybrid srun|mpirun  hybrid.sbatch, 2 ranks x 4 threads from -c
 #   slurm_test.sh signal srun|mpirun  scancel --batch --signal=USR1 mid-run: exit 75, checkpoint
 #   slurm_test.sh requeue             USR1 -> 75 -> scontrol requeue -> --resume -> identical file
+#   slurm_test.sh launcher-term       SIGTERM to mpirun in the job: exit 1, but the file says
+#                                     interrupted -> 75 -> requeue -> --resume -> identical file
 #   slurm_test.sh array-urls          a URL list sharded by a job array, merged = one run
 #   slurm_test.sh array               job array with --shard, then pmap merge in a dependent job
 #   slurm_test.sh scaling-sbatch      scaling.sbatch: CSV, table and plots from srun steps
@@ -206,24 +208,42 @@ case_stop() {
   rm -f "$state/cluster.dir" "$state/cluster.env"
 }
 
-case_scripts() {   # static checks: every script parses and keeps the conventions
-  local s
+case_scripts() {   # static checks: every script parses, keeps the conventions, shares common.sh
+  local common="$root/slurm/common.sh" s f out rc
+  bash -n "$common" || fail "$common does not parse"
+  local shared
+  shared="$(sed -n 's/^\([a-z_]*\)() {.*/\1/p' "$common")"
+  [ -n "$shared" ] || fail "no functions found in $common"
   for s in "$root"/slurm/*.sbatch; do
     bash -n "$s" || fail "$s does not parse"
     grep -q '^set -euo pipefail$' "$s" || fail "$s lacks set -euo pipefail"
     grep -q '^#SBATCH --signal=B:USR1@120$' "$s" || fail "$s lacks #SBATCH --signal=B:USR1@120"
     [ "$(sed -n 2p "$s" | cut -c1-2)" = "# " ] || fail "$s does not start with its comment block"
+    grep -q '^source "$slurm_dir/common.sh"$' "$s" || fail "$s does not source slurm/common.sh"
+    for f in $shared; do   # the shared steps live in common.sh only, never copied back
+      ! grep -q "^ *$f() " "$s" || fail "$s defines $f(), which slurm/common.sh already has"
+    done
+    # Outside a job each script finds common.sh and refuses instead of running on a login node.
+    rc=0
+    out="$(env -u SLURM_JOB_ID bash "$s" run 2>&1)" || rc=$?
+    [ "$rc" -eq 2 ] && grep -q "not inside a Slurm job" <<<"$out" ||
+      fail "$(basename "$s") outside Slurm: exit $rc, '$out'"
   done
-  # hybrid.sbatch is pmap.sbatch with another header: their bodies must not drift apart.
-  diff <(sed -n '/^# ---- from here on identical/,$p' "$root/slurm/pmap.sbatch") \
-       <(sed -n '/^# ---- from here on identical/,$p' "$root/slurm/hybrid.sbatch") ||
-    fail "the bodies of slurm/pmap.sbatch and slurm/hybrid.sbatch differ"
-  # Outside a job the scripts refuse with a message instead of running on the login node.
-  local out rc=0
-  out="$(env -u SLURM_JOB_ID bash "$root/slurm/pmap.sbatch" run 2>&1)" || rc=$?
+  # A copy elsewhere (Slurm runs one from its spool folder) finds common.sh through
+  # PMAP_SLURM_DIR, and without it says what is missing.
+  local copy
+  copy="$(mktemp -d)"
+  cp "$root/slurm/pmap.sbatch" "$copy/"
+  rc=0
+  out="$(env -u SLURM_JOB_ID PMAP_SLURM_DIR="$root/slurm" bash "$copy/pmap.sbatch" 2>&1)" || rc=$?
   [ "$rc" -eq 2 ] && grep -q "not inside a Slurm job" <<<"$out" ||
-    fail "pmap.sbatch outside Slurm: exit $rc, '$out'"
-  log "slurm/*.sbatch: parse, conventions, pmap/hybrid bodies identical"
+    fail "a copy with PMAP_SLURM_DIR: exit $rc, '$out'"
+  rc=0
+  out="$(cd "$copy" && env -u SLURM_JOB_ID -u PMAP_SLURM_DIR bash "$copy/pmap.sbatch" 2>&1)" || rc=$?
+  rm -rf "$copy"
+  [ "$rc" -eq 2 ] && grep -q "slurm/common.sh not found" <<<"$out" ||
+    fail "a copy without common.sh: exit $rc, '$out'"
+  log "slurm/*.sbatch: parse, conventions, source slurm/common.sh (no copied steps), refuse outside Slurm"
 }
 
 case_pmap() {
@@ -313,12 +333,9 @@ case_signal() {
   h5check partial "$dir/pmap.h5"
 }
 
-case_requeue() {
-  need_resume
-  use_cluster
-  local args=(run --kernel compute_x --range 0:80 --arg sleep=0.2 --progress log)
-  reference "$work/ref.h5" "${args[@]:1}"
-  PMAP_LAUNCHER=srun PMAP_REQUEUE=1 submit_and_signal -n 4 "$root/slurm/pmap.sbatch" "${args[@]}"
+# Waits until job $jid requeued itself, releases it, and waits for its second attempt to end
+# COMPLETED 0:0.
+requeue_and_finish() {
   # Slurm holds a requeued batch job for ~2 minutes (BeginTime); release it at once.
   local start=$SECONDS restarts st
   while :; do
@@ -336,20 +353,71 @@ case_requeue() {
   wait_job "$jid" 120
   expect_job "$jid" COMPLETED 0:0
   [ "$(field "$jid" Restarts)" = 1 ] || fail "expected exactly one requeue"
+}
+
+# After requeue_and_finish of pmap.sbatch over compute_x 0:80 with LAUNCHER: attempt 1 stopped
+# (exit 75), attempt 2 resumed and ran only the rest, the file is complete and equals ref.h5.
+check_resumed() {   # LAUNCHER
   local dir="$work/jobs/pmap-$jid" out="$work/pmap-$jid.out"
   [ "$(grep -c '' "$dir/attempts.log")" = 2 ] || fail "expected 2 attempts: $(cat "$dir/attempts.log")"
   grep -q '^attempt=1 .* exit=75 ' "$dir/attempts.log" || fail "attempt 1 did not exit 75"
   grep -q '^attempt=2 .* exit=0 ' "$dir/attempts.log" || fail "attempt 2 did not exit 0"
-  grep -q "command: srun .* --resume$" "$out" || fail "attempt 2 did not run with --resume"
-  # Attempt 2 ran only what attempt 1 had not finished.
-  local first second done_before
-  first="$(grep '^pmap-report ' "$out" | sed -n 1p)" second="$(grep '^pmap-report ' "$out" | sed -n 2p)"
-  done_before="$(sed -n 's/.* ok=\([0-9]*\) .*/\1/p' <<<"$first")"
-  grep -q " ran=$((80 - done_before)) " <<<"$second" ||
-    fail "attempt 2 should run the $((80 - done_before)) items left: $second"
-  log "attempt 1 finished $done_before items, attempt 2 ran the other $((80 - done_before))"
+  grep -q "command: $1 .* --resume$" "$out" || fail "attempt 2 did not run with --resume"
+  # Attempt 2 ran only what attempt 1 had not finished. Attempt 1's pmap-report line is missing
+  # when mpirun was killed (it stops relaying output): then attempt 2 must have run some, not all.
+  local reports second ran done_before
+  reports="$(grep -c '^pmap-report ' "$out")"
+  second="$(grep '^pmap-report ' "$out" | tail -n 1)"
+  grep -q " resumed=1 " <<<"$second" || fail "attempt 2 did not resume: $second"
+  ran="$(sed -n 's/.* ran=\([0-9]*\) .*/\1/p' <<<"$second")"
+  if [ "$reports" = 2 ]; then
+    done_before="$(grep '^pmap-report ' "$out" | head -n 1 | sed -n 's/.* ok=\([0-9]*\) .*/\1/p')"
+    [ "$ran" = $((80 - done_before)) ] ||
+      fail "attempt 2 should run the $((80 - done_before)) items left: $second"
+  else
+    [ "${ran:-0}" -gt 0 ] && [ "$ran" -lt 80 ] || fail "attempt 2 should run some items, not all: $second"
+    done_before=$((80 - ran))
+  fi
+  log "attempt 1 finished $done_before items, attempt 2 ran the other $ran"
   h5check complete "$dir/pmap.h5" --ranks 4 --threads 1
   h5check same "$work/ref.h5" "$dir/pmap.h5"
+}
+
+case_requeue() {   # the wall-time warning: USR1 -> 75 -> scontrol requeue -> --resume
+  need_resume
+  use_cluster
+  local args=(run --kernel compute_x --range 0:80 --arg sleep=0.2 --progress log)
+  reference "$work/ref.h5" "${args[@]:1}"
+  PMAP_LAUNCHER=srun PMAP_REQUEUE=1 submit_and_signal -n 4 "$root/slurm/pmap.sbatch" "${args[@]}"
+  requeue_and_finish
+  check_resumed srun
+}
+
+# SIGTERM to mpirun itself inside the job (kill, a watchdog, a node agent): the ranks checkpoint
+# but mpirun exits 1. The script reads the file (stop_reason=signal, via pmap inspect), exits 75
+# and requeues; the next attempt --resumes to a complete file.
+case_launcher_term() {
+  need_resume
+  use_cluster
+  local args=(run --kernel compute_x --range 0:80 --arg sleep=0.2 --progress log)
+  reference "$work/ref.h5" "${args[@]:1}"
+  PMAP_LAUNCHER=mpirun PMAP_REQUEUE=1 submit -n 4 "$root/slurm/pmap.sbatch" "${args[@]}"
+  jid="$submitted"
+  log "submitted job $jid; waiting for pmap to compute, then SIGTERM to its mpirun"
+  wait_progress "$work/pmap-$jid.out" 60
+  local pid="" p
+  for p in $(scontrol listpids "$jid" 2>/dev/null | awk 'NR > 1 { print $1 }'); do
+    [ "$(ps -o comm= -p "$p" 2>/dev/null)" = mpirun ] && pid="$p"
+  done
+  [ -n "$pid" ] || fail "no mpirun among the processes of job $jid: $(scontrol listpids "$jid" 2>&1)"
+  kill -TERM "$pid"
+  requeue_and_finish
+  local dir="$work/jobs/pmap-$jid"
+  grep -q '^attempt=1 .* exit=75 launcher_exit=1 ' "$dir/attempts.log" ||
+    fail "attempt 1: expected mpirun's exit 1 read as 75 from the file: $(cat "$dir/attempts.log")"
+  grep -q "the launcher exited 1, but .* says the run stopped early" "$work/pmap-$jid.out" ||
+    fail "the script did not say why it exits 75"
+  check_resumed mpirun
 }
 
 case_array() {
@@ -458,6 +526,7 @@ case "$case_name" in
   hybrid) case_hybrid "$arg" ;;
   signal) case_signal "$arg" ;;
   requeue) case_requeue ;;
+  launcher-term) case_launcher_term ;;
   array) case_array ;;
   array-urls) case_array_urls ;;
   scaling-sbatch) case_scaling_sbatch ;;

@@ -213,7 +213,7 @@ TEST(RunReport, Summary) {
 
 TEST(RunReport, AttrsCarryTheFigures) {
   const RunReport r = sample_report();
-  const pmap::Attrs attrs = r.attrs();
+  const pmap::Attrs attrs = pmap::report_attrs(r);
   const auto get_double = [&](const char* name) {
     const auto* v = find_attr(attrs, name);
     EXPECT_NE(v, nullptr) << name;
@@ -253,7 +253,7 @@ TEST(RunReport, AttrsCarryTheFigures) {
 
 TEST(RunReport, AttrNamesAreUnique) {
   std::set<std::string> names;
-  for (const auto& [k, v] : sample_report().attrs()) {
+  for (const auto& [k, v] : pmap::report_attrs(sample_report())) {
     EXPECT_TRUE(names.insert(k).second) << "duplicate attribute " << k;
   }
 }
@@ -262,7 +262,7 @@ TEST(RunReport, AttrsAgreeWithTheLine) {
   // The same figures as the line: every attribute except "report" has the line's value.
   const RunReport r = sample_report();
   const auto kv = parse_line(r.line());
-  for (const auto& [name, value] : r.attrs()) {
+  for (const auto& [name, value] : pmap::report_attrs(r)) {
     if (name == "report") continue;
     ASSERT_EQ(kv.count(name), 1U) << name << " is an attribute but not in the line";
     const std::string& text = kv.at(name);

@@ -8,14 +8,9 @@
 #include <string>
 #include <string_view>
 
+#include "pmap/progress_mode.hpp"
+
 namespace pmap {
-
-/// bar: redrawn line (terminals); log: a line every 10% or 30 s; none; auto: bar if stderr is a
-/// tty.
-enum class ProgressMode { Auto, Bar, Log, None };
-
-/// Parses "auto|bar|log|none"; throws UsageError otherwise.
-ProgressMode parse_progress(std::string_view text);
 
 /// Renders "label  45%|####5     | 4500/10000 [00:12<00:15, 372.1 it/s]".
 std::string format_bar(std::string_view label, std::uint64_t done, std::uint64_t total,

@@ -19,11 +19,9 @@
 #include "pmap/progress.hpp"
 #include "pmap/report.hpp"
 #include "pmap/schedule.hpp"
+#include "pmap/version.hpp"  // kVersion, written to /@pmap_version
 
 namespace pmap {
-
-/// Version of pmap (also written to /@pmap_version).
-inline constexpr const char* kVersion = "0.1.0";
 
 /// Everything a compute run needs; the CLI fills it, C++ users may fill it directly.
 struct ComputeJob {

@@ -20,15 +20,9 @@
 
 #include "pmap/mpi.hpp"
 #include "pmap/partition.hpp"
+#include "pmap/schedule_kind.hpp"
 
 namespace pmap {
-
-/// How chunks are assigned to ranks.
-enum class Schedule { Static, Cyclic, Dynamic, Guided };
-
-/// Parses "static|cyclic|dynamic|guided"; throws UsageError otherwise.
-Schedule parse_schedule(std::string_view text);
-std::string_view to_string(Schedule s);
 
 /// What a Dispatcher distributes.
 struct DispatchOptions {

@@ -1,10 +1,11 @@
-// pmap — the end-of-run report: figures of merit, one parsable line, the same values as attributes.
+// pmap — the figures of a finished run, as pmap::map returns them and `pmap run` prints them.
+//
+//   auto r = pmap::map(session, xs, fn);
+//   if (session.is_root()) std::puts(r.report.line().c_str());  // pmap-report stage=compute ...
 #pragma once
 
 #include <cstdint>
 #include <string>
-
-#include "pmap/results.hpp"
 
 namespace pmap {
 
@@ -42,11 +43,6 @@ struct RunReport {
   [[nodiscard]] std::string line() const;
   /// A short human summary (several lines).
   [[nodiscard]] std::string summary() const;
-  /// The same figures as HDF5 attributes.
-  [[nodiscard]] Attrs attrs() const;
 };
-
-/// Contribution of one ok row to RunReport::checksum (sum modulo 2^64 over rows).
-std::uint64_t row_checksum(std::uint64_t row, const double* values, std::size_t columns);
 
 }  // namespace pmap

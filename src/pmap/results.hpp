@@ -16,14 +16,12 @@
 #include <vector>
 
 #include "pmap/h5.hpp"
+#include "pmap/item_status.hpp"
 
 namespace pmap {
 
 /// Version of the results layout written into `/@schema_version`.
 inline constexpr std::int64_t kSchemaVersion = 1;
-
-/// Status values of /compute/status.
-enum class ItemStatus : std::int8_t { NotRun = -1, Ok = 0, Failed = 1, TimedOut = 2 };
 
 /// An attribute value (string, integer or double).
 using AttrValue = std::variant<std::string, std::int64_t, double>;
