@@ -1,12 +1,27 @@
 #include "pmap/session.hpp"
 
+#include <unistd.h>
+
 #include <cstdlib>
+#include <string>
 
 #include "pmap/error.hpp"
 #include "pmap/stop.hpp"
 
 namespace pmap {
 namespace {
+
+/// A session directory of this process's own, for an isolated singleton: they all get job family
+/// 0, so by default they share <tmp>/ompi.<host>.<uid>/jf.0, and when one finishing removes it
+/// while another creates its subdirectory, that one dies in orte_init ("A call to mkdir was
+/// unable to create the desired directory: .../jf.0/1"; seen with two pmap runs started at
+/// once). MPI_Finalize removes the directory.
+std::string singleton_session_dir() {
+  const char* tmp = std::getenv("TMPDIR");
+  const std::string base = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+  return base + "/ompi." + mpi::host_name() + "." + std::to_string(getuid()) + "/pmap." +
+         std::to_string(getpid());
+}
 
 /// Started without a launcher, a singleton MPI needs no runtime daemon and no network
 /// transport: Open MPI otherwise spends ~0.35 s forking orted and probing UCX. MPI_Init then took
@@ -22,6 +37,7 @@ void prefer_fast_start() {
   }
   setenv("HWLOC_COMPONENTS", "-gl,-opencl,-pci,-linuxio", 0);
   setenv("OMPI_MCA_ess_singleton_isolated", "1", 0);
+  setenv("OMPI_MCA_orte_jobfam_session_dir", singleton_session_dir().c_str(), 0);
   setenv("OMPI_MCA_pml", "ob1", 0);
   setenv("OMPI_MCA_btl", "self", 0);
   setenv("OMPI_MCA_mtl", "^ofi,psm,psm2", 0);
