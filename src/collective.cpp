@@ -3,16 +3,14 @@
 namespace pmap {
 namespace detail {
 
-ErrorInfo describe(const std::exception_ptr& error) {
+std::string message_of(const std::exception_ptr& error) {
   if (!error) return {};
   try {
     std::rethrow_exception(error);
-  } catch (const Error& e) {
-    return {static_cast<int>(e.code()), e.what()};
   } catch (const std::exception& e) {
-    return {static_cast<int>(ExitCode::ItemsFailed), e.what()};
+    return e.what();
   } catch (...) {
-    return {static_cast<int>(ExitCode::ItemsFailed), "unknown error"};
+    return "unknown error";
   }
 }
 
@@ -23,7 +21,7 @@ void agree_on_failure(MPI_Comm comm, const std::exception_ptr& error) {
   const int first = all_min(comm, error ? mpi::rank(comm) : size);
   if (first == size) return;
   // A failure during the work is the run's, whatever its type: RuntimeError on every rank.
-  std::string message = mpi::rank(comm) == first ? detail::describe(error).message : "";
+  std::string message = mpi::rank(comm) == first ? detail::message_of(error) : "";
   message = mpi::bcast_string(comm, message, first);
   throw RuntimeError("rank " + std::to_string(first) + ": " + message);
 }

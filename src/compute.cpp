@@ -97,15 +97,11 @@ ComputeStage::~ComputeStage() = default;
 void ComputeStage::prepare(MPI_Comm comm) {
   // Checks that need no communication: identical on every rank.
   if (job_.kernel == nullptr) throw UsageError("no kernel given");
-  if (job_.shard_count < 1 || job_.shard_index < 0 || job_.shard_index >= job_.shard_count) {
-    throw UsageError("--shard " + std::to_string(job_.shard_index) + "/" +
-                     std::to_string(job_.shard_count) + ": expected I/N with 0 <= I < N");
-  }
-  if (job_.item_timeout < 0 || job_.deadline < 0) {
-    throw UsageError("--item-timeout and --deadline must not be negative");
-  }
+  check_shard(job_.shard_index, job_.shard_count);
+  if (job_.item_timeout < 0) throw UsageError::negative("item_timeout", job_.item_timeout);
+  if (job_.deadline < 0) throw UsageError::negative("deadline", job_.deadline);
   if (job_.output.empty() && job_.resume) {
-    throw UsageError("--resume needs the results file (--output FILE)");
+    throw UsageError("resume", "", "needs the results file to continue: set `output`");
   }
   comm_ = comm;
   columns_ = job_.kernel->output_columns(job_.args);

@@ -1,5 +1,7 @@
 #include "pmap/partition.hpp"
 
+#include "pmap/error.hpp"
+
 #include <algorithm>
 #include <cmath>
 
@@ -99,6 +101,13 @@ void ChunkSizer::record(std::uint64_t items, double seconds) noexcept {
   const double next = std::min(ideal, grown);
   desired_ =
       static_cast<std::uint64_t>(std::clamp(std::floor(next), 1.0, static_cast<double>(kMaxChunk)));
+}
+
+void check_shard(int index, int count) {
+  if (count < 1 || index < 0 || index >= count) {
+    throw UsageError("shard", std::to_string(index) + "/" + std::to_string(count),
+                     "expected I/N with 0 <= I < N");
+  }
 }
 
 }  // namespace pmap

@@ -51,8 +51,8 @@ class UrlLines {
  public:
   explicit UrlLines(const std::string& path) : path_(path), in_(path, std::ios::binary) {
     if (!in_) {
-      throw UsageError("--input " + path + ": cannot open (" + std::strerror(errno) +
-                       "); give a readable text file with one URL a line");
+      throw UsageError::cannot_open("urls.input", path, std::strerror(errno),
+                                    "; give a readable text file with one URL a line");
     }
   }
   /// The next kept line and its row; false at the end of the file.
@@ -64,7 +64,7 @@ class UrlLines {
       row = row_++;
       return true;
     }
-    if (in_.bad()) throw UsageError("--input " + path_ + ": read error");
+    if (in_.bad()) throw UsageError("urls.input", path_, "read error");
     return false;
   }
 
@@ -327,12 +327,9 @@ class UrlStage final : public Stage {
 };
 
 void UrlStage::prepare(MPI_Comm comm) {
-  if (job_.shard_count < 1 || job_.shard_index < 0 || job_.shard_index >= job_.shard_count) {
-    throw UsageError("--shard " + std::to_string(job_.shard_index) + "/" +
-                     std::to_string(job_.shard_count) + ": expected I/N with 0 <= I < N");
-  }
+  check_shard(job_.shard_index, job_.shard_count);
   if (job_.resume && job_.output.empty()) {
-    throw UsageError("--resume needs --output: the results file of the run to resume");
+    throw UsageError("resume", "", "needs the results file of the run to resume: set `output`");
   }
   comm_ = comm;
   rank_ = mpi::rank(comm);
@@ -347,11 +344,8 @@ void UrlStage::prepare(MPI_Comm comm) {
     error = std::current_exception();
   }
   if (any_rank(comm, static_cast<bool>(error))) {
-    // Rank 0's message when it has one, else a generic one.
-    std::string message = detail::describe(error).message;
-    message = mpi::bcast_string(comm, message);
-    throw UsageError(message.empty() ? "--input " + job_.input + ": unreadable on another rank"
-                                     : message);
+    mpi::agree_on_error(comm, rank_ == 0 ? error : nullptr);  // rank 0's error, on every rank
+    throw UsageError("urls.input", job_.input, "unreadable on another rank");
   }
 }
 

@@ -18,12 +18,8 @@
 namespace pmap {
 namespace detail {
 
-/// The message and exit code of an exception (0 when there is none).
-struct ErrorInfo {
-  int code = 0;
-  std::string message;
-};
-ErrorInfo describe(const std::exception_ptr& error);
+/// The message of an exception ("" when there is none).
+std::string message_of(const std::exception_ptr& error);
 
 template <class T>
 MPI_Datatype mpi_type() {

@@ -44,6 +44,9 @@ inline constexpr std::uint64_t kMaxChunk = std::uint64_t{1} << 16;
 /// more).
 Chunk block(std::uint64_t n, int parts, int index);
 
+/// Throws UsageError (subject "shard") unless 0 <= index < count.
+void check_shard(int index, int count);
+
 /// The j-th chunk dealt to `rank` when chunks of `chunk` rows go round-robin to `ranks`; nullopt
 /// past the end.
 std::optional<Chunk> cyclic_chunk(std::uint64_t n, std::uint64_t chunk, int ranks, int rank,
