@@ -158,6 +158,7 @@ RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {
   const mpi::Comm node = mpi::Comm::split_shared(comm);
   const ThreadChoice tc = resolve_threads(job.threads, node_cores(), node.size());
   const int threads = tc.threads;
+  ensure_threads(comm, threads, "compute stage");  // a clear error, not libgomp's exit
   int workers = 0;
   int max_threads = 0;
   int oversubscribed = threads > affinity_cores() ? 1 : 0;

@@ -389,7 +389,8 @@ UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
         Attrs attrs = {
             {"input", job.input},
             {"timeout", job.options.timeout},
-            {"threads", std::int64_t{job.options.threads}},
+            {"threads", std::int64_t{checker.options().threads}},  // lowered to the fd limit
+            {"threads_requested", std::int64_t{checker.requested_threads()}},
             {"retries", std::int64_t{job.options.retries}},
             {"per_host", std::int64_t{job.options.per_host}},
             {"method", std::string(job.options.method == HttpMethod::Head ? "head" : "get")},
@@ -553,7 +554,7 @@ UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
   report.unknown = counts[2];
   report.invalid = counts[3];
   report.ranks = size;
-  report.threads = job.options.threads;
+  report.threads = checker.options().threads;
   report.wall_seconds = wall;
   int interrupted = url_stop.load() || stop_requested() ? 1 : 0;
   mpi::check(MPI_Allreduce(MPI_IN_PLACE, &interrupted, 1, MPI_INT, MPI_MAX, comm), "MPI_Allreduce");
@@ -605,7 +606,8 @@ UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
     h5::Handle file(H5Fopen(job.output.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), "reopen " + job.output);
     h5::Handle g(H5Gopen2(file.get(), "urls", H5P_DEFAULT), "open /urls");
     write_attrs(g.get(), {{"timeout", job.options.timeout},  // the last run's (--resume)
-                          {"threads", std::int64_t{job.options.threads}},
+                          {"threads", std::int64_t{checker.options().threads}},
+                          {"threads_requested", std::int64_t{checker.requested_threads()}},
                           {"retries", std::int64_t{job.options.retries}},
                           {"per_host", std::int64_t{job.options.per_host}},
                           {"wall_seconds", wall},
