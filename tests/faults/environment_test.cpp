@@ -24,11 +24,6 @@ using namespace pmap::faults;
 using pmap::test::TempDir;
 using pmap::test::write_bytes;
 
-Args operator+(Args a, const Args& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
 // --- --resume of another job --------------------------------------------------------------------
 
 // Fault: --resume pointed at a file of another job (other --arg, --range, --kernel), at an HDF5

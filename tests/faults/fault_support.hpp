@@ -63,6 +63,12 @@ inline void sleep_s(double s) { std::this_thread::sleep_for(std::chrono::duratio
 
 using pmap::test::slurp;
 
+/// a followed by b.
+inline Args operator+(Args a, const Args& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
 /// `mpiexec -n N --bind-to none pmap args...`
 inline Args mpi_argv(int ranks, const Args& args) {
   Args argv{PMAP_MPIEXEC, "-n", std::to_string(ranks), "--bind-to", "none", PMAP_BIN};

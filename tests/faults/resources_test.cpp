@@ -18,11 +18,6 @@ namespace {
 using namespace pmap::faults;
 using pmap::test::TempDir;
 
-Args operator+(Args a, const Args& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
 /// The fixture, every answer held 100 ms so that all requests are in flight at once.
 std::unique_ptr<pmap::test::HttpFixture> held_fixture() {
   std::string why;
