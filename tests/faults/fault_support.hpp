@@ -69,16 +69,16 @@ inline Args operator+(Args a, const Args& b) {
   return a;
 }
 
-/// `mpiexec -n N --bind-to none pmap args...`
-inline Args mpi_argv(int ranks, const Args& args) {
-  Args argv{PMAP_MPIEXEC, "-n", std::to_string(ranks), "--bind-to", "none", PMAP_BIN};
+/// `mpiexec -n N --bind-to none pmap args...` (pmap: `bin`, by default the one built).
+inline Args mpi_argv(int ranks, const Args& args, const std::string& bin = PMAP_BIN) {
+  Args argv{PMAP_MPIEXEC, "-n", std::to_string(ranks), "--bind-to", "none", bin};
   argv.insert(argv.end(), args.begin(), args.end());
   return argv;
 }
 
-/// `pmap args...` (a singleton MPI process, no launcher).
-inline Args solo_argv(const Args& args) {
-  Args argv{PMAP_BIN};
+/// `pmap args...` (a singleton MPI process, no launcher; pmap: `bin`, by default the one built).
+inline Args solo_argv(const Args& args, const std::string& bin = PMAP_BIN) {
+  Args argv{bin};
   argv.insert(argv.end(), args.begin(), args.end());
   return argv;
 }
