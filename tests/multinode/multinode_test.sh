@@ -452,6 +452,10 @@ case_mpi_suite() {
   tail -3 "$work/suite.log"
 }
 
+# Namespaces (and the cluster's Slurm) need root: anyone else skips every case, also when a root
+# user's cluster happens to be up.
+[ "$(id -u)" -eq 0 ] || skip "needs root: the simulated nodes are network namespaces (run as root)"
+
 case "$case_name" in
   up) case_up ;;
   down) case_down ;;
