@@ -38,7 +38,8 @@ copy_checkout "$spaced"
 printf '3\n1\n2\n' >"$spaced/entrées 1.txt"
 "$spaced/build/pmap" run --kernel compute_x --input "$spaced/entrées 1.txt" --arg sleep=0 \
   --progress none --output "$spaced/résultats 1.h5" >/dev/null
-"$spaced/build/pmap" inspect "$spaced/résultats 1.h5" | grep -q "3 items: 3 ok"
+summary="$("$spaced/build/pmap" inspect "$spaced/résultats 1.h5")"
+grep -q "3 items: 3 ok" <<<"$summary" || { echo "unexpected: $summary" >&2; exit 1; }
 rm -rf "$spaced_root"
 
 # The cluster user's path: not root, a clone in a private (0700) home directory, the default
