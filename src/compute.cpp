@@ -4,7 +4,6 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -13,17 +12,16 @@
 #include <filesystem>
 #include <iostream>
 #include <mutex>
-#include <optional>
-#include <vector>
 
 #include "detail/keyed_text.hpp"
-#include "detail/text.hpp"
+#include "pmap/collective.hpp"
+#include "pmap/compute_stage.hpp"
+#include "pmap/engine.hpp"
 #include "pmap/error.hpp"
 #include "pmap/mpi.hpp"
 #include "pmap/results.hpp"
 #include "pmap/resume.hpp"
 #include "pmap/stop.hpp"
-#include "pmap/threads.hpp"
 
 namespace pmap {
 namespace {
@@ -34,60 +32,9 @@ double seconds_since(clock_type::time_point t0) {
   return std::chrono::duration<double>(clock_type::now() - t0).count();
 }
 
-/// Runs `fn` on rank 0; a UsageError or RuntimeError there is rethrown on every rank.
-template <typename Fn>
-void on_root_collective(MPI_Comm comm, Fn&& fn) {
-  std::string message;
-  int code = 0;
-  if (mpi::rank(comm) == 0) {
-    try {
-      fn();
-    } catch (const Error& e) {
-      message = e.what();
-      code = static_cast<int>(e.code());
-    } catch (const std::exception& e) {
-      message = e.what();
-      code = static_cast<int>(ExitCode::ItemsFailed);
-    }
-  }
-  // The other ranks sleep meanwhile: oversubscribed (8 ranks on 2 cores) their spinning would
-  // take the cores from rank 0's file work.
-  mpi::bcast_sleeping(&code, 1, MPI_INT, 0, comm);
-  if (code == 0) return;
-  message = mpi::bcast_string(comm, message);
-  if (code == static_cast<int>(ExitCode::Usage)) throw UsageError(message);
-  throw RuntimeError(message);
-}
-
-/// Per-thread buffers of one chunk.
-struct ChunkBuffers {
-  std::vector<std::int64_t> item;
-  std::vector<double> value;
-  std::vector<std::int8_t> status;
-  std::vector<std::int32_t> rank;
-  std::vector<std::int32_t> thread;
-  std::vector<double> seconds;
-  void resize(std::uint64_t n, std::size_t k) {
-    item.resize(n);
-    value.resize(n * k);
-    status.resize(n);
-    rank.resize(n);
-    thread.resize(n);
-    seconds.resize(n);
-  }
-};
-
-/// What one thread accumulates; merged per rank after the parallel region.
-struct ThreadTotals {
-  std::uint64_t items = 0, ok = 0, failed = 0, timed_out = 0;
-  double busy = 0;
-  std::uint64_t checksum = 0;
-  std::vector<ErrorRecord> errors;
-};
-
-constexpr std::size_t kMaxErrorsPerRank = 100000;
 constexpr std::size_t kHostLen = 64;
 
+/// One rank's row of /compute/ranks, as it travels to rank 0.
 struct RankStatsWire {
   std::int64_t items;
   double busy;
@@ -97,19 +44,6 @@ struct RankStatsWire {
   double rss_mib;
   char host[kHostLen];
 };
-
-/// Gathers every rank's errors on rank 0.
-std::vector<ErrorRecord> gather_errors(MPI_Comm comm, const std::vector<ErrorRecord>& mine) {
-  std::string buf;
-  for (const auto& e : mine)
-    detail::append_keyed(buf, static_cast<std::uint64_t>(e.item), e.message);
-  std::vector<ErrorRecord> out;
-  detail::for_each_keyed(mpi::gather_bytes(comm, buf, 0),
-                         [&](std::uint64_t item, std::string_view text) {
-                           out.push_back({static_cast<std::int64_t>(item), std::string(text)});
-                         });
-  return out;
-}
 
 /// Peak resident set size of this process.
 double peak_rss_mib() {
@@ -124,6 +58,28 @@ std::string join(const std::vector<std::string>& v) {
   return s;
 }
 
+/// The rows to run as bytes ("R" then begin/end pairs), and back.
+std::string encode_rows(const RowSet& rows) {
+  std::string out = "R";
+  for (const Chunk& r : rows.ranges()) {
+    out.append(reinterpret_cast<const char*>(&r.begin), sizeof r.begin);
+    out.append(reinterpret_cast<const char*>(&r.end), sizeof r.end);
+  }
+  return out;
+}
+
+RowSet decode_rows(const std::string& bytes) {
+  std::vector<Chunk> ranges;
+  for (std::size_t at = 1; at + 2 * sizeof(std::uint64_t) <= bytes.size();
+       at += 2 * sizeof(std::uint64_t)) {
+    Chunk c{};
+    std::memcpy(&c.begin, bytes.data() + at, sizeof c.begin);
+    std::memcpy(&c.end, bytes.data() + at + sizeof c.begin, sizeof c.end);
+    ranges.push_back(c);
+  }
+  return RowSet(std::move(ranges));
+}
+
 }  // namespace
 
 std::string iso8601_now() {
@@ -135,448 +91,286 @@ std::string iso8601_now() {
   return buf;
 }
 
-RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {
-  if (job.kernel == nullptr) throw UsageError("no kernel given");
-  const Kernel& kernel = *job.kernel;
-  const int rank = mpi::rank(comm);
-  const int size = mpi::size(comm);
-  const std::vector<std::string> columns = kernel.output_columns(job.args);
-  const std::size_t k = columns.size();
-  const std::uint64_t n = job.space.size();
-  if (job.shard_count < 1 || job.shard_index < 0 || job.shard_index >= job.shard_count) {
-    throw UsageError("--shard " + std::to_string(job.shard_index) + "/" +
-                     std::to_string(job.shard_count) + ": expected I/N with 0 <= I < N");
+ComputeStage::ComputeStage(const ComputeJob& job) : job_(job) {}
+ComputeStage::~ComputeStage() = default;
+
+void ComputeStage::prepare(MPI_Comm comm) {
+  // Checks that need no communication: identical on every rank.
+  if (job_.kernel == nullptr) throw UsageError("no kernel given");
+  if (job_.shard_count < 1 || job_.shard_index < 0 || job_.shard_index >= job_.shard_count) {
+    throw UsageError("--shard " + std::to_string(job_.shard_index) + "/" +
+                     std::to_string(job_.shard_count) + ": expected I/N with 0 <= I < N");
   }
-  if (job.item_timeout < 0 || job.deadline < 0) {
+  if (job_.item_timeout < 0 || job_.deadline < 0) {
     throw UsageError("--item-timeout and --deadline must not be negative");
   }
-  const Chunk window = block(n, job.shard_count, job.shard_index);
-  const bool to_file = !job.output.empty();  // else the kernel's side effects are the results
-  if (!to_file && job.resume) throw UsageError("--resume needs the results file (--output FILE)");
-
+  if (job_.output.empty() && job_.resume) {
+    throw UsageError("--resume needs the results file (--output FILE)");
+  }
+  comm_ = comm;
+  columns_ = job_.kernel->output_columns(job_.args);
+  window_ = block(job_.space.size(), job_.shard_count, job_.shard_index);
+  max_failures_ = job_.max_failures;
+  if (job_.max_failures_fraction > 0) {
+    max_failures_ = std::max<std::uint64_t>(
+        1, static_cast<std::uint64_t>(
+               std::ceil(job_.max_failures_fraction * static_cast<double>(window_.size()))));
+  }
   // Threads: this rank's share of its node unless told otherwise.
   const mpi::Comm node = mpi::Comm::split_shared(comm);
-  const ThreadChoice tc = resolve_threads(job.threads, node_cores(), node.size());
-  const int threads = tc.threads;
-  ensure_threads(comm, threads, "compute stage");  // a clear error, not libgomp's exit
-  int workers = 0;
-  int max_threads = 0;
-  int oversubscribed = threads > affinity_cores() ? 1 : 0;
-  mpi::check(MPI_Allreduce(&threads, &workers, 1, MPI_INT, MPI_SUM, comm), "MPI_Allreduce");
-  mpi::check(MPI_Allreduce(&threads, &max_threads, 1, MPI_INT, MPI_MAX, comm), "MPI_Allreduce");
-  mpi::check(MPI_Allreduce(MPI_IN_PLACE, &oversubscribed, 1, MPI_INT, MPI_MAX, comm),
-             "MPI_Allreduce");
-  if (rank == 0 && oversubscribed != 0 && size > 1 && job.print_summary) {
+  threads_ = resolve_threads(job_.threads, node_cores(), node.size());
+  ensure_threads(comm, threads_.threads, "compute stage");  // a clear error, not libgomp's exit
+  workers_ = all_sum(comm, threads_.threads);
+  max_threads_ = all_max(comm, threads_.threads);
+  const bool oversubscribed = any_rank(comm, threads_.threads > affinity_cores());
+  if (mpi::rank(comm) == 0 && oversubscribed && mpi::size(comm) > 1 && job_.print_summary) {
     std::cerr << "pmap: warning: a rank runs more threads than the cores it is bound to; "
                  "with mpirun, add --bind-to none (or bind each rank to its cores)\n";
   }
+}
 
-  // What identifies the job: --resume refuses a file written by another one.
-  Attrs identity = {{"kernel", std::string(kernel.name())},
-                    {"args", job.args.to_json()},
-                    {"items", static_cast<std::int64_t>(n)},
-                    {"item_kind", std::string(job.space.from_input() ? "input" : "range")},
-                    {"items_fnv", job.space.fingerprint()},
-                    {"shard_index", std::int64_t{job.shard_index}},
-                    {"shard_count", std::int64_t{job.shard_count}}};
-  std::vector<std::string> identity_keys;
-  for (const auto& [key, value] : identity) identity_keys.push_back(key);
+/// What identifies the job: --resume refuses a file written by another one.
+Attrs ComputeStage::identity() const {
+  return {{"kernel", std::string(job_.kernel->name())},
+          {"args", job_.args.to_json()},
+          {"items", static_cast<std::int64_t>(job_.space.size())},
+          {"item_kind", std::string(job_.space.from_input() ? "input" : "range")},
+          {"items_fnv", job_.space.fingerprint()},
+          {"shard_index", std::int64_t{job_.shard_index}},
+          {"shard_count", std::int64_t{job_.shard_count}}};
+}
 
-  // Create the file, or plan the resume, on rank 0; nothing is written before every check.
-  RowSet rows;
-  std::int64_t runs = 1;
-  std::vector<ErrorRecord> kept_errors;
-  const auto t_create = clock_type::now();
-  if (job.resume) {
-    std::vector<std::uint64_t> flat;
-    on_root_collective(comm, [&] {
-      auto plan = plan_resume(job.output, identity, identity_keys, job.retry_failed, window);
-      for (const auto& r : plan.todo.ranges()) {
-        flat.push_back(r.begin);
-        flat.push_back(r.end);
-      }
-      runs = plan.runs + 1;
-      kept_errors = std::move(plan.kept_errors);
-    });
-    std::uint64_t count = flat.size();
-    mpi::check(MPI_Bcast(&count, 1, MPI_UINT64_T, 0, comm), "MPI_Bcast");
-    flat.resize(count);
-    if (count > 0) {
-      mpi::check(MPI_Bcast(flat.data(), static_cast<int>(count), MPI_UINT64_T, 0, comm),
-                 "MPI_Bcast");
-    }
-    std::vector<Chunk> ranges;
-    for (std::size_t i = 0; i + 1 < flat.size(); i += 2) ranges.push_back({flat[i], flat[i + 1]});
-    rows = RowSet(std::move(ranges));
-  } else {
-    if (to_file) {
-      on_root_collective(
-          comm, [&] { check_output_path(job.output, job.force, results_file_bytes(n, k)); });
-      on_root_collective(comm, [&] {
-        ComputeMeta meta;
-        meta.items = n;
-        meta.columns = columns;
-        meta.root = {{"pmap_version", std::string(kVersion)},
-                     {"schema_version", kSchemaVersion},
-                     {"created", iso8601_now()},
-                     {"command", job.command},
-                     {"mpi_ranks", std::int64_t{size}},
-                     {"omp_threads", std::int64_t{max_threads}}};
-        meta.compute = identity;
-        meta.compute.emplace_back("schedule", std::string(to_string(job.schedule)));
-        meta.compute.emplace_back("chunk", static_cast<std::int64_t>(job.chunk));
-        meta.compute.emplace_back("space",
-                                  job.space_spec.empty() ? job.space.describe() : job.space_spec);
-        meta.compute.emplace_back("threads_source", tc.source);
-        if (!job.space.from_input()) {
-          meta.compute.emplace_back("range_start", job.space.range().start);
-          meta.compute.emplace_back("range_stop", job.space.range().stop);
-          meta.compute.emplace_back("range_step", job.space.range().step);
-        }
-        try {
-          create_results_file(job.output, meta, job.force);
-        } catch (...) {
-          std::error_code ec;
-          std::filesystem::remove(job.output, ec);  // a half-created file helps nobody
-          throw;
-        }
-      });
-    }
-    rows = RowSet::all(n).intersect(window);
-  }
-  std::optional<ComputeWriter> writer;
-  if (to_file) writer.emplace(job.output, comm);
-  const double create_seconds = seconds_since(t_create);
-  const std::uint64_t tasks = rows.size();
+void ComputeStage::preflight() const {
+  check_output_path(job_.output, job_.force,
+                    results_file_bytes(job_.space.size(), columns_.size()));
+}
 
-  std::uint64_t max_failures = job.max_failures;
-  if (job.max_failures_fraction > 0) {
-    max_failures = std::max<std::uint64_t>(
-        1, static_cast<std::uint64_t>(
-               std::ceil(job.max_failures_fraction * static_cast<double>(window.size()))));
-  }
-  DispatchOptions dopt;
-  dopt.schedule = job.schedule;
-  dopt.items = tasks;
-  dopt.chunk = job.chunk;
-  dopt.workers = workers;
-  dopt.max_failures = max_failures;
-  Dispatcher dispatcher(comm, dopt);
-  std::unique_ptr<Progress> progress;
-  if (rank == 0 && job.progress != ProgressMode::None) {
-    progress = std::make_unique<Progress>(job.progress, "compute", tasks);
-    const auto interval = progress->mode() == ProgressMode::Bar ? std::chrono::milliseconds(100)
-                                                                : std::chrono::milliseconds(500);
-    dispatcher.on_tick([p = progress.get()](std::uint64_t done) { p->update(done); }, interval);
-  }
-
-  mpi::check(MPI_Barrier(comm), "MPI_Barrier");
+void ComputeStage::create(const Attrs& root) {
   const auto t0 = clock_type::now();
-  const auto deadline = job.deadline > 0 ? t0 + std::chrono::duration_cast<clock_type::duration>(
-                                                    std::chrono::duration<double>(job.deadline))
-                                         : clock_type::time_point::max();
-  const auto item_budget = std::chrono::duration_cast<clock_type::duration>(
-      std::chrono::duration<double>(job.item_timeout));
-  std::atomic<bool> fatal{false};
-  std::atomic<bool> deadline_hit{false};
+  ComputeMeta meta;
+  meta.items = job_.space.size();
+  meta.columns = columns_;
+  meta.root = root;
+  meta.compute = identity();
+  meta.compute.emplace_back("schedule", std::string(to_string(job_.schedule)));
+  meta.compute.emplace_back("chunk", static_cast<std::int64_t>(job_.chunk));
+  meta.compute.emplace_back("space",
+                            job_.space_spec.empty() ? job_.space.describe() : job_.space_spec);
+  meta.compute.emplace_back("threads_source", threads_.source);
+  if (!job_.space.from_input()) {
+    meta.compute.emplace_back("range_start", job_.space.range().start);
+    meta.compute.emplace_back("range_stop", job_.space.range().stop);
+    meta.compute.emplace_back("range_step", job_.space.range().step);
+  }
+  try {
+    create_results_file(job_.output, meta, job_.force);
+  } catch (...) {
+    std::error_code ec;
+    std::filesystem::remove(job_.output, ec);  // a half-created file helps nobody
+    throw;
+  }
+  write_seconds_ += seconds_since(t0);
+}
+
+std::string ComputeStage::plan_resume() {
+  std::vector<std::string> keys;
+  const Attrs expected = identity();
+  for (const auto& [key, value] : expected) keys.push_back(key);
+  ResumePlan plan = pmap::plan_resume(job_.output, expected, keys, job_.retry_failed, window_);
+  runs_ = plan.runs + 1;
+  kept_errors_ = std::move(plan.kept_errors);
+  return encode_rows(plan.todo);
+}
+
+void ComputeStage::adopt(const std::string& plan) {
+  rows_ = plan.empty() ? RowSet::all(job_.space.size()).intersect(window_) : decode_rows(plan);
+}
+
+void ComputeStage::open(MPI_Comm comm) {
+  if (job_.output.empty()) return;
+  const auto t0 = clock_type::now();
+  file_ = std::make_unique<FileSink>(job_.output, comm);
+  write_seconds_ += seconds_since(t0);
+}
+
+void ComputeStage::work(Channel& channel) {
+  DispatchOptions dopt;
+  dopt.schedule = job_.schedule;
+  dopt.items = rows_.size();
+  dopt.chunk = job_.chunk;
+  dopt.workers = workers_;
+  dopt.max_failures = max_failures_;  // claims only when needed, so the limit holds exactly
+  Dispatcher dispatcher(comm_, dopt);
+  SinkSet sinks;
+  sinks.add(file_.get());
+  sinks.add(&error_sink_);
+  for (RowSink* s : extra_) sinks.add(s);
+
+  mpi::check(MPI_Barrier(comm_), "MPI_Barrier");
+  t0_ = clock_type::now();
+  WorkPlan plan{job_.kernel,     &job_.args,       &job_.space,      &rows_,
+                columns_.size(), mpi::rank(comm_), job_.item_timeout};
+  if (job_.deadline > 0) {
+    plan.deadline = t0_ + std::chrono::duration_cast<clock_type::duration>(
+                              std::chrono::duration<double>(job_.deadline));
+  }
   std::exception_ptr failure;
-  std::mutex merge_mutex;
-  ThreadTotals totals;
-
-#pragma omp parallel num_threads(threads)
+  std::mutex mutex;
+#pragma omp parallel num_threads(threads_.threads)
   {
-    const int tid = omp_get_thread_num();
-    ThreadTotals mine;
-    ChunkBuffers buf;
-    ChunkSizer sizer(0.1);
-    double per_item = 0;  // measured seconds per item of this thread, 0 until known
+    WorkerTotals mine;
     try {
-      // stopping() also forwards a local signal to rank 0, which stops every rank.
-      while (!fatal.load(std::memory_order_relaxed) && !dispatcher.stopping()) {
-        // Never start a chunk that cannot finish before the deadline.
-        if (deadline != clock_type::time_point::max()) {
-          const double expected = per_item * static_cast<double>(sizer.desired());
-          const auto left = std::chrono::duration<double>(deadline - clock_type::now()).count();
-          if (left <= 0 || (per_item > 0 && expected > left)) {
-            deadline_hit = true;
-            break;
-          }
-        }
-        const auto chunk = dispatcher.next(sizer.desired());
-        if (!chunk) break;
-        const auto chunk_start = clock_type::now();
-        std::uint64_t chunk_done = 0;
-        std::uint64_t chunk_failed = 0;
-        bool cut = false;
-        for (const Chunk seg : rows.segments(*chunk)) {
-          const std::uint64_t count = seg.size();
-          buf.resize(count, k);
-          std::uint64_t done = 0;  // rows of this segment that completed (a stop cuts the rest)
-          for (std::uint64_t j = 0; j < count; ++j) {
-            if (stop_requested()) break;
-            const std::uint64_t row = seg.begin + j;
-            const Item item = job.space.at(row);
-            double* out = buf.value.data() + j * k;
-            std::fill(out, out + k, 0.0);
-            const auto t_item = clock_type::now();
-            const KernelContext ctx(stop_flag(), job.item_timeout > 0
-                                                     ? t_item + item_budget
-                                                     : clock_type::time_point::max());
-            auto status = ItemStatus::Ok;
-            std::string error;
-            try {
-              kernel.run(item, job.args, std::span<double>(out, k), ctx);
-            } catch (const std::exception& e) {
-              status = ItemStatus::Failed;
-              error = detail::printable_utf8(e.what());
-            }
-            const auto t_end = clock_type::now();
-            // A stop during the item may have cut it short: leave it "not run" for --resume.
-            if (stop_requested()) break;
-            if (job.item_timeout > 0 && t_end - t_item > item_budget) {
-              status = ItemStatus::TimedOut;
-              char text[96];
-              std::snprintf(text, sizeof text, "timed out after %.3f s (--item-timeout %g)",
-                            std::chrono::duration<double>(t_end - t_item).count(),
-                            job.item_timeout);
-              error = text;
-            }
-            if (status != ItemStatus::Ok) {
-              std::fill(out, out + k, std::numeric_limits<double>::quiet_NaN());
-              if (mine.errors.size() < kMaxErrorsPerRank) {
-                mine.errors.push_back({item.value, std::move(error)});
-              }
-            }
-            ++done;
-            const double secs = std::chrono::duration<double>(t_end - t_item).count();
-            buf.item[j] = item.value;
-            buf.status[j] = static_cast<std::int8_t>(status);
-            buf.rank[j] = rank;
-            buf.thread[j] = tid;
-            buf.seconds[j] = secs;
-            mine.busy += secs;
-            switch (status) {
-              case ItemStatus::Ok:
-                ++mine.ok;
-                mine.checksum += row_checksum(row, out, k);
-                break;
-              case ItemStatus::TimedOut:
-                ++mine.timed_out;
-                ++chunk_failed;
-                break;
-              default:
-                ++mine.failed;
-                ++chunk_failed;
-            }
-          }
-          if (writer) {
-            writer->write(RowBlock{seg.begin, done, k, buf.item.data(), buf.value.data(),
-                                   buf.status.data(), buf.rank.data(), buf.thread.data(),
-                                   buf.seconds.data()});
-          }
-          chunk_done += done;
-          if (done < count) {
-            cut = true;
-            break;
-          }
-        }
-        const double chunk_seconds = seconds_since(chunk_start);
-        mine.items += chunk_done;
-        dispatcher.add_done(chunk_done, chunk_failed);
-        sizer.record(chunk_done, chunk_seconds);
-        if (chunk_done > 0) per_item = chunk_seconds / static_cast<double>(chunk_done);
-        if (cut) {
-          dispatcher.request_stop();
-          break;
-        }
-      }
+      mine = run_worker(plan, omp_get_thread_num(), dispatcher, channel, sinks);
     } catch (...) {
-      std::lock_guard lock(merge_mutex);
+      const std::lock_guard lock(mutex);
       if (!failure) failure = std::current_exception();
-      fatal = true;
-      dispatcher.request_stop();
+      channel.request_stop(StopCause::Error);
     }
-    std::lock_guard lock(merge_mutex);
-    totals.items += mine.items;
-    totals.ok += mine.ok;
-    totals.failed += mine.failed;
-    totals.timed_out += mine.timed_out;
-    totals.busy += mine.busy;
-    totals.checksum += mine.checksum;
-    for (auto& e : mine.errors) {
-      if (totals.errors.size() < kMaxErrorsPerRank) totals.errors.push_back(std::move(e));
-    }
+    const std::lock_guard lock(mutex);
+    totals_ += mine;
   }
-  if (stop_requested()) dispatcher.request_stop();
+  if (stop_requested() || channel.stopping()) dispatcher.request_stop();
   dispatcher.finish();
-  const double work_wall = seconds_since(t0);
-  const std::uint64_t remote_claims = dispatcher.remote_claims();
-  int interrupted = stop_requested() ? std::max(stop_signal(), 1) : 0;
-  {
-    // The first wait for the slowest rank: sleep, not spin, so that oversubscribed ranks that
-    // finished leave the cores to those still computing.
-    MPI_Request request = MPI_REQUEST_NULL;
-    mpi::check(MPI_Iallreduce(MPI_IN_PLACE, &interrupted, 1, MPI_INT, MPI_MAX, comm, &request),
-               "MPI_Iallreduce");
-    mpi::wait_sleeping(request);
-  }
-  int hit = deadline_hit.load() ? 1 : 0;
-  mpi::check(MPI_Allreduce(MPI_IN_PLACE, &hit, 1, MPI_INT, MPI_MAX, comm), "MPI_Allreduce");
+  remote_claims_ = dispatcher.remote_claims();
+  if (failure) std::rethrow_exception(failure);
+}
 
-  // A failure on any rank fails the run on every rank, with the first failing rank's message.
-  int failed_rank = failure ? rank : size;
-  mpi::check(MPI_Allreduce(MPI_IN_PLACE, &failed_rank, 1, MPI_INT, MPI_MIN, comm), "MPI_Allreduce");
-  if (failed_rank < size) {
-    std::string message;
-    if (failure) {
-      try {
-        std::rethrow_exception(failure);
-      } catch (const std::exception& e) {
-        message = e.what();
-      } catch (...) {
-        message = "unknown error";
+void ComputeStage::reduce(MPI_Comm comm, const Ending& ending) {
+  if (file_) {
+    const auto t_close = clock_type::now();
+    file_->close();
+    write_seconds_ += file_->write_seconds() + seconds_since(t_close);
+  }
+  errors_ = error_sink_.take();
+  fill_report(comm, ending);
+  if (file_) gather_for_file(comm, ending);
+}
+
+/// The job's figures, identical on every rank.
+void ComputeStage::fill_report(MPI_Comm comm, const Ending& ending) {
+  const int size = mpi::size(comm);
+  const StatusTally ran = totals_.tally.reduce(comm);
+  const double busy_sum = all_sum(comm, totals_.busy);
+  const double busy_max = all_max(comm, totals_.busy);
+  RunReport& r = report_;
+  r.kernel = std::string(job_.kernel->name());
+  r.schedule = std::string(to_string(job_.schedule));
+  r.chunk = job_.chunk;
+  r.ranks = size;
+  r.threads = max_threads_;
+  r.workers = workers_;
+  r.items = window_.size();
+  r.ran = ran.ran();
+  r.ok = ran.ok;
+  r.failed = ran.failed;
+  r.timed_out = ran.timed_out;
+  r.not_run = rows_.size() - std::min<std::uint64_t>(rows_.size(), ran.ran());
+  r.checksum = ran.checksum;
+  r.wall_seconds = all_max(comm, seconds_since(t0_));
+  r.busy_seconds = busy_sum;
+  r.parallel_efficiency = r.wall_seconds > 0 ? busy_sum / (r.wall_seconds * workers_) : 0.0;
+  const double busy_mean = busy_sum / size;
+  r.load_imbalance = busy_mean > 0 ? busy_max / busy_mean : 1.0;
+  r.write_seconds = all_max(comm, write_seconds_);
+  r.max_rss_mib = all_max(comm, peak_rss_mib());
+  std::uint64_t claims = remote_claims_;
+  mpi::check(MPI_Bcast(&claims, 1, MPI_UINT64_T, 0, comm), "MPI_Bcast");
+  r.remote_claims = claims;
+  r.interrupted = ending.interrupted;
+  r.resumed = job_.resume;
+  if (job_.resume) {
+    // The file is the union of every run: its counts are the job's.
+    std::array<std::uint64_t, 5> f{};
+    on_root(comm, [&] {
+      const auto t = scan_results(job_.output, window_);
+      f = {t.ok, t.failed, t.timed_out, t.not_run, t.checksum};
+    });
+    mpi::check(MPI_Bcast(f.data(), 5, MPI_UINT64_T, 0, comm), "MPI_Bcast");
+    r.ok = f[0];
+    r.failed = f[1];
+    r.timed_out = f[2];
+    r.not_run = f[3];
+    r.checksum = f[4];
+  }
+  const bool deadline_hit = any_rank(comm, totals_.deadline_hit);
+  if (r.interrupted != 0) {
+    r.stop_reason = "signal";
+  } else if (max_failures_ > 0 && r.failed + r.timed_out >= max_failures_ && r.not_run > 0) {
+    r.stop_reason = "max-failures";
+  } else if (deadline_hit && r.not_run > 0) {
+    r.stop_reason = "deadline";
+  }
+}
+
+/// Every rank's row of /compute/ranks and its errors, to rank 0.
+void ComputeStage::gather_for_file(MPI_Comm comm, const Ending& ending) {
+  RankStatsWire me{};
+  me.items = static_cast<std::int64_t>(totals_.tally.ran());
+  me.busy = totals_.busy;
+  me.wall = ending.work_seconds;
+  me.write = write_seconds_;
+  me.threads = threads_.threads;
+  me.rss_mib = peak_rss_mib();
+  std::strncpy(me.host, mpi::host_name().c_str(), kHostLen - 1);
+  const bool root = mpi::rank(comm) == 0;
+  std::vector<RankStatsWire> all(root ? static_cast<std::size_t>(mpi::size(comm)) : 0);
+  mpi::check(MPI_Gather(&me, sizeof me, MPI_BYTE, all.data(), sizeof me, MPI_BYTE, 0, comm),
+             "MPI_Gather");
+  for (const auto& w : all) {
+    rank_table_.push_back({w.items, w.busy, w.wall, w.write, w.threads, w.rss_mib,
+                           std::string(w.host, strnlen(w.host, kHostLen))});
+  }
+  std::string buf;
+  for (const auto& e : errors_)
+    detail::append_keyed(buf, static_cast<std::uint64_t>(e.item), e.message);
+  detail::for_each_keyed(
+      mpi::gather_bytes(comm, buf, 0), [&](std::uint64_t item, std::string_view text) {
+        all_errors_.push_back({static_cast<std::int64_t>(item), std::string(text)});
+      });
+}
+
+void ComputeStage::finalize() {
+  std::vector<ErrorRecord> errors = std::move(all_errors_);
+  if (job_.resume) {
+    // Keep an earlier error only if its row was not rerun now and still failed.
+    std::vector<std::int64_t> fresh;
+    for (const auto& e : errors) fresh.push_back(e.item);
+    std::sort(fresh.begin(), fresh.end());
+    std::vector<ErrorRecord> candidates;
+    std::vector<std::uint64_t> candidate_rows;
+    for (auto& e : kept_errors_) {
+      if (std::binary_search(fresh.begin(), fresh.end(), e.item)) continue;
+      const auto row = job_.space.row_of(e.item);
+      if (!row) continue;
+      candidate_rows.push_back(*row);
+      candidates.push_back(std::move(e));
+    }
+    const auto status = status_at(job_.output, candidate_rows);
+    for (std::size_t i = 0; i < candidates.size(); ++i) {
+      const auto s = static_cast<ItemStatus>(status[i]);
+      if (s == ItemStatus::Failed || s == ItemStatus::TimedOut) {
+        errors.push_back(std::move(candidates[i]));
       }
     }
-    message = mpi::bcast_string(comm, message, failed_rank);
-    throw RuntimeError("rank " + std::to_string(failed_rank) + ": " + message);
   }
+  std::sort(errors.begin(), errors.end(),
+            [](const ErrorRecord& a, const ErrorRecord& b) { return a.item < b.item; });
+  Attrs attrs = report_.attrs();
+  attrs.emplace_back("runs", runs_);
+  attrs.emplace_back("last_command", job_.command);
+  attrs.emplace_back("columns_joined", join(columns_));
+  finalize_results_file(job_.output, "compute", attrs, rank_table_, errors);
+}
 
-  const auto t_close = clock_type::now();
-  double write_seconds = 0;
-  if (writer) {
-    writer->close();
-    write_seconds = writer->write_seconds() + seconds_since(t_close) + create_seconds;
-  }
-  if (progress) progress->finish(dispatcher.done_total());
+void ComputeStage::print_summary(std::ostream& out) const {
+  out << report_.summary() << "  results: " << (file_ ? job_.output : "(no file)") << "\n"
+      << report_.line() << "\n";
+}
 
-  // Reduce the figures.
-  std::uint64_t sums[5] = {totals.items, totals.ok, totals.failed, totals.timed_out,
-                           totals.checksum};
-  mpi::check(MPI_Allreduce(MPI_IN_PLACE, sums, 5, MPI_UINT64_T, MPI_SUM, comm), "MPI_Allreduce");
-  double busy_sum = 0, busy_max = 0, write_max = 0;
-  mpi::check(MPI_Allreduce(&totals.busy, &busy_sum, 1, MPI_DOUBLE, MPI_SUM, comm), "MPI_Allreduce");
-  mpi::check(MPI_Allreduce(&totals.busy, &busy_max, 1, MPI_DOUBLE, MPI_MAX, comm), "MPI_Allreduce");
-  mpi::check(MPI_Allreduce(&write_seconds, &write_max, 1, MPI_DOUBLE, MPI_MAX, comm),
-             "MPI_Allreduce");
-  double wall = seconds_since(t0);
-  mpi::check(MPI_Allreduce(MPI_IN_PLACE, &wall, 1, MPI_DOUBLE, MPI_MAX, comm), "MPI_Allreduce");
-
-  RunReport report;
-  report.kernel = std::string(kernel.name());
-  report.schedule = std::string(to_string(job.schedule));
-  report.chunk = job.chunk;
-  report.ranks = size;
-  report.threads = max_threads;
-  report.workers = workers;
-  report.items = window.size();
-  report.ran = sums[0];
-  report.ok = sums[1];
-  report.failed = sums[2];
-  report.timed_out = sums[3];
-  report.not_run = tasks - std::min<std::uint64_t>(tasks, sums[0]);
-  report.checksum = sums[4];
-  report.wall_seconds = wall;
-  report.busy_seconds = busy_sum;
-  report.parallel_efficiency = wall > 0 ? busy_sum / (wall * workers) : 0.0;
-  const double busy_mean = busy_sum / size;
-  report.load_imbalance = busy_mean > 0 ? busy_max / busy_mean : 1.0;
-  report.write_seconds = write_max;
-  double rss = peak_rss_mib();
-  mpi::check(MPI_Allreduce(&rss, &report.max_rss_mib, 1, MPI_DOUBLE, MPI_MAX, comm),
-             "MPI_Allreduce");
-  std::uint64_t claims = remote_claims;
-  mpi::check(MPI_Bcast(&claims, 1, MPI_UINT64_T, 0, comm), "MPI_Bcast");
-  report.remote_claims = claims;
-  report.interrupted = interrupted;
-  report.resumed = job.resume;
-  if (interrupted != 0) {
-    report.stop_reason = "signal";
-  } else if (max_failures > 0 && report.failed + report.timed_out >= max_failures &&
-             report.not_run > 0) {
-    report.stop_reason = "max-failures";
-  } else if (hit != 0 && report.not_run > 0) {
-    report.stop_reason = "deadline";
-  }
-
-  // Per-rank table and errors to rank 0, which adds them to the file.
-  std::uint64_t file_totals[5] = {0, 0, 0, 0, 0};
-  if (to_file) {
-    RankStatsWire me{};
-    me.items = static_cast<std::int64_t>(totals.items);
-    me.busy = totals.busy;
-    me.wall = work_wall;
-    me.write = write_seconds;
-    me.threads = threads;
-    me.rss_mib = peak_rss_mib();
-    std::strncpy(me.host, mpi::host_name().c_str(), kHostLen - 1);
-    std::vector<RankStatsWire> all(rank == 0 ? static_cast<std::size_t>(size) : 0);
-    mpi::check(MPI_Gather(&me, sizeof me, MPI_BYTE, all.data(), sizeof me, MPI_BYTE, 0, comm),
-               "MPI_Gather");
-    auto errors = gather_errors(comm, totals.errors);
-    on_root_collective(comm, [&] {
-      std::vector<RankRecord> ranks;
-      for (const auto& r : all) {
-        ranks.push_back({r.items, r.busy, r.wall, r.write, r.threads, r.rss_mib,
-                         std::string(r.host, strnlen(r.host, kHostLen))});
-      }
-      if (job.resume) {
-        // The file is the union of every run: recount it, keep the errors of rows not rerun.
-        const FileTotals t = scan_results(job.output, window);
-        file_totals[0] = t.ok;
-        file_totals[1] = t.failed;
-        file_totals[2] = t.timed_out;
-        file_totals[3] = t.not_run;
-        file_totals[4] = t.checksum;
-        // Keep an earlier error only if its row was not rerun now and still failed.
-        std::vector<std::int64_t> fresh;
-        for (const auto& e : errors) fresh.push_back(e.item);
-        std::sort(fresh.begin(), fresh.end());
-        std::vector<ErrorRecord> candidates;
-        std::vector<std::uint64_t> candidate_rows;
-        for (auto& e : kept_errors) {
-          if (std::binary_search(fresh.begin(), fresh.end(), e.item)) continue;
-          const auto row = job.space.row_of(e.item);
-          if (!row) continue;
-          candidate_rows.push_back(*row);
-          candidates.push_back(std::move(e));
-        }
-        const auto status = status_at(job.output, candidate_rows);
-        for (std::size_t i = 0; i < candidates.size(); ++i) {
-          if (status[i] == 1 || status[i] == 2) errors.push_back(std::move(candidates[i]));
-        }
-      }
-      std::sort(errors.begin(), errors.end(),
-                [](const ErrorRecord& a, const ErrorRecord& b) { return a.item < b.item; });
-      RunReport file_view = report;
-      if (job.resume) {
-        file_view.ok = file_totals[0];
-        file_view.failed = file_totals[1];
-        file_view.timed_out = file_totals[2];
-        file_view.not_run = file_totals[3];
-        file_view.checksum = file_totals[4];
-      }
-      Attrs attrs = file_view.attrs();
-      attrs.emplace_back("runs", runs);
-      attrs.emplace_back("last_command", job.command);
-      attrs.emplace_back("columns_joined", join(columns));
-      finalize_results_file(job.output, "compute", attrs, ranks, errors);
-    });
-  }
-  if (job.resume) {
-    // Every rank reports the file's totals, so the exit code reflects the whole job.
-    mpi::check(MPI_Bcast(file_totals, 5, MPI_UINT64_T, 0, comm), "MPI_Bcast");
-    report.ok = file_totals[0];
-    report.failed = file_totals[1];
-    report.timed_out = file_totals[2];
-    report.not_run = file_totals[3];
-    report.checksum = file_totals[4];
-  }
-  if (rank == 0 && job.print_summary) {
-    std::cout << report.summary() << "  results: " << (to_file ? job.output : "(no file)") << "\n"
-              << report.line() << "\n";
-    std::cout.flush();
-  }
-  return report;
+RunReport run_compute(const ComputeJob& job, MPI_Comm comm) {
+  ComputeStage stage(job);
+  Engine(comm, engine_options(job)).run(stage);
+  return stage.report();
 }
 
 }  // namespace pmap

@@ -99,11 +99,11 @@ std::string bcast_string(MPI_Comm comm, std::string s, int root) {
   return s;
 }
 
-void wait_sleeping(MPI_Request& request) {
+void wait_sleeping(MPI_Request& request, MPI_Status* status) {
   auto pause = std::chrono::microseconds(5);
   while (true) {
     int done = 0;
-    check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    check(MPI_Test(&request, &done, status != nullptr ? status : MPI_STATUS_IGNORE), "MPI_Test");
     if (done != 0) return;
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::microseconds(1000));

@@ -4,7 +4,6 @@
 #include <array>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -13,7 +12,6 @@
 #include <mutex>
 #include <optional>
 #include <sstream>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -21,13 +19,16 @@
 #include "detail/repeat_filter.hpp"
 #include "detail/text.hpp"
 #include "detail/url_file.hpp"
+#include "pmap/collective.hpp"
 #include "pmap/compute.hpp"
+#include "pmap/engine.hpp"
 #include "pmap/error.hpp"
 #include "pmap/h5.hpp"
 #include "pmap/mpi.hpp"
 #include "pmap/results.hpp"
 #include "pmap/schedule.hpp"
 #include "pmap/stop.hpp"
+#include "pmap/tally.hpp"
 
 namespace pmap {
 namespace {
@@ -159,46 +160,11 @@ class UrlRowWriter {
   std::vector<std::size_t> order_;
 };
 
-/// Calls poll() every 20 ms in its own thread until it returns true or stop() (or the
-/// destructor) is called, which wakes the thread at once instead of after its sleep.
-class StopWatcher {
- public:
-  explicit StopWatcher(std::function<bool()> poll)
-      : thread_([this, poll = std::move(poll)] {
-          std::unique_lock lock(mutex_);
-          while (!done_) {
-            lock.unlock();
-            const bool stopped = poll();
-            lock.lock();
-            if (stopped) return;
-            wake_.wait_for(lock, std::chrono::milliseconds(20), [this] { return done_; });
-          }
-        }) {}
-  StopWatcher(const StopWatcher&) = delete;
-  StopWatcher& operator=(const StopWatcher&) = delete;
-  ~StopWatcher() { stop(); }
-  void stop() {
-    {
-      const std::lock_guard lock(mutex_);
-      done_ = true;
-    }
-    wake_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool done_ = false;
-  std::thread thread_;  // last: starts once the members above exist
-};
-
 /// What an earlier run left in the file (--resume): which rows are done, and their tallies.
 struct PriorRows {
   std::vector<std::uint8_t> done;     // bit per row
   std::vector<std::int8_t> verdicts;  // per row, kept for --print only
-  // exists, does not exist, unknown, invalid, reported, interrupted
-  std::uint64_t counts[6] = {0, 0, 0, 0, 0, 0};
+  UrlTally tally;                     // of the rows done
   [[nodiscard]] bool is_done(std::uint64_t row) const {
     return !done.empty() && (done[row / 8] >> (row % 8) & 1U) != 0;
   }
@@ -257,9 +223,7 @@ PriorRows read_prior_rows(const std::string& path, std::uint64_t total, const st
       if (!detail::url_row_done(v, error)) continue;
       const std::uint64_t row = first + i;
       prior.done[row / 8] = static_cast<std::uint8_t>(prior.done[row / 8] | (1U << (row % 8)));
-      ++prior.counts[v];
-      if (detail::url_row_invalid(v, block.attempts[i], error)) ++prior.counts[3];
-      ++prior.counts[4];
+      prior.tally.count(v, detail::url_row_invalid(v, block.attempts[i], error));
       if (job.print) prior.verdicts[row] = v;
     }
   }
@@ -295,337 +259,328 @@ std::string UrlReport::summary() const {
   return os.str();
 }
 
-UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
-  const int rank = mpi::rank(comm);
-  const int size = mpi::size(comm);
-  const bool write_file = !job.output.empty();
-  const auto t_start = clock_type::now();
+namespace {
 
-  // Validate options (throws UsageError) and the output before reading anything big.
-  const UrlChecker checker(job.options);
-  if (job.shard_count < 1 || job.shard_index < 0 || job.shard_index >= job.shard_count) {
-    throw UsageError("--shard " + std::to_string(job.shard_index) + "/" +
-                     std::to_string(job.shard_count) + ": expected I/N with 0 <= I < N");
+/// What every rank reads of the list before anything is created.
+struct UrlList {
+  std::uint64_t total = 0;       ///< URL lines
+  std::uint64_t shard_urls = 0;  ///< of them in this shard
+  std::size_t url_len = 1;       ///< width of the url column
+  std::string fnv;               ///< the list's identity: its kept lines, each ended by \n
+  std::optional<detail::RepeatFilter> repeats;
+};
+
+/// The URL stage: each rank checks the URLs whose host hashes to it, rows into /urls.
+class UrlStage final : public Stage {
+ public:
+  explicit UrlStage(const UrlJob& job) : job_(job), checker_(job.options) {}
+
+  [[nodiscard]] std::string_view name() const override { return "urls"; }
+  void prepare(MPI_Comm comm) override;
+  void preflight() const override {
+    if (!job_.append) check_output_path(job_.output, job_.force);
   }
-  if (job.resume && !write_file) {
+  void create(const Attrs& root) override;
+  [[nodiscard]] std::string plan_resume() override;
+  void adopt(const std::string& plan) override;
+  void open(MPI_Comm comm) override {
+    if (!job_.output.empty()) writer_ = std::make_unique<UrlRowWriter>(job_.output, comm);
+  }
+  [[nodiscard]] std::uint64_t units() const override {
+    return list_.shard_urls - std::min(list_.shard_urls, prior_done_);
+  }
+  void work(Channel& channel) override;
+  void reduce(MPI_Comm comm, const Ending& ending) override;
+  void finalize() override;
+  void print_summary(std::ostream& out) const override {
+    out << report_.summary() << report_.line() << "\n";
+  }
+  [[nodiscard]] const UrlReport& report() const noexcept { return report_; }
+
+ private:
+  [[nodiscard]] bool in_shard(std::uint64_t hash) const {
+    return hash % static_cast<std::uint64_t>(job_.shard_count) ==
+           static_cast<std::uint64_t>(job_.shard_index);
+  }
+  void read_list();
+  [[nodiscard]] Attrs attributes() const;
+  void record(std::uint64_t row, Verdict verdict, bool invalid, bool interrupted);
+  void copy_repeats();
+  void print_verdicts(MPI_Comm comm);
+
+  const UrlJob& job_;
+  const UrlChecker checker_;  // validates the options
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  int rank_ = 0, size_ = 1;
+  std::chrono::steady_clock::time_point t_start_ = std::chrono::steady_clock::now();
+  UrlList list_;
+  PriorRows prior_;
+  std::uint64_t prior_done_ = 0;  // rows an earlier run finished (every rank)
+  std::unique_ptr<UrlRowWriter> writer_;
+  Channel* channel_ = nullptr;
+  std::mutex mutex_;
+  UrlTally tally_;
+  std::vector<std::pair<std::uint64_t, std::int8_t>> verdicts_;   // (row, verdict) for --print
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> repeats_;  // (row, first row of its URL)
+  std::chrono::steady_clock::time_point last_flush_ = std::chrono::steady_clock::now();
+  UrlReport report_;
+};
+
+void UrlStage::prepare(MPI_Comm comm) {
+  if (job_.shard_count < 1 || job_.shard_index < 0 || job_.shard_index >= job_.shard_count) {
+    throw UsageError("--shard " + std::to_string(job_.shard_index) + "/" +
+                     std::to_string(job_.shard_count) + ": expected I/N with 0 <= I < N");
+  }
+  if (job_.resume && job_.output.empty()) {
     throw UsageError("--resume needs --output: the results file of the run to resume");
   }
-  if (write_file && !job.append && !job.resume) {
-    std::string err;
-    if (rank == 0) {
-      try {
-        check_output_path(job.output, job.force);
-      } catch (const UsageError& e) {
-        err = e.what();
-      }
-    }
-    err = mpi::bcast_string(comm, err);
-    if (!err.empty()) throw UsageError(err);
-  }
-
+  comm_ = comm;
+  rank_ = mpi::rank(comm);
+  size_ = mpi::size(comm);
   // Every rank reads the list to size the file, then once more to find the URLs that may repeat
   // (and, for a shard, to count its URLs); the checks stream it a third time, so memory does not
   // grow with the list.
-  const auto shards = static_cast<std::uint64_t>(job.shard_count);
-  const auto in_shard = [&](std::uint64_t hash) {
-    return hash % shards == static_cast<std::uint64_t>(job.shard_index);
-  };
-  std::uint64_t total = 0, max_len = 1, shard_urls = 0;
-  detail::Fnv1a64 list_hash;  // the list's identity: its kept lines, each ended by \n
-  std::optional<detail::RepeatFilter> repeat_filter;
-  std::string err;
+  std::exception_ptr error;
   try {
-    for_each_url(job.input, [&](std::uint64_t, const std::string& url) {
-      ++total;
-      max_len = std::max<std::uint64_t>(max_len, std::min<std::size_t>(url.size(), 8192));
-      list_hash.add(url);
-      list_hash.add("\n");
-    });
-    repeat_filter.emplace(total);
-    for_each_url(job.input, [&](std::uint64_t, const std::string& url) {
-      repeat_filter->add(url);
-      if (shards > 1 && in_shard(host_hash(url_host(url)))) ++shard_urls;
-    });
-    if (shards == 1) shard_urls = total;
-  } catch (const UsageError& e) {
-    err = e.what();
+    read_list();
+  } catch (const UsageError&) {
+    error = std::current_exception();
   }
-  int bad = err.empty() ? 0 : 1;
-  mpi::check(MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, comm), "MPI_Allreduce");
-  if (bad != 0) {
+  if (any_rank(comm, static_cast<bool>(error))) {
     // Rank 0's message when it has one, else a generic one.
-    throw UsageError(err.empty() ? "--input " + job.input + ": unreadable on another rank" : err);
+    std::string message = detail::describe(error).message;
+    message = mpi::bcast_string(comm, message);
+    throw UsageError(message.empty() ? "--input " + job_.input + ": unreadable on another rank"
+                                     : message);
   }
-  const std::size_t url_len = max_len;
-  const std::size_t final_len = std::max<std::size_t>(detail::kUrlMinFinalLen, url_len);
-  const std::string list_fnv = list_hash.hex();
+}
 
-  // Rank 0 creates /urls, or with --resume reads which rows an earlier run finished (a stage
-  // appended to a compute file that has no /urls yet starts afresh).
-  PriorRows prior;
-  std::string create_error;
-  int create_code = 0;
-  int resuming = 0;
-  if (write_file && rank == 0) {
-    try {
-      h5::silence_errors();
-      bool has_urls = false;
-      if (job.resume && job.append && std::filesystem::exists(job.output) &&
-          h5::is_hdf5(job.output)) {
-        h5::Handle f(H5Fopen(job.output.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT),
-                     "open " + job.output);
-        has_urls = H5Lexists(f.get(), "urls", H5P_DEFAULT) > 0;
-      }
-      resuming = job.resume && (has_urls || !job.append) ? 1 : 0;
-      if (resuming != 0) {
-        prior = read_prior_rows(job.output, total, list_fnv, job);
-      } else {
-        Attrs root = {{"pmap_version", std::string(kVersion)},
-                      {"schema_version", std::int64_t{1}},
-                      {"created", iso8601_now()},
-                      {"command", job.command},
-                      {"mpi_ranks", std::int64_t{size}},
-                      {"omp_threads", std::int64_t{1}}};
-        Attrs attrs = {
-            {"input", job.input},
-            {"timeout", job.options.timeout},
-            {"threads", std::int64_t{checker.options().threads}},  // lowered to the fd limit
-            {"threads_requested", std::int64_t{checker.requested_threads()}},
-            {"retries", std::int64_t{job.options.retries}},
-            {"per_host", std::int64_t{job.options.per_host}},
-            {"method", std::string(job.options.method == HttpMethod::Head ? "head" : "get")},
-            {"urls", static_cast<std::int64_t>(total)},
-            {"list_fnv", list_fnv},
-            {"shard_index", std::int64_t{job.shard_index}},
-            {"shard_count", std::int64_t{job.shard_count}},
-            {"shard_urls", static_cast<std::int64_t>(shard_urls)}};
-        h5::Handle file;
-        if (job.append) {
-          file = h5::Handle(H5Fopen(job.output.c_str(), H5F_ACC_RDWR, H5P_DEFAULT),
-                            "open " + job.output);
-          if (H5Lexists(file.get(), "urls", H5P_DEFAULT) > 0) {
-            h5::check(H5Ldelete(file.get(), "urls", H5P_DEFAULT), "replace /urls");
-          }
-        } else {
-          file = h5::Handle(H5Fcreate(job.output.c_str(), job.force ? H5F_ACC_TRUNC : H5F_ACC_EXCL,
-                                      H5P_DEFAULT, H5P_DEFAULT),
-                            "create " + job.output);
-          write_attrs(file.get(), root);
-        }
-        detail::create_urls_group(file.get(), total, url_len, final_len, attrs);
-        h5::check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "flush");
-        file.close("close " + job.output);
-      }
-    } catch (const Error& e) {
-      create_error = e.what();
-      create_code = static_cast<int>(e.code());
-    }
-  }
-  mpi::bcast_sleeping(&create_code, 1, MPI_INT, 0, comm);  // waiters sleep behind the create
-  if (create_code != 0) {
-    create_error = mpi::bcast_string(comm, create_error);
-    if (create_code == static_cast<int>(ExitCode::Usage)) throw UsageError(create_error);
-    throw RuntimeError(create_error);
-  }
-  mpi::check(MPI_Bcast(&resuming, 1, MPI_INT, 0, comm), "MPI_Bcast");
-  if (resuming != 0) {
-    prior.done.resize((total + 7) / 8);
-    for (std::uint64_t at = 0; at < prior.done.size(); at += 1U << 30) {  // int counts
-      const auto n = static_cast<int>(std::min<std::uint64_t>(1U << 30, prior.done.size() - at));
-      mpi::check(MPI_Bcast(prior.done.data() + at, n, MPI_UINT8_T, 0, comm), "MPI_Bcast");
-    }
-  }
-  // Rows done earlier, or by this run: tallied on rank 0, summed over ranks at the end.
-  std::uint64_t prior_done = prior.counts[4];
-  mpi::check(MPI_Bcast(&prior_done, 1, MPI_UINT64_T, 0, comm), "MPI_Bcast");
-
-  std::unique_ptr<UrlRowWriter> writer;
-  if (write_file) writer = std::make_unique<UrlRowWriter>(job.output, comm);
-
-  // Progress across ranks reuses the dispatcher's reporting (no chunks are claimed).
-  const std::uint64_t to_check = shard_urls - std::min(shard_urls, prior_done);
-  Dispatcher progress_channel(comm, {Schedule::Static, to_check, 1, size});
-  std::unique_ptr<Progress> progress;
-  if (rank == 0 && job.progress != ProgressMode::None) {
-    progress = std::make_unique<Progress>(job.progress, "urls", to_check);
-    const auto interval = progress->mode() == ProgressMode::Bar ? std::chrono::milliseconds(100)
-                                                                : std::chrono::milliseconds(500);
-    progress_channel.on_tick([p = progress.get()](std::uint64_t done) { p->update(done); },
-                             interval);
-  }
-
-  // exists, does not exist, unknown, invalid, reported, interrupted
-  std::uint64_t counts[6] = {0, 0, 0, 0, 0, 0};
-  // (row, verdict) of this rank's rows, for --print (and for repeats when there is no file).
-  std::vector<std::pair<std::uint64_t, std::int8_t>> verdicts;
-  std::mutex m;
-  auto last_flush = clock_type::now();
-  // A stop anywhere stops every rank: the watcher forwards a local signal to rank 0 (which
-  // tells every rank) and turns the job-wide stop into the flag the checker polls.
-  std::atomic<bool> url_stop{false};
-  StopWatcher watcher([&] {
-    if (stop_requested()) progress_channel.request_stop();
-    if (!progress_channel.stopping()) return false;
-    url_stop = true;
-    return true;
+void UrlStage::read_list() {
+  detail::Fnv1a64 hash;
+  std::uint64_t max_len = 1;
+  for_each_url(job_.input, [&](std::uint64_t, const std::string& url) {
+    ++list_.total;
+    max_len = std::max<std::uint64_t>(max_len, std::min<std::size_t>(url.size(), 8192));
+    hash.add(url);
+    hash.add("\n");
   });
+  list_.repeats.emplace(list_.total);
+  for_each_url(job_.input, [&](std::uint64_t, const std::string& url) {
+    list_.repeats->add(url);
+    if (job_.shard_count > 1 && in_shard(host_hash(url_host(url)))) ++list_.shard_urls;
+  });
+  if (job_.shard_count == 1) list_.shard_urls = list_.total;
+  list_.url_len = max_len;
+  list_.fnv = hash.hex();
+}
+
+Attrs UrlStage::attributes() const {
+  const UrlOptions& o = job_.options;
+  return {{"input", job_.input},
+          {"timeout", o.timeout},
+          {"threads", std::int64_t{checker_.options().threads}},  // lowered to the fd limit
+          {"threads_requested", std::int64_t{checker_.requested_threads()}},
+          {"retries", std::int64_t{o.retries}},
+          {"per_host", std::int64_t{o.per_host}},
+          {"method", std::string(o.method == HttpMethod::Head ? "head" : "get")},
+          {"urls", static_cast<std::int64_t>(list_.total)},
+          {"list_fnv", list_.fnv},
+          {"shard_index", std::int64_t{job_.shard_index}},
+          {"shard_count", std::int64_t{job_.shard_count}},
+          {"shard_urls", static_cast<std::int64_t>(list_.shard_urls)}};
+}
+
+/// A new file with the root attributes, or /urls (re)placed in the compute stage's file.
+void UrlStage::create(const Attrs& root) {
+  h5::silence_errors();
+  h5::Handle file;
+  if (job_.append) {
+    file =
+        h5::Handle(H5Fopen(job_.output.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), "open " + job_.output);
+    if (H5Lexists(file.get(), "urls", H5P_DEFAULT) > 0) {
+      h5::check(H5Ldelete(file.get(), "urls", H5P_DEFAULT), "replace /urls");
+    }
+  } else {
+    file = h5::Handle(H5Fcreate(job_.output.c_str(), job_.force ? H5F_ACC_TRUNC : H5F_ACC_EXCL,
+                                H5P_DEFAULT, H5P_DEFAULT),
+                      "create " + job_.output);
+    write_attrs(file.get(), root);
+  }
+  const std::size_t final_len = std::max<std::size_t>(detail::kUrlMinFinalLen, list_.url_len);
+  detail::create_urls_group(file.get(), list_.total, list_.url_len, final_len, attributes());
+  h5::check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "flush");
+  file.close("close " + job_.output);
+}
+
+/// Rows an earlier run finished, as "R", their count and a bit per row; a stage appended to a
+/// compute file that has no /urls yet starts afresh ("").
+std::string UrlStage::plan_resume() {
+  h5::silence_errors();
+  if (job_.append && std::filesystem::exists(job_.output) && h5::is_hdf5(job_.output)) {
+    h5::Handle f(H5Fopen(job_.output.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + job_.output);
+    if (H5Lexists(f.get(), "urls", H5P_DEFAULT) <= 0) {
+      f.close("close " + job_.output);
+      create({});
+      return "";
+    }
+  }
+  prior_ = read_prior_rows(job_.output, list_.total, list_.fnv, job_);
+  std::string plan = "R";
+  const std::uint64_t done = prior_.tally.total();
+  plan.append(reinterpret_cast<const char*>(&done), sizeof done);
+  plan.append(reinterpret_cast<const char*>(prior_.done.data()), prior_.done.size());
+  return plan;
+}
+
+void UrlStage::adopt(const std::string& plan) {
+  if (plan.empty()) return;
+  std::memcpy(&prior_done_, plan.data() + 1, sizeof prior_done_);
+  if (rank_ != 0) prior_.done.assign(plan.begin() + 1 + sizeof prior_done_, plan.end());
+}
+
+void UrlStage::record(std::uint64_t row, Verdict verdict, bool invalid, bool interrupted) {
+  tally_.count(static_cast<int>(verdict), invalid, interrupted);
+  if (job_.output.empty() || job_.print) {
+    verdicts_.emplace_back(row, static_cast<std::int8_t>(verdict));
+  }
+  channel_->add_done(1);
+}
+
+void UrlStage::work(Channel& channel) {
+  channel_ = &channel;
   // This rank's URLs: those of the shard whose host hashes to it, so a host's per-host limit
   // holds across the job (and across the shards of an array running at once); with --resume,
   // not those an earlier run finished.
-  UrlLines lines(job.input);
+  UrlLines lines(job_.input);
+  const auto shards = static_cast<std::uint64_t>(job_.shard_count);
   const auto mine = [&](std::size_t& index, std::string& url) {
     std::uint64_t row = 0;
     while (lines.next(row, url)) {
       const std::uint64_t hash = host_hash(url_host(url));
       if (in_shard(hash) &&
-          (hash / shards) % static_cast<std::uint64_t>(size) == static_cast<std::uint64_t>(rank) &&
-          !prior.is_done(row)) {
+          (hash / shards) % static_cast<std::uint64_t>(size_) ==
+              static_cast<std::uint64_t>(rank_) &&
+          !prior_.is_done(row)) {
         index = row;
         return true;
       }
     }
     return false;
   };
-  const auto record = [&](std::uint64_t row, Verdict verdict, bool invalid, bool interrupted) {
-    ++counts[static_cast<int>(verdict)];
-    if (invalid) ++counts[3];
-    ++counts[4];
-    if (interrupted) ++counts[5];
-    if (!write_file || job.print) verdicts.emplace_back(row, static_cast<std::int8_t>(verdict));
-    progress_channel.add_done(1);
+  const auto on_result = [&](std::size_t row, const UrlResult& r) {
+    const std::lock_guard lock(mutex_);
+    record(row, r.verdict, r.attempts == 0 && r.error.rfind("invalid URL", 0) == 0,
+           r.error == "interrupted");
+    if (!writer_) return;
+    writer_->add(row, r);
+    const auto now = std::chrono::steady_clock::now();
+    if (writer_->pending() >= kFlushRows ||
+        std::chrono::duration<double>(now - last_flush_).count() >= kFlushSeconds) {
+      writer_->flush();
+      last_flush_ = now;
+    }
   };
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> repeats;  // (row, first row of its URL)
-  checker.check_stream(
-      mine,
-      [&](std::size_t row, const UrlResult& r) {
-        std::lock_guard lock(m);
-        record(row, r.verdict, r.attempts == 0 && r.error.rfind("invalid URL", 0) == 0,
-               r.error == "interrupted");
-        if (writer) {
-          writer->add(row, r);
-          const auto now = clock_type::now();
-          if (writer->pending() >= kFlushRows ||
-              std::chrono::duration<double>(now - last_flush).count() >= kFlushSeconds) {
-            writer->flush();
-            last_flush = now;
-          }
-        }
-      },
-      [&](std::size_t row, std::size_t first_row) {
-        std::lock_guard lock(m);
-        repeats.emplace_back(row, first_row);
-      },
-      &url_stop, [&](std::string_view url) { return repeat_filter->may_repeat(url); });
-  // A URL named again after its check finished takes the result already recorded for it.
-  if (!repeats.empty()) {
-    if (writer) {
-      const detail::UrlColumns copies = writer->copy_rows(repeats);
-      for (std::size_t i = 0; i < repeats.size(); ++i) {
-        const std::string error = copies.error(i);
-        record(repeats[i].first, static_cast<Verdict>(copies.verdicts[i]),
-               detail::url_row_invalid(copies.verdicts[i], copies.attempts[i], error),
-               error == "interrupted");
-      }
-    } else {
-      std::sort(verdicts.begin(), verdicts.end());
-      for (const auto& [row, first_row] : repeats) {
-        const auto it = std::lower_bound(verdicts.begin(), verdicts.end(),
-                                         std::pair<std::uint64_t, std::int8_t>(first_row, -1));
-        record(row, static_cast<Verdict>(it->second), false, false);
-      }
-    }
-  }
-  watcher.stop();
-  if (stop_requested()) progress_channel.request_stop();
-  progress_channel.finish();
-  if (writer) writer->close();
-  if (progress) progress->finish(progress_channel.done_total());
+  const auto on_repeat = [&](std::size_t row, std::size_t first_row) {
+    const std::lock_guard lock(mutex_);
+    repeats_.emplace_back(row, first_row);
+  };
+  checker_.check_stream(mine, on_result, on_repeat, channel.stop_flag(),
+                        [&](std::string_view url) { return list_.repeats->may_repeat(url); });
+  copy_repeats();
+}
 
-  if (rank == 0) {
-    for (int i = 0; i < 5; ++i) counts[i] += prior.counts[i];
+/// A URL named again after its check finished takes the result already recorded for it.
+void UrlStage::copy_repeats() {
+  if (repeats_.empty()) return;
+  if (writer_) {
+    const detail::UrlColumns copies = writer_->copy_rows(repeats_);
+    for (std::size_t i = 0; i < repeats_.size(); ++i) {
+      const std::string error = copies.error(i);
+      record(repeats_[i].first, static_cast<Verdict>(copies.verdicts[i]),
+             detail::url_row_invalid(copies.verdicts[i], copies.attempts[i], error),
+             error == "interrupted");
+    }
+    return;
   }
-  mpi::check(MPI_Allreduce(MPI_IN_PLACE, counts, 6, MPI_UINT64_T, MPI_SUM, comm), "MPI_Allreduce");
-  double wall = std::chrono::duration<double>(clock_type::now() - t_start).count();
-  mpi::check(MPI_Allreduce(MPI_IN_PLACE, &wall, 1, MPI_DOUBLE, MPI_MAX, comm), "MPI_Allreduce");
-  UrlReport report;
-  report.urls = shard_urls;
-  report.exists = counts[0];
-  report.does_not_exist = counts[1];
-  report.unknown = counts[2];
-  report.invalid = counts[3];
-  report.ranks = size;
-  report.threads = checker.options().threads;
-  report.wall_seconds = wall;
-  int interrupted = url_stop.load() || stop_requested() ? 1 : 0;
-  mpi::check(MPI_Allreduce(MPI_IN_PLACE, &interrupted, 1, MPI_INT, MPI_MAX, comm), "MPI_Allreduce");
-  report.interrupted = interrupted != 0;
-  // Rows of the shard done for good (interrupted ones are checked again by --resume).
-  const std::uint64_t checked = counts[4] - counts[5];
+  std::sort(verdicts_.begin(), verdicts_.end());
+  for (const auto& [row, first_row] : repeats_) {
+    const auto it = std::lower_bound(verdicts_.begin(), verdicts_.end(),
+                                     std::pair<std::uint64_t, std::int8_t>(first_row, -1));
+    record(row, static_cast<Verdict>(it->second), false, false);
+  }
+}
 
-  if (job.print) {
-    // Gather (row, verdict) on rank 0 and print in input order, re-reading the list.
-    std::vector<std::uint64_t> rows;
-    std::vector<std::int8_t> vs;
-    for (const auto& [row, v] : verdicts) {
-      rows.push_back(row);
-      vs.push_back(v);
-    }
-    int n = static_cast<int>(rows.size());
-    std::vector<int> counts_per(static_cast<std::size_t>(size)),
-        displs(static_cast<std::size_t>(size));
-    mpi::check(MPI_Gather(&n, 1, MPI_INT, counts_per.data(), 1, MPI_INT, 0, comm), "MPI_Gather");
-    int all_n = 0;
-    if (rank == 0) {
-      for (int r = 0; r < size; ++r) {
-        displs[static_cast<std::size_t>(r)] = all_n;
-        all_n += counts_per[static_cast<std::size_t>(r)];
-      }
-    }
-    std::vector<std::uint64_t> all_rows(static_cast<std::size_t>(all_n));
-    std::vector<std::int8_t> all_vs(static_cast<std::size_t>(all_n));
-    mpi::check(MPI_Gatherv(rows.data(), n, MPI_UINT64_T, all_rows.data(), counts_per.data(),
-                           displs.data(), MPI_UINT64_T, 0, comm),
-               "MPI_Gatherv");
-    mpi::check(MPI_Gatherv(vs.data(), n, MPI_INT8_T, all_vs.data(), counts_per.data(),
-                           displs.data(), MPI_INT8_T, 0, comm),
-               "MPI_Gatherv");
-    if (rank == 0) {
-      // Rows an earlier run finished (--resume) print from the file's verdicts.
-      std::vector<std::int8_t> by_row =
-          prior.verdicts.empty() ? std::vector<std::int8_t>(total, -1) : std::move(prior.verdicts);
-      for (std::size_t i = 0; i < all_rows.size(); ++i) by_row[all_rows[i]] = all_vs[i];
-      for_each_url(job.input, [&](std::uint64_t row, const std::string& url) {
-        if (by_row[row] < 0) return;  // interrupted before it was checked
-        std::cout << url << " - " << to_string(static_cast<Verdict>(by_row[row])) << "\n";
-      });
-      std::cout.flush();
-    }
-  }
+void UrlStage::reduce(MPI_Comm comm, const Ending& ending) {
+  if (writer_) writer_->close();
+  UrlTally mine = tally_;
+  if (rank_ == 0) mine += prior_.tally;
+  const UrlTally all = mine.reduce(comm);
+  report_.urls = list_.shard_urls;
+  report_.exists = all.exists;
+  report_.does_not_exist = all.does_not_exist;
+  report_.unknown = all.unknown;
+  report_.invalid = all.invalid;
+  report_.ranks = size_;
+  report_.threads = checker_.options().threads;
+  report_.checked = all.checked();
+  report_.wall_seconds = all_max(
+      comm, std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start_).count());
+  report_.interrupted = ending.interrupted != 0 || any_rank(comm, channel_->stopping());
+  if (job_.print) print_verdicts(comm);
+}
 
-  if (write_file && rank == 0) {
-    h5::Handle file(H5Fopen(job.output.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), "reopen " + job.output);
-    h5::Handle g(H5Gopen2(file.get(), "urls", H5P_DEFAULT), "open /urls");
-    write_attrs(g.get(), {{"timeout", job.options.timeout},  // the last run's (--resume)
-                          {"threads", std::int64_t{checker.options().threads}},
-                          {"threads_requested", std::int64_t{checker.requested_threads()}},
-                          {"retries", std::int64_t{job.options.retries}},
-                          {"per_host", std::int64_t{job.options.per_host}},
-                          {"wall_seconds", wall},
-                          {"urls_per_second", report.urls_per_second()},
-                          {"exists", static_cast<std::int64_t>(report.exists)},
-                          {"does_not_exist", static_cast<std::int64_t>(report.does_not_exist)},
-                          {"unknown", static_cast<std::int64_t>(report.unknown)},
-                          {"invalid", static_cast<std::int64_t>(report.invalid)},
-                          {"checked", static_cast<std::int64_t>(checked)},
-                          {"report", report.line()}});
-    g.reset();
-    file.close("close " + job.output);
+/// Gathers (row, verdict) on rank 0 and prints "URL - verdict" in input order.
+void UrlStage::print_verdicts(MPI_Comm comm) {
+  std::string mine;
+  for (const auto& [row, v] : verdicts_) {
+    mine.append(reinterpret_cast<const char*>(&row), sizeof row);
+    mine.push_back(static_cast<char>(v));
   }
-  if (rank == 0 && job.print_summary) {
-    std::cout << report.summary() << report.line() << "\n";
-    std::cout.flush();
+  const std::string all = mpi::gather_bytes(comm, mine, 0);
+  if (rank_ != 0) return;
+  // Rows an earlier run finished (--resume) print from the file's verdicts.
+  std::vector<std::int8_t> by_row = prior_.verdicts.empty()
+                                        ? std::vector<std::int8_t>(list_.total, -1)
+                                        : std::move(prior_.verdicts);
+  constexpr std::size_t kRecord = sizeof(std::uint64_t) + 1;
+  for (std::size_t at = 0; at + kRecord <= all.size(); at += kRecord) {
+    std::uint64_t row = 0;
+    std::memcpy(&row, all.data() + at, sizeof row);
+    by_row[row] = static_cast<std::int8_t>(all[at + sizeof row]);
   }
-  return report;
+  for_each_url(job_.input, [&](std::uint64_t row, const std::string& url) {
+    if (by_row[row] < 0) return;  // interrupted before it was checked
+    std::cout << url << " - " << to_string(static_cast<Verdict>(by_row[row])) << "\n";
+  });
+  std::cout.flush();
+}
+
+void UrlStage::finalize() {
+  h5::Handle file(H5Fopen(job_.output.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), "reopen " + job_.output);
+  h5::Handle g(H5Gopen2(file.get(), "urls", H5P_DEFAULT), "open /urls");
+  write_attrs(g.get(), {{"timeout", job_.options.timeout},  // the last run's (--resume)
+                        {"threads", std::int64_t{checker_.options().threads}},
+                        {"threads_requested", std::int64_t{checker_.requested_threads()}},
+                        {"retries", std::int64_t{job_.options.retries}},
+                        {"per_host", std::int64_t{job_.options.per_host}},
+                        {"wall_seconds", report_.wall_seconds},
+                        {"urls_per_second", report_.urls_per_second()},
+                        {"exists", static_cast<std::int64_t>(report_.exists)},
+                        {"does_not_exist", static_cast<std::int64_t>(report_.does_not_exist)},
+                        {"unknown", static_cast<std::int64_t>(report_.unknown)},
+                        {"invalid", static_cast<std::int64_t>(report_.invalid)},
+                        {"checked", static_cast<std::int64_t>(report_.checked)},
+                        {"report", report_.line()}});
+  g.reset();
+  file.close("close " + job_.output);
+}
+
+}  // namespace
+
+UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
+  UrlStage stage(job);
+  Engine(comm, engine_options(job)).run(stage);
+  return stage.report();
 }
 
 }  // namespace pmap

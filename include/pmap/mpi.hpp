@@ -58,7 +58,7 @@ std::string bcast_string(MPI_Comm comm, std::string s, int root = 0);
 
 /// Completes a request, sleeping between tests (backing off to 1 ms) instead of spinning: for
 /// waits behind work on other ranks, so that oversubscribed waiters leave them the cores.
-void wait_sleeping(MPI_Request& request);
+void wait_sleeping(MPI_Request& request, MPI_Status* status = nullptr);
 
 /// MPI_Bcast that waits with wait_sleeping (for waits behind serial work on `root`).
 void bcast_sleeping(void* buf, int count, MPI_Datatype type, int root, MPI_Comm comm);

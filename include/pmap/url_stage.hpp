@@ -37,6 +37,7 @@ struct UrlJob {
 struct UrlReport {
   std::uint64_t urls = 0;  ///< URLs of the shard (of the list when not sharded)
   std::uint64_t exists = 0, does_not_exist = 0, unknown = 0, invalid = 0;
+  std::uint64_t checked = 0;  ///< rows of the shard done for good (interrupted ones excluded)
   int ranks = 1, threads = 1;
   double wall_seconds = 0;
   bool interrupted = false;  ///< a stop (signal) on any rank ended the stage early

@@ -452,9 +452,10 @@ struct Outcome {
 constexpr std::size_t kStdoutKeep = 64 * 1024;
 constexpr std::size_t kStderrKeep = 4 * 1024;
 
-Outcome run_child(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                  double grace, const KernelContext& ctx) {
-  Pipe out, err;
+/// Starts argv with env in its own process group, stdin from /dev/null, stdout and stderr into
+/// the pipes; throws ItemError when it cannot start.
+pid_t spawn_child(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                  Pipe& out, Pipe& err) {
   SpawnActions actions;
   posix_spawn_file_actions_addopen(&actions.fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions.fa, out.write.get(), 1);
@@ -483,60 +484,31 @@ Outcome run_child(const std::vector<std::string>& argv, const std::vector<std::s
   // posix_spawnp searches PATH of *this* process, as a shell would.
   pid_t pid = -1;
   const int rc = posix_spawnp(&pid, cargv[0], &actions.fa, &attr.attr, cargv.data(), cenv.data());
-  if (rc != 0) {
-    throw ItemError("cannot run '" + argv[0] + "': " + std::strerror(rc));
-  }
-  Child child(pid);
-  out.write.reset();
-  err.write.reset();
-  Fd pidfd(open_pidfd(pid));
+  if (rc != 0) throw ItemError("cannot run '" + argv[0] + "': " + std::strerror(rc));
+  return pid;
+}
 
-  Outcome o;
-  Tail out_tail(kStdoutKeep), err_tail(kStderrKeep);
-  Fd* streams[2] = {&out.read, &err.read};
-  Tail* tails[2] = {&out_tail, &err_tail};
-  bool open[2] = {true, true};
-  bool exited = false;
-  Clock::time_point term_sent{};
-  bool killed = false;
-  char buf[65536];
+/// A running child's stdout and stderr, kept as bounded tails while it runs.
+class ChildOutput {
+ public:
+  ChildOutput(Pipe& out, Pipe& err) : streams_{&out.read, &err.read} {}
 
-  const auto drain = [&](int i) {
-    // One read per readiness: a chatty child cannot starve the exit and deadline checks.
-    const ssize_t n = ::read(streams[i]->get(), buf, sizeof buf);
-    if (n > 0) {
-      tails[i]->append(buf, static_cast<std::size_t>(n));
-    } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
-      open[i] = false;
-    }
-  };
-
-  while (!exited) {
-    if (!o.stopped && ctx.should_stop()) {
-      o.stopped = true;
-      child.kill_group(SIGTERM);
-      term_sent = Clock::now();
-    }
-    if (o.stopped && !killed &&
-        std::chrono::duration<double>(Clock::now() - term_sent).count() >= grace) {
-      child.kill_group(SIGKILL);
-      killed = true;
-    }
+  /// Polls the open streams (and `pidfd` when >= 0) for up to timeout_ms and reads what is
+  /// ready; true when the pidfd says the child exited.
+  bool poll_once(int pidfd, int timeout_ms) {
     pollfd fds[3];
     int idx[3];
     nfds_t n = 0;
     for (int i = 0; i < 2; ++i) {
-      if (open[i]) {
-        fds[n] = {streams[i]->get(), POLLIN, 0};
+      if (open_[i]) {
+        fds[n] = {streams_[i]->get(), POLLIN, 0};
         idx[n++] = i;
       }
     }
-    if (pidfd.get() >= 0) {
-      fds[n] = {pidfd.get(), POLLIN, 0};
+    if (pidfd >= 0) {
+      fds[n] = {pidfd, POLLIN, 0};
       idx[n++] = 2;
     }
-    // Without a pidfd, exits are noticed every 5 ms; the deadline is checked every 20 ms.
-    const int timeout_ms = pidfd.get() >= 0 ? 20 : 5;
     const int ready = n > 0 ? ::poll(fds, n, timeout_ms) : (::usleep(timeout_ms * 1000), 0);
     if (ready < 0 && errno != EINTR) {
       throw ItemError(std::string("exec: poll failed: ") + std::strerror(errno));
@@ -550,33 +522,73 @@ Outcome run_child(const std::vector<std::string>& argv, const std::vector<std::s
         drain(idx[j]);
       }
     }
-    if (pid_ready || pidfd.get() < 0 || (!open[0] && !open[1])) exited = child.exited();
-    if (!exited && !open[0] && !open[1] && pidfd.get() < 0) ::usleep(1000);
+    return pid_ready;
   }
-  // The program is gone: whatever it left running in its group goes too, then the pipes drain
-  // to EOF (bounded, in case a process outside the group still holds them).
+  /// True while stdout or stderr is open.
+  [[nodiscard]] bool any_open() const { return open_[0] || open_[1]; }
+  /// Reads until both streams reach EOF, for at most `limit` (a process outside the child's
+  /// group may still hold them).
+  void drain_for(std::chrono::milliseconds limit) {
+    const auto until = Clock::now() + limit;
+    while (any_open() && Clock::now() < until) poll_once(-1, 20);
+  }
+  [[nodiscard]] const Tail& out() const { return out_tail_; }
+  [[nodiscard]] const Tail& err() const { return err_tail_; }
+
+ private:
+  void drain(int i) {
+    // One read per readiness: a chatty child cannot starve the exit and deadline checks.
+    const ssize_t n = ::read(streams_[i]->get(), buf_, sizeof buf_);
+    if (n > 0) {
+      (i == 0 ? out_tail_ : err_tail_).append(buf_, static_cast<std::size_t>(n));
+    } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+      open_[i] = false;
+    }
+  }
+
+  Fd* streams_[2];
+  bool open_[2] = {true, true};
+  Tail out_tail_{kStdoutKeep}, err_tail_{kStderrKeep};
+  char buf_[65536];
+};
+
+Outcome run_child(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                  double grace, const KernelContext& ctx) {
+  Pipe out, err;
+  Child child(spawn_child(argv, env, out, err));
+  out.write.reset();
+  err.write.reset();
+  Fd pidfd(open_pidfd(child.pid()));
+  ChildOutput output(out, err);
+  Outcome o;
+  Clock::time_point term_sent{};
+  bool killed = false;
+  bool exited = false;
+  while (!exited) {
+    if (!o.stopped && ctx.should_stop()) {
+      o.stopped = true;
+      child.kill_group(SIGTERM);
+      term_sent = Clock::now();
+    }
+    if (o.stopped && !killed &&
+        std::chrono::duration<double>(Clock::now() - term_sent).count() >= grace) {
+      child.kill_group(SIGKILL);
+      killed = true;
+    }
+    // Without a pidfd, exits are noticed every 5 ms; the deadline is checked every 20 ms.
+    const bool pid_ready = output.poll_once(pidfd.get(), pidfd.get() >= 0 ? 20 : 5);
+    if (pid_ready || pidfd.get() < 0 || !output.any_open()) exited = child.exited();
+    if (!exited && !output.any_open() && pidfd.get() < 0) ::usleep(1000);
+  }
+  // The program is gone: whatever it left running in its group goes too, then the pipes drain.
   child.kill_group(SIGKILL);
-  const auto drain_until = Clock::now() + std::chrono::milliseconds(200);
-  while ((open[0] || open[1]) && Clock::now() < drain_until) {
-    pollfd fds[2];
-    int idx[2];
-    nfds_t n = 0;
-    for (int i = 0; i < 2; ++i) {
-      if (open[i]) {
-        fds[n] = {streams[i]->get(), POLLIN, 0};
-        idx[n++] = i;
-      }
-    }
-    if (::poll(fds, n, 20) <= 0) continue;
-    for (nfds_t j = 0; j < n; ++j) {
-      if (fds[j].revents != 0) drain(idx[j]);
-    }
-  }
+  output.drain_for(std::chrono::milliseconds(200));
   o.wait_status = child.reap();
+  const Tail& out_tail = output.out();
   const std::string_view line = last_line(out_tail.text());
   o.line_cut = out_tail.total() > out_tail.text().size() && line.size() == out_tail.text().size();
   o.last_line = std::string(line);
-  o.stderr_tail = stderr_summary(err_tail.text());
+  o.stderr_tail = stderr_summary(output.err().text());
   return o;
 }
 

@@ -10,8 +10,10 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <numeric>
@@ -23,8 +25,11 @@
 #include <tuple>
 #include <vector>
 
+#include <unistd.h>
+
 #include "mpi/mpi_support.hpp"
 #include "pmap/error.hpp"
+#include "pmap/stop.hpp"
 #include "support/h5_read.hpp"
 
 namespace {
@@ -397,6 +402,81 @@ TEST(MapApi, ResumeRunsOnlyWhatIsMissing) {
       session(), std::views::iota(0, 30), [](int i) { return i; }, opt);
   EXPECT_EQ(again.report.ran, 0U);
   EXPECT_EQ(again.report.ok, 30U);
+}
+
+// The engine decides each item's outcome once and every sink sees that decision: a SIGTERM on
+// rank 0 in the middle of a map (the item that sends it is cut short) leaves the API's values,
+// the stream, the file and the report in agreement, row by row.
+TEST(MapApi, SigtermMidMapLeavesValuesStreamFileAndReportInAgreement) {
+  auto dir = pmap::test::shared_temp_dir();
+  pmap::install_stop_handlers();
+  const int n = 600;
+  std::map<std::uint64_t, std::pair<ItemStatus, double>> streamed;  // rank 0
+  std::mutex m;
+  pmap::MapOptions opt;
+  opt.output = dir->file("stopped.h5");
+  opt.threads = 2;
+  opt.chunk = 3;
+  opt.stream_interval = std::chrono::milliseconds(5);
+  if (pmap::test::world_rank() == 0) {
+    opt.on_result = [&](const pmap::Completed& c) {
+      std::lock_guard lock(m);
+      EXPECT_TRUE(streamed.emplace(c.index, std::make_pair(c.status, c.values[0])).second);
+    };
+  }
+  static std::atomic<int> computed{0};
+  computed = 0;
+  const bool sender = pmap::test::world_rank() == 0;
+  const auto r = pmap::map(
+      session(), std::views::iota(0, n),
+      [sender](int i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        if (sender && computed.fetch_add(1) == 15) kill(getpid(), SIGTERM);
+        if (i % 7 == 0) throw std::runtime_error("multiple of seven");
+        return 2.0 * i;
+      },
+      opt);
+  pmap::reset_stop();
+  for (int sig : {SIGINT, SIGTERM, SIGUSR1}) std::signal(sig, SIG_DFL);
+
+  EXPECT_EQ(r.report.stop_reason, "signal");
+  EXPECT_EQ(r.report.interrupted, SIGTERM);
+  ASSERT_EQ(r.status.size(), static_cast<std::size_t>(n));
+  const auto file_status = pmap::test::read_int8s(opt.output, "/compute/status");
+  const auto file_values = pmap::test::read_doubles(opt.output, "/compute/value");
+  ASSERT_EQ(file_status.size(), static_cast<std::size_t>(n));
+  std::uint64_t ok = 0, failed = 0, not_run = 0, mismatches = 0;
+  for (std::size_t i = 0; i < r.status.size(); ++i) {
+    const auto s = r.status[i];
+    ok += s == ItemStatus::Ok ? 1 : 0;
+    failed += s == ItemStatus::Failed ? 1 : 0;
+    not_run += s == ItemStatus::NotRun ? 1 : 0;
+    if (static_cast<std::int8_t>(s) != file_status[i]) ++mismatches;
+    if (s == ItemStatus::Ok &&
+        (r.values[i] != 2.0 * static_cast<double>(i) || file_values[i] != r.values[i])) {
+      ++mismatches;
+    }
+    if (s == ItemStatus::Failed && i % 7 != 0) ++mismatches;
+  }
+  EXPECT_EQ(mismatches, 0U);
+  EXPECT_GT(not_run, 0U) << "the signal did not stop the map";
+  EXPECT_GT(ok, 0U);
+  EXPECT_EQ(r.report.ok, ok);
+  EXPECT_EQ(r.report.failed, failed);
+  EXPECT_EQ(r.report.not_run, not_run);
+  EXPECT_EQ(r.failures.size(), failed);
+  EXPECT_EQ(pmap::test::read_string_attr(opt.output, "/compute", "stop_reason"), "signal");
+  if (pmap::test::world_rank() == 0) {
+    std::lock_guard lock(m);
+    EXPECT_EQ(streamed.size(), ok + failed);
+    for (const auto& [row, sv] : streamed) {
+      EXPECT_EQ(sv.first, r.status[row]) << row;
+      if (sv.first == ItemStatus::Ok) {
+        EXPECT_EQ(sv.second, r.values[row]) << row;
+      }
+    }
+  }
+  MPI_Barrier(MPI_COMM_WORLD);  // every rank read the file before rank 0 removes the folder
 }
 
 TEST(MapApi, EmptyItems) {

@@ -1,0 +1,176 @@
+#include "pmap/worker.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <limits>
+#include <vector>
+
+#include "detail/text.hpp"
+#include "pmap/report.hpp"
+#include "pmap/stop.hpp"
+
+namespace pmap {
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double seconds_between(clock_type::time_point a, clock_type::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+/// What one chunk came to.
+struct ChunkResult {
+  std::uint64_t done = 0;    ///< rows with an outcome
+  std::uint64_t failed = 0;  ///< of them failed or timed out
+  bool cut = false;          ///< a stop ended it before its last row
+  double seconds = 0;
+};
+
+/// One thread's buffers and the code that fills them, one chunk at a time.
+class ChunkRunner {
+ public:
+  ChunkRunner(const WorkPlan& plan, int thread, const SinkSet& sinks)
+      : plan_(plan), thread_(thread), sinks_(sinks) {}
+
+  ChunkResult run(Chunk chunk, WorkerTotals& totals) {
+    ChunkResult r;
+    const auto start = clock_type::now();
+    for (const Chunk seg : plan_.rows->segments(chunk)) {
+      const std::uint64_t done = run_segment(seg, totals, r.failed);
+      r.done += done;
+      if (done < seg.size()) {
+        r.cut = true;
+        break;
+      }
+    }
+    r.seconds = seconds_between(start, clock_type::now());
+    return r;
+  }
+
+ private:
+  /// Runs consecutive rows until the end or a stop; hands the finished ones on; returns them.
+  std::uint64_t run_segment(Chunk seg, WorkerTotals& totals, std::uint64_t& failed) {
+    const std::size_t k = plan_.columns;
+    resize(seg.size());
+    std::uint64_t j = 0;
+    for (; j < seg.size(); ++j) {
+      if (stop_requested()) break;
+      const auto outcome = run_item(seg.begin + j, j);
+      if (!outcome) break;
+      double* out = value_.data() + j * k;
+      if (outcome->status != ItemStatus::Ok) {
+        std::fill(out, out + k, std::numeric_limits<double>::quiet_NaN());
+        ++failed;
+      }
+      status_[j] = static_cast<std::int8_t>(outcome->status);
+      errors_[j] = outcome->error;
+      totals.busy += seconds_[j];
+      totals.tally.count(outcome->status, outcome->status == ItemStatus::Ok
+                                              ? row_checksum(seg.begin + j, out, k)
+                                              : 0);
+    }
+    if (j > 0) {
+      sinks_.put({RowBlock{seg.begin, j, k, item_.data(), value_.data(), status_.data(),
+                           rank_.data(), thread_ids_.data(), seconds_.data()},
+                  std::span<const std::string>(errors_.data(), j)});
+    }
+    return j;
+  }
+
+  /// Runs row `row` into slot j; nullopt when a stop cut it short.
+  std::optional<Outcome> run_item(std::uint64_t row, std::uint64_t j) {
+    const std::size_t k = plan_.columns;
+    const Item item = plan_.space->at(row);
+    double* out = value_.data() + j * k;
+    std::fill(out, out + k, 0.0);
+    const auto start = clock_type::now();
+    const auto budget = std::chrono::duration_cast<clock_type::duration>(
+        std::chrono::duration<double>(plan_.item_timeout));
+    const KernelContext ctx(
+        stop_flag(), plan_.item_timeout > 0 ? start + budget : clock_type::time_point::max());
+    std::optional<std::string> thrown;
+    try {
+      plan_.kernel->run(item, *plan_.args, std::span<double>(out, k), ctx);
+    } catch (const std::exception& e) {
+      thrown = detail::printable_utf8(e.what());
+    } catch (...) {
+      thrown = "exception not derived from std::exception";
+    }
+    const double secs = seconds_between(start, clock_type::now());
+    item_[j] = item.value;
+    rank_[j] = plan_.rank;
+    thread_ids_[j] = thread_;
+    seconds_[j] = secs;
+    return decide_outcome(thrown, secs, plan_.item_timeout, stop_requested());
+  }
+
+  void resize(std::uint64_t n) {
+    item_.resize(n);
+    value_.resize(n * plan_.columns);
+    status_.resize(n);
+    rank_.resize(n);
+    thread_ids_.resize(n);
+    seconds_.resize(n);
+    errors_.resize(n);
+  }
+
+  const WorkPlan& plan_;
+  int thread_;
+  const SinkSet& sinks_;
+  std::vector<std::int64_t> item_;
+  std::vector<double> value_;
+  std::vector<std::int8_t> status_;
+  std::vector<std::int32_t> rank_, thread_ids_;
+  std::vector<double> seconds_;
+  std::vector<std::string> errors_;
+};
+
+/// False when the next chunk could not finish before the deadline.
+bool fits_deadline(const WorkPlan& plan, double per_item, std::uint64_t items) {
+  if (plan.deadline == clock_type::time_point::max()) return true;
+  const double left = seconds_between(clock_type::now(), plan.deadline);
+  return left > 0 && !(per_item > 0 && per_item * static_cast<double>(items) > left);
+}
+
+}  // namespace
+
+std::optional<Outcome> decide_outcome(const std::optional<std::string>& thrown, double seconds,
+                                      double item_timeout, bool stopped) {
+  if (stopped) return std::nullopt;
+  if (item_timeout > 0 && seconds > item_timeout) {
+    char text[96];
+    std::snprintf(text, sizeof text, "timed out after %.3f s (--item-timeout %g)", seconds,
+                  item_timeout);
+    return Outcome{ItemStatus::TimedOut, text};
+  }
+  if (thrown) return Outcome{ItemStatus::Failed, *thrown};
+  return Outcome{};
+}
+
+WorkerTotals run_worker(const WorkPlan& plan, int thread, Dispatcher& dispatcher, Channel& channel,
+                        const SinkSet& sinks) {
+  WorkerTotals totals;
+  ChunkRunner runner(plan, thread, sinks);
+  ChunkSizer sizer(0.1);
+  double per_item = 0;  // measured seconds per item of this thread, 0 until known
+  while (!channel.stopping()) {
+    if (!fits_deadline(plan, per_item, sizer.desired())) {
+      totals.deadline_hit = true;
+      break;
+    }
+    const auto chunk = dispatcher.next(sizer.desired());
+    if (!chunk) break;
+    const ChunkResult r = runner.run(*chunk, totals);
+    sizer.record(r.done, r.seconds);
+    if (r.done > 0) per_item = r.seconds / static_cast<double>(r.done);
+    const bool go_on = channel.add_done(r.done, r.failed);
+    if (r.cut) {
+      channel.request_stop(StopCause::Signal);
+      break;
+    }
+    if (!go_on) break;
+  }
+  return totals;
+}
+
+}  // namespace pmap
