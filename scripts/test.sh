@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds pmap with warnings as errors, and runs every test through
-# ctest: unit, mpi (mpiexec -n 1, 2, 4 and over TCP), cli (the binary end to end), urls. Then
-# the same tests again under AddressSanitizer + UndefinedBehaviorSanitizer (skip with
-# PMAP_SKIP_ASAN=1). Exits non-zero on any failure.
+# ctest: unit, mpi (mpiexec -n 1, 2, 4 and over TCP), cli (the binary end to end), urls, faults,
+# multinode, slurm. Then: a checkout in a path with a space and non-ASCII characters is
+# configured and pmap built and run there; as root, the release suite runs again as an
+# unprivileged user (PMAP_TEST_USER, default pmap-ci, made with useradd -m) from a clone in its
+# 0700 home with a soft limit of 1,024 open files (skip with PMAP_SKIP_UNPRIVILEGED=1); then the
+# fast suites under AddressSanitizer + UndefinedBehaviorSanitizer (skip with PMAP_SKIP_ASAN=1).
+# Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -10,10 +14,51 @@ cd "$(dirname "$0")/.."
 pmap_mpi_env 4
 jobs="$(nproc)"
 
+# Copies this checkout's files (tracked and untracked, not ignored; the working tree as it is)
+# into the new directory $1.
+copy_checkout() {
+  mkdir -p "$1"
+  if git rev-parse --git-dir >/dev/null 2>&1; then
+    git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -xf - -C "$1"
+  else
+    tar --exclude='./build*' -cf - . | tar -xf - -C "$1"
+  fi
+}
+
 echo "== release build (-Werror) and tests"
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$jobs"
 ctest --preset release --timeout 600
+
+echo "== a checkout in a path with a space and non-ASCII characters: configure, build pmap, run"
+spaced_root="$(mktemp -d)"
+spaced="$spaced_root/pmap checkout é"
+copy_checkout "$spaced"
+(cd "$spaced" && cmake --preset release >/dev/null && cmake --build --preset release -j "$jobs" --target pmap >/dev/null)
+printf '3\n1\n2\n' >"$spaced/entrées 1.txt"
+"$spaced/build/pmap" run --kernel compute_x --input "$spaced/entrées 1.txt" --arg sleep=0 \
+  --progress none --output "$spaced/résultats 1.h5" >/dev/null
+summary="$("$spaced/build/pmap" inspect "$spaced/résultats 1.h5")"
+grep -q "3 items: 3 ok" <<<"$summary" || { echo "unexpected: $summary" >&2; exit 1; }
+rm -rf "$spaced_root"
+
+# The cluster user's path: not root, a clone in a private (0700) home directory, the default
+# soft limit of 1,024 open files (hard limit higher), no apt; README's `cmake --preset release`,
+# build, `ctest`. Whatever needs root (Slurm, namespaces) reports SKIP there.
+if [ "$(id -u)" -eq 0 ] && [ "${PMAP_SKIP_UNPRIVILEGED:-0}" != 1 ]; then
+  user="${PMAP_TEST_USER:-pmap-ci}"
+  echo "== release build and tests again as user $user (0700 home, ulimit -Sn 1024, no apt)"
+  id "$user" >/dev/null 2>&1 || useradd -m "$user"
+  home="$(getent passwd "$user" | cut -d: -f6)"
+  chmod 0700 "$home"
+  rm -rf "$home/pmap"
+  copy_checkout "$home/pmap"
+  chown -R "$user:" "$home/pmap"
+  su "$user" -s /bin/bash -c "set -e; cd ~/pmap; ulimit -Sn 1024
+    cmake --preset release >/dev/null
+    cmake --build --preset release -j $jobs
+    ctest --preset release --timeout 600"
+fi
 
 if [ "${PMAP_SKIP_ASAN:-0}" != 1 ]; then
   echo "== ASan + UBSan build and tests"

@@ -115,6 +115,7 @@ void ComputeStage::prepare(MPI_Comm comm) {
   // Threads: this rank's share of its node unless told otherwise.
   const mpi::Comm node = mpi::Comm::split_shared(comm);
   threads_ = resolve_threads(job_.threads, node_cores(), node.size());
+  ensure_threads(comm, threads_.threads, "compute stage");  // a clear error, not libgomp's exit
   workers_ = all_sum(comm, threads_.threads);
   max_threads_ = all_max(comm, threads_.threads);
   const bool oversubscribed = any_rank(comm, threads_.threads > affinity_cores());

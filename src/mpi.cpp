@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "pmap/error.hpp"
+#include "pmap/limits.hpp"
 
 namespace pmap::mpi {
 
@@ -21,6 +22,7 @@ void check(int rc, const char* what) {
 }
 
 Environment::Environment(int& argc, char**& argv) {
+  raise_open_files_limit();  // at start-up (CLI and pmap::Session), before MPI opens files
   int initialized = 0;
   MPI_Initialized(&initialized);
   if (initialized) {

@@ -1,13 +1,20 @@
 #include "pmap/threads.hpp"
 
 #include <sched.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
 #include <string_view>
+#include <thread>
+#include <vector>
 
 #include "pmap/error.hpp"
+#include "pmap/mpi.hpp"
 
 namespace pmap {
 namespace {
@@ -24,7 +31,80 @@ int parse_count(std::string_view text, const std::string& where) {
   return v;
 }
 
+/// " (this user may run N processes and threads, ulimit -u)", or "" when unlimited.
+std::string nproc_note() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NPROC, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return "";
+  return " (this user may run " + std::to_string(limit.rlim_cur) +
+         " processes and threads at once, ulimit -u)";
+}
+
+/// Threads that wait until released, so that a probe holds them all alive at once.
+class HeldThreads {
+ public:
+  HeldThreads() = default;
+  HeldThreads(const HeldThreads&) = delete;
+  HeldThreads& operator=(const HeldThreads&) = delete;
+  ~HeldThreads() {
+    {
+      const std::lock_guard lock(mutex_);
+      released_ = true;
+    }
+    wake_.notify_all();
+    threads_.clear();  // joins
+  }
+  void add() {
+    threads_.emplace_back([this] {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return released_; });
+    });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool released_ = false;
+  std::vector<std::jthread> threads_;  // last: joined before the mutex goes
+};
+
 }  // namespace
+
+std::string thread_start_failure(std::string_view stage, std::size_t index, std::size_t wanted,
+                                 const std::system_error& error) {
+  return std::string(stage) + ": cannot start thread " + std::to_string(index) + " of " +
+         std::to_string(wanted) + ": " + error.code().message() + nproc_note() +
+         "; lower the thread count (--threads) or raise the limit";
+}
+
+void throw_thread_start_failure(std::string_view stage, std::size_t index, std::size_t wanted,
+                                const std::system_error& error) {
+  throw RuntimeError(thread_start_failure(stage, index, wanted, error));
+}
+
+std::string probe_threads(int threads, std::string_view stage) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NPROC, &limit) == 0 && limit.rlim_cur == RLIM_INFINITY) return "";
+  const auto wanted = static_cast<std::size_t>(std::max(threads, 1) + kHelperThreads);
+  HeldThreads held;
+  for (std::size_t i = 1; i <= wanted; ++i) {
+    try {
+      held.add();
+    } catch (const std::system_error& error) {
+      return thread_start_failure(stage, i, wanted, error);
+    }
+  }
+  return "";
+}
+
+void ensure_threads(MPI_Comm comm, int threads, std::string_view stage) {
+  const std::string mine = probe_threads(threads, stage);
+  const int size = mpi::size(comm);
+  int first = mine.empty() ? size : mpi::rank(comm);
+  mpi::check(MPI_Allreduce(MPI_IN_PLACE, &first, 1, MPI_INT, MPI_MIN, comm), "MPI_Allreduce");
+  if (first == size) return;
+  const std::string message = mpi::bcast_string(comm, mine, first);
+  throw RuntimeError(size > 1 ? "rank " + std::to_string(first) + ": " + message : message);
+}
 
 ThreadChoice resolve_threads(std::optional<int> cli, int node_cores, int ranks_on_node,
                              const GetEnv& getenv) {

@@ -7,16 +7,21 @@
 // CURLMOPT_MAX_HOST_CONNECTIONS, so waiting for a host slot does not eat a URL's timeout.
 #include "pmap/url_check.hpp"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <exception>
+#include <iostream>
 #include <limits>
 #include <mutex>
 #include <random>
 #include <span>
+#include <system_error>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -27,6 +32,8 @@
 #include "detail/fnv.hpp"
 #include "detail/url_queue.hpp"
 #include "pmap/error.hpp"
+#include "pmap/limits.hpp"
+#include "pmap/threads.hpp"
 #include "pmap/version.hpp"
 
 namespace pmap {
@@ -38,8 +45,13 @@ using detail::curl_check;
 using detail::curl_set;
 
 constexpr std::size_t max_url_bytes = std::size_t{8} * 1024;
-// At most this much of a body is read (and dropped); then the transfer is cut.
+// At most this much of a body is taken (and dropped) from what came with the headers.
 constexpr std::size_t max_body_bytes = std::size_t{64} * 1024;
+// Connections a worker keeps alive for reuse (its share of kFdsPerUrlThread).
+constexpr long kept_connections = 2;
+// Back-off after a failure for lack of descriptors, threads or memory: 50 ms doubling to 1 s.
+constexpr double resource_backoff_first = 0.05;
+constexpr double resource_backoff_max = 1.0;
 // Longest wait inside a transfer between looks at the stop flag.
 constexpr long poll_slice_ms = 100;
 constexpr std::string_view interrupted_text = "interrupted";
@@ -207,6 +219,40 @@ class Run {
   std::exception_ptr error_;
 };
 
+/// The waits of one URL whose requests fail for lack of descriptors, threads or memory: a
+/// back-off of 50 ms doubling to 1 s (with jitter) while the budget lasts, then an error that
+/// stops the run. Such failures are the machine's, never the URL's verdict.
+class ResourceWait {
+ public:
+  explicit ResourceWait(double budget) : budget_(budget) {}
+
+  [[nodiscard]] bool waited() const noexcept { return waits_ > 0; }
+
+  /// Seconds to wait before the next request; throws pmap::RuntimeError once the budget is spent.
+  double next_wait(const std::string& url, const std::string& error, std::mt19937_64& random) {
+    if (waits_++ == 0) start_ = Clock::now();
+    const double spent = seconds_since(start_);
+    if (spent >= budget_) {
+      throw RuntimeError("URL stage: " + url + ": " + error + ", still after " +
+                         std::to_string(static_cast<int>(spent)) +
+                         " s of retries: this process or the system is out of open files, "
+                         "threads or memory (open files: " +
+                         std::to_string(open_files_in_use()) + " in use, limit " +
+                         std::to_string(open_files_limit()) +
+                         "); lower --threads, or raise the limits (ulimit -n, ulimit -u)");
+    }
+    std::uniform_real_distribution<double> jitter(0.5, 1.5);
+    const double wait = std::min(resource_backoff_first * std::ldexp(1.0, std::min(waits_ - 1, 30)),
+                                 resource_backoff_max);
+    return std::min(wait * jitter(random), std::max(budget_ - spent, 0.0) + 0.001);
+  }
+
+ private:
+  double budget_;
+  int waits_ = 0;
+  Clock::time_point start_;
+};
+
 /// Removes an easy handle from its multi handle when the scope ends.
 class MultiAttachment {
  public:
@@ -249,7 +295,14 @@ class Worker {
     curl_set(easy, CURLOPT_ERRORBUFFER, error_buffer_.data(), "CURLOPT_ERRORBUFFER");
     curl_set(easy, CURLOPT_WRITEFUNCTION, &Worker::on_body, "CURLOPT_WRITEFUNCTION");
     curl_set(easy, CURLOPT_WRITEDATA, this, "CURLOPT_WRITEDATA");
+    curl_set(easy, CURLOPT_HEADERFUNCTION, &Worker::on_header, "CURLOPT_HEADERFUNCTION");
+    curl_set(easy, CURLOPT_HEADERDATA, this, "CURLOPT_HEADERDATA");
+    curl_set(easy, CURLOPT_OPENSOCKETFUNCTION, &Worker::on_open_socket,
+             "CURLOPT_OPENSOCKETFUNCTION");
+    curl_set(easy, CURLOPT_OPENSOCKETDATA, this, "CURLOPT_OPENSOCKETDATA");
     curl_set(easy, CURLOPT_SHARE, shared, "CURLOPT_SHARE");
+    curl_check(curl_multi_setopt(multi_.get(), CURLMOPT_MAXCONNECTS, kept_connections),
+               "CURLMOPT_MAXCONNECTS");
   }
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -262,13 +315,18 @@ class Worker {
     HttpMethod method = options_.method;
     bool fell_back = false;
     int retries_done = 0;
+    ResourceWait starved(options_.resource_wait);
     for (;;) {
-      if (result.attempts > 0 && run_.stopping()) {  // no new attempt once stopping
+      if ((result.attempts > 0 || starved.waited()) && run_.stopping()) {  // none once stopping
         result.verdict = Verdict::Unknown;
         result.error = interrupted_text;
         break;
       }
       const Attempt attempt = perform(url, method);
+      if (attempt.starved) {  // not an answer, not an attempt: wait and make it again
+        static_cast<void>(sleep_unless_stopped(starved.next_wait(url, attempt.error, random_)));
+        continue;  // a stop during the wait is seen at the top
+      }
       ++result.attempts;
       result.http_status = static_cast<std::int32_t>(attempt.status);
       result.final_url = attempt.final_url;
@@ -306,8 +364,9 @@ class Worker {
   struct Attempt {
     CURLcode code = CURLE_OK;
     long status = 0;
-    bool complete = false;  // a whole response arrived (or its first 64 KiB of body)
+    bool complete = false;  // the final response's status line and headers arrived
     bool interrupted = false;
+    bool starved = false;    // failed for lack of descriptors, threads or memory: no answer
     double retry_after = 0;  // seconds, 0 when the server sent none
     std::string error;
     std::string final_url;
@@ -324,6 +383,10 @@ class Worker {
     error_buffer_.front() = '\0';
     body_bytes_ = 0;
     body_capped_ = false;
+    location_ = false;
+    final_headers_ = false;
+    socket_errno_ = 0;
+    bool cut_at_headers = false;
 
     Attempt attempt;
     attempt.code = CURLE_GOT_NOTHING;
@@ -340,6 +403,10 @@ class Worker {
           }
         }
         if (done || running == 0) break;
+        if (final_headers_) {     // the verdict is known: the body is never waited for
+          cut_at_headers = true;  // leaving the scope removes the handle: the transfer ends
+          break;
+        }
         if (run_.stopping()) {
           attempt.interrupted = true;  // leaving the scope removes the handle: the transfer ends
           break;
@@ -361,14 +428,67 @@ class Worker {
     if (curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK) {
       attempt.retry_after = static_cast<double>(retry_after);
     }
-    attempt.complete =
-        !attempt.interrupted && status != 0 &&
-        (attempt.code == CURLE_OK || (attempt.code == CURLE_WRITE_ERROR && body_capped_));
+    attempt.complete = !attempt.interrupted && status != 0 &&
+                       (cut_at_headers || attempt.code == CURLE_OK ||
+                        (attempt.code == CURLE_WRITE_ERROR && body_capped_));
     if (!attempt.complete && !attempt.interrupted) {
       attempt.error =
           error_buffer_.front() != '\0' ? error_buffer_.data() : curl_easy_strerror(attempt.code);
+      long os_errno = socket_errno_;  // curl leaves CURLINFO_OS_ERRNO 0 when socket() fails
+      if (os_errno == 0) curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_errno);
+      attempt.starved = starved(attempt.code, os_errno, attempt.error);
+      if (attempt.starved && os_errno != 0) {
+        attempt.error += std::string(" (") + std::strerror(static_cast<int>(os_errno)) + ")";
+      }
     }
     return attempt;
+  }
+
+  /// A failure for lack of descriptors, threads or memory in this process or the system, not an
+  /// answer from the server: socket() or connect() failing with EMFILE, ENFILE, ENOBUFS, ENOMEM,
+  /// EAGAIN (no local port), curl out of memory, or curl's resolver thread failing to start.
+  static bool starved(CURLcode code, long os_errno, std::string_view error) {
+    switch (code) {
+      case CURLE_OUT_OF_MEMORY:
+        return true;
+      case CURLE_COULDNT_CONNECT:
+      case CURLE_SEND_ERROR:
+      case CURLE_RECV_ERROR:
+        return is_resource_errno(os_errno);
+      case CURLE_COULDNT_RESOLVE_HOST:
+        return error.find("thread failed to start") != std::string_view::npos;
+      default:
+        return false;
+    }
+  }
+
+  /// Opens curl's sockets (close-on-exec, so kernels' child processes never inherit them) and
+  /// keeps the errno of a socket() that failed: curl reports only "Couldn't connect".
+  static curl_socket_t on_open_socket(void* self, curlsocktype /*purpose*/,
+                                      curl_sockaddr* address) {
+    const curl_socket_t fd =
+        ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+    if (fd == CURL_SOCKET_BAD) static_cast<Worker*>(self)->socket_errno_ = errno;
+    return fd;
+  }
+
+  /// Ends the header block of each response: the final one (not 1xx, not a redirect that curl
+  /// follows) sets final_headers_, and perform() then ends the transfer.
+  static std::size_t on_header(char* data, std::size_t size, std::size_t count, void* self) {
+    auto& worker = *static_cast<Worker*>(self);
+    const std::size_t bytes = size * count;
+    const std::string_view line(data, bytes);
+    if (line.starts_with("HTTP/")) {
+      worker.location_ = false;
+    } else if (line.size() > 9 && lower(line.substr(0, 9)) == "location:") {
+      worker.location_ = true;
+    } else if (line == "\r\n" || line == "\n") {
+      long status = 0;
+      curl_easy_getinfo(worker.easy_.get(), CURLINFO_RESPONSE_CODE, &status);
+      const bool followed = status >= 300 && status < 400 && worker.location_;
+      if (status >= 200 && !followed) worker.final_headers_ = true;
+    }
+    return bytes;
   }
 
   /// Bodies are counted and dropped; past max_body_bytes the transfer is cut (a complete answer).
@@ -407,7 +527,10 @@ class Worker {
   std::array<char, CURL_ERROR_SIZE> error_buffer_{};
   std::size_t body_bytes_ = 0;
   bool body_capped_ = false;
-  detail::CurlMulti multi_;  // declared before easy_: the easy handle goes first
+  bool location_ = false;       // the response whose headers are arriving has a Location
+  bool final_headers_ = false;  // the final response's headers are complete
+  int socket_errno_ = 0;        // errno of a socket() that failed in this attempt
+  detail::CurlMulti multi_;     // declared before easy_: the easy handle goes first
   detail::CurlEasy easy_;
   std::mt19937_64 random_;
 };
@@ -432,6 +555,18 @@ void validate(const UrlOptions& options) {
           "retry_after_cap must not be negative");
   require(std::isfinite(options.backoff_base) && options.backoff_base >= 0,
           "backoff_base must not be negative");
+  require(std::isfinite(options.resource_wait) && options.resource_wait >= 0,
+          "resource_wait must not be negative");
+}
+
+/// Lowers options.threads to what the limit on open files allows (after raising the soft limit
+/// to the hard one), and says so once per process.
+void fit_in_open_files(UrlOptions& options) {
+  const FdBudget budget = fit_url_threads(options.threads);
+  if (!budget.lowered()) return;
+  options.threads = budget.threads;
+  static std::once_flag warned;
+  std::call_once(warned, [&budget] { std::cerr << "pmap: warning: " << budget.reason() << "\n"; });
 }
 
 }  // namespace
@@ -460,10 +595,12 @@ std::uint64_t host_hash(std::string_view host) noexcept {
   return hash.value();
 }
 
-UrlChecker::UrlChecker(UrlOptions options) : options_(std::move(options)) {
+UrlChecker::UrlChecker(UrlOptions options)
+    : options_(std::move(options)), requested_threads_(options_.threads) {
   validate(options_);
   if (options_.user_agent.empty()) options_.user_agent = std::string("pmap/") + kVersion;
   detail::curl_global_init_once();
+  fit_in_open_files(options_);
 }
 
 void UrlChecker::check_stream(const Source& next,
@@ -525,7 +662,12 @@ void UrlChecker::check_stream(const Source& next,
       if (!queue.add(index, std::move(url), std::move(parsed.host))) break;
       if (workers.size() < static_cast<std::size_t>(options_.threads) &&
           workers.size() < queue.added()) {
-        workers.emplace_back(work);
+        try {
+          workers.emplace_back(work);
+        } catch (const std::system_error& error) {  // e.g. RLIMIT_NPROC: never fewer, silently
+          throw_thread_start_failure("URL stage", workers.size() + 1,
+                                     static_cast<std::size_t>(options_.threads), error);
+        }
       }
     }
   } catch (...) {

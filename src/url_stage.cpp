@@ -372,7 +372,8 @@ Attrs UrlStage::attributes() const {
   const UrlOptions& o = job_.options;
   return {{"input", job_.input},
           {"timeout", o.timeout},
-          {"threads", std::int64_t{o.threads}},
+          {"threads", std::int64_t{checker_.options().threads}},  // lowered to the fd limit
+          {"threads_requested", std::int64_t{checker_.requested_threads()}},
           {"retries", std::int64_t{o.retries}},
           {"per_host", std::int64_t{o.per_host}},
           {"method", std::string(o.method == HttpMethod::Head ? "head" : "get")},
@@ -514,7 +515,7 @@ void UrlStage::reduce(MPI_Comm comm, const Ending& ending) {
   report_.unknown = all.unknown;
   report_.invalid = all.invalid;
   report_.ranks = size_;
-  report_.threads = job_.options.threads;
+  report_.threads = checker_.options().threads;
   report_.checked = all.checked();
   report_.wall_seconds = all_max(
       comm, std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start_).count());
@@ -552,7 +553,8 @@ void UrlStage::finalize() {
   h5::Handle file(H5Fopen(job_.output.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), "reopen " + job_.output);
   h5::Handle g(H5Gopen2(file.get(), "urls", H5P_DEFAULT), "open /urls");
   write_attrs(g.get(), {{"timeout", job_.options.timeout},  // the last run's (--resume)
-                        {"threads", std::int64_t{job_.options.threads}},
+                        {"threads", std::int64_t{checker_.options().threads}},
+                        {"threads_requested", std::int64_t{checker_.requested_threads()}},
                         {"retries", std::int64_t{job_.options.retries}},
                         {"per_host", std::int64_t{job_.options.per_host}},
                         {"wall_seconds", report_.wall_seconds},

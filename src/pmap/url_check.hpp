@@ -28,9 +28,10 @@ enum class HttpMethod { Get, Head };
 
 /// How URLs are checked; every field has a sensible default.
 struct UrlOptions {
-  /// Concurrent requests in this process (worker threads).
+  /// Concurrent requests in this process (worker threads). Lowered, with a warning, to what the
+  /// limit on open files allows (see UrlChecker::requested_threads()).
   int threads = 32;
-  /// Seconds per attempt, in total (connect, redirects and body); also ends slow-drip bodies.
+  /// Seconds per attempt, in total (connect, redirects and the final response's headers).
   double timeout = 10.0;
   /// Seconds allowed to connect; 0 means min(timeout, 5).
   double connect_timeout = 0;
@@ -53,6 +54,11 @@ struct UrlOptions {
   /// Distinct URLs read ahead of the checks (waiting or running); bounds memory. 0 means the
   /// whole list for check() and max(16384, 16 x threads) for check_stream().
   std::size_t window = 0;
+  /// Seconds a URL may keep failing because this process or the system ran out of descriptors,
+  /// threads or memory (EMFILE, ENFILE, ENOMEM, EAGAIN...). Such a failure is never a verdict
+  /// and not an attempt: the request is made again after a back-off; past this, the run stops
+  /// with a pmap::RuntimeError that says which limit to raise.
+  double resource_wait = 60;
 };
 
 /// What became of one URL.
@@ -88,10 +94,16 @@ struct UrlResult {
 /// Retry-After): statuses 408, 429, 502, 503, 504, and failures to connect, send or receive
 /// (refused, reset, empty reply). Not retried: 200, 404 and every other status, DNS failures,
 /// TLS errors, and timeouts (a timeout has already spent the URL's whole budget).
-/// At most 64 KiB of a body is read: a response whose status is known is complete.
+/// The verdict is taken at the headers: once the final response (after redirects) has its
+/// status line and headers, the transfer ends; its body is never waited for (what came with the
+/// headers is dropped, and when that was all of it the connection stays open for the next URL).
+/// Failures for lack of descriptors, threads or memory are retried, never reported (see
+/// UrlOptions::resource_wait).
 class UrlChecker {
  public:
-  /// Validates the options (pmap::UsageError if out of range) and initialises libcurl once.
+  /// Validates the options (pmap::UsageError if out of range), initialises libcurl once, raises
+  /// the soft limit on open files to the hard one and lowers options.threads to what the limit
+  /// allows, saying so once per process on stderr ("pmap: warning: ...").
   explicit UrlChecker(UrlOptions options);
 
   /// Checks every URL; on_result(index, result) runs as each finishes (calls serialised, never
@@ -132,11 +144,17 @@ class UrlChecker {
   /// Checks a single URL (same rules as check); never throws for a bad or failing URL.
   [[nodiscard]] UrlResult check_one(const std::string& url) const;
 
-  /// The options in use (user_agent filled in).
+  /// The options in use (user_agent filled in, threads lowered to what the open-files limit
+  /// allows).
   [[nodiscard]] const UrlOptions& options() const noexcept { return options_; }
+
+  /// The threads asked for; options().threads is lower when they did not fit in the limit on
+  /// open files.
+  [[nodiscard]] int requested_threads() const noexcept { return requested_threads_; }
 
  private:
   UrlOptions options_;
+  int requested_threads_ = 0;
 };
 
 }  // namespace pmap

@@ -19,11 +19,6 @@ namespace {
 using namespace pmap::faults;
 using pmap::test::TempDir;
 
-Args operator+(Args a, const Args& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
 /// The rows of `r` with status >= 0.
 std::vector<std::size_t> done_rows(const Rows& r) {
   std::vector<std::size_t> out;

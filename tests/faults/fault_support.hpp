@@ -14,6 +14,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <hdf5.h>
 #include <signal.h>
 #include <spawn.h>
@@ -62,16 +63,22 @@ inline void sleep_s(double s) { std::this_thread::sleep_for(std::chrono::duratio
 
 using pmap::test::slurp;
 
-/// `mpiexec -n N --bind-to none pmap args...`
-inline Args mpi_argv(int ranks, const Args& args) {
-  Args argv{PMAP_MPIEXEC, "-n", std::to_string(ranks), "--bind-to", "none", PMAP_BIN};
+/// a followed by b.
+inline Args operator+(Args a, const Args& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+/// `mpiexec -n N --bind-to none pmap args...` (pmap: `bin`, by default the one built).
+inline Args mpi_argv(int ranks, const Args& args, const std::string& bin = PMAP_BIN) {
+  Args argv{PMAP_MPIEXEC, "-n", std::to_string(ranks), "--bind-to", "none", bin};
   argv.insert(argv.end(), args.begin(), args.end());
   return argv;
 }
 
-/// `pmap args...` (a singleton MPI process, no launcher).
-inline Args solo_argv(const Args& args) {
-  Args argv{PMAP_BIN};
+/// `pmap args...` (a singleton MPI process, no launcher; pmap: `bin`, by default the one built).
+inline Args solo_argv(const Args& args, const std::string& bin = PMAP_BIN) {
+  Args argv{bin};
   argv.insert(argv.end(), args.begin(), args.end());
   return argv;
 }
@@ -443,6 +450,33 @@ inline std::vector<std::string> pmap_lines(const std::string& err) {
     if (!in_box) out.push_back(l);
   }
   return out;
+}
+
+/// A failure report is one line from pmap, "pmap: error: ...", and nothing that looks like a
+/// crash (signal exit, Open MPI's signal report, a backtrace).
+inline void expect_clean_failure(const Finished& f, const std::string& where) {
+  SCOPED_TRACE(where);
+  EXPECT_NE(f.code, 0) << f.what;
+  EXPECT_GE(f.code, 0) << "it hung\n" << f.what;
+  EXPECT_LT(f.code, 128) << "killed by a signal\n" << f.what;
+  std::string crashes;
+  for (const char* crash : {"Segmentation", "Signal:", "Aborted", "backtrace", "terminate called",
+                            "core dumped", "[ 0]"}) {
+    if (f.err.find(crash) != std::string::npos) crashes += std::string(" '") + crash + "'";
+  }
+  EXPECT_TRUE(crashes.empty()) << "crash report in stderr:" << crashes;
+  const auto lines = pmap_lines(f.err);
+  std::size_t errors = 0;
+  for (const auto& l : lines) errors += l.rfind("pmap: error: ", 0) == 0 ? 1 : 0;
+  EXPECT_EQ(errors, 1U) << "expected exactly one 'pmap: error:' line\n" << f.what;
+}
+
+/// pmap's "pmap: error: ..." line of a failed run ("" if none).
+inline std::string error_line(const Finished& f) {
+  for (const auto& l : pmap_lines(f.err)) {
+    if (l.rfind("pmap: error: ", 0) == 0) return l;
+  }
+  return "";
 }
 
 /// A string attribute of /compute, or "" if missing.

@@ -14,11 +14,6 @@ namespace {
 using namespace pmap::faults;
 using pmap::test::TempDir;
 
-Args operator+(Args a, const Args& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
 std::uint64_t ceil_div(std::uint64_t a, std::uint64_t b) { return (a + b - 1) / b; }
 
 const Args kFailing = {"run",        "--kernel", "compute_x",    "--range",    "0:200", "--arg",

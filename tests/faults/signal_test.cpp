@@ -17,11 +17,6 @@ namespace {
 using namespace pmap::faults;
 using pmap::test::TempDir;
 
-Args operator+(Args a, const Args& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
 /// A job to interrupt, and how to run its uninterrupted reference (alone, no mpiexec).
 struct Workload {
   Args args;

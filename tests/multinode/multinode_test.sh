@@ -196,8 +196,15 @@ case_cluster() {
     grep -q "SKIP" <<<"$out" || fail "no clear message: $out"
     log "refusal where namespaces cannot be made: exit 77, '$out'"
   fi
+  # As a normal user: a copy of the script where that user can read it (the checkout may sit in a
+  # 0700 home or a mktemp -d folder).
+  local copy
+  copy="$(mktemp -d /tmp/pmap-cluster-user.XXXXXX)"
+  cp "$cluster" "$copy/cluster.sh"
+  chmod 755 "$copy" "$copy/cluster.sh"
   rc=0
-  out="$(setpriv --reuid=65534 --regid=65534 --clear-groups "$cluster" up 2>&1)" || rc=$?
+  out="$(setpriv --reuid=65534 --regid=65534 --clear-groups "$copy/cluster.sh" up 2>&1)" || rc=$?
+  rm -rf "$copy"
   [ "$rc" -eq 77 ] || fail "up as a user exited $rc, not 77: $out"
   [ -z "$(ip netns list | grep -E "^$t-" || true)" ] || fail "a refused up left namespaces"
   log "refusal as a normal user: exit 77, '$out'"
@@ -447,6 +454,10 @@ case_mpi_suite() {
     >"$work/suite.log" 2>&1 || fail "the MPI tests failed across the nodes: $(tail -40 "$work/suite.log")"
   tail -3 "$work/suite.log"
 }
+
+# Namespaces (and the cluster's Slurm) need root: anyone else skips every case, also when a root
+# user's cluster happens to be up.
+[ "$(id -u)" -eq 0 ] || skip "needs root: the simulated nodes are network namespaces (run as root)"
 
 # ---- load balance across the nodes: the skew family, default schedule -------------------------
 fail_stderr() { fail "$@" >&2; }   # fail from inside $(...): the message must not be captured

@@ -40,7 +40,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_mpi_yield_when_idle=1
 
 need_slurm() {
-  [ -s "/run/$name/hosts" ] || skip "no simulated cluster (see multinode.cluster.up)"
+  need_cluster
   [ -f "$conf" ] || skip "no Slurm on the cluster: multinode.slurm.up did not start one (see its output)"
   export SLURM_CONF="$conf"
   head_do sinfo -h -o %t >/dev/null 2>&1 || fail "slurmctld on head does not answer"
@@ -112,12 +112,18 @@ check_two_nodes() {   # FILE: ranks 0,1 on node1 and 2,3 on node2, 4 threads eac
     fail "the ranks on node2 ran nothing: $ranks"
 }
 
+need_cluster() {
+  [ -s "/run/$name/hosts" ] || skip "no simulated cluster (see multinode.cluster.up)"
+}
+
 case_up() {
+  need_cluster
   "$cluster" slurm-up --nodes 2 --cpus 8
   SLURM_CONF="$conf" head_do sinfo -N
 }
 
 case_down() {
+  need_cluster
   "$cluster" slurm-down
 }
 

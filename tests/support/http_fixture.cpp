@@ -15,8 +15,10 @@
 // The soft limit on open files is raised to the hard limit, and the listen backlog is 4096.
 //
 // Routes (GET and HEAD): /ok 200, /missing 404, /error 500, /status/N, /redirect/N (N hops of
-// 301, then /ok), /loop, /to-ftp, /hang, /drip, /retry-after/KEY, /flaky/KEY/K, /nohead, /big,
-// /delay/MS, /stats (JSON), /reset. Anything else is 404. --delay-ms N holds every answer but
+// 301, then /ok), /loop, /to-ftp, /hang, /drip (60 body bytes, one a second), /endless/N
+// (status N, then a chunked body that never ends), /to-endless (302 to /endless/200),
+// /retry-after/KEY, /flaky/KEY/K, /nohead, /big, /delay/MS, /stats (JSON), /reset. Anything else
+// is 404. --delay-ms N holds every answer but
 // /stats, /reset, /hang, /drip and /big back by N ms (/delay/MS by MS + N).
 //
 // --anchor-routes: the paths of the anchor benchmark (../shared/bench/make_urls.py) behave as
@@ -44,6 +46,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -287,7 +290,7 @@ enum class Phase {
   Waiting,  // response ready, held back until `deadline` (delays)
   Writing,  // flushing `out`; the request is over once it is empty
   Big,      // streaming zeros
-  Drip,     // one byte a second
+  Drip,     // one byte (or chunk) of the body a second
   Hang,     // no answer until the client leaves or the deadline
 };
 
@@ -303,6 +306,7 @@ struct Connection {
   std::uint64_t timer = 0;  // token of the heap entry for `deadline` (0: none)
   std::uint64_t big_left = 0;
   int drip_left = 0;
+  std::string drip_unit = "x";  // what each drip tick sends ("1\r\nx\r\n" for chunked bodies)
   bool close_after = false;
   bool counted = false;  // this request counts toward in-flight concurrency
   std::string host_key;
@@ -609,7 +613,7 @@ class Server {
         c.out_offset = 0;
         c.phase = Phase::Writing;
       } else {  // Drip
-        c.out.push_back('x');
+        c.out += c.drip_unit;
         --c.drip_left;
         set_deadline(c, now + 1s);
       }
@@ -796,8 +800,26 @@ class Server {
       } else {
         c.phase = Phase::Drip;
         c.drip_left = drip_bytes;
+        c.drip_unit = "x";
         set_deadline(c, Clock::now() + 1s);
       }
+    } else if (first == "endless" && parts.size() == 2 && arg_number(1)) {
+      // Status N, headers at once, then a chunked body that never ends (a chunk a second).
+      const auto status = static_cast<int>(std::clamp(*arg_number(1), 200LL, 599LL));
+      c.out = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason_phrase(status)) +
+              "\r\nTransfer-Encoding: chunked\r\n\r\n";
+      c.out_offset = 0;
+      if (head) {
+        c.out += "0\r\n\r\n";
+        c.phase = Phase::Writing;
+      } else {
+        c.phase = Phase::Drip;
+        c.drip_left = std::numeric_limits<int>::max();
+        c.drip_unit = "1\r\nx\r\n";
+        set_deadline(c, Clock::now() + 1s);
+      }
+    } else if (path == "/to-endless") {
+      reply(302, "found\n", {"Location: /endless/200"});
     } else if (first == "retry-after" && parts.size() == 2) {
       if (keyed_counts_[path]++ == 0) {
         reply(429, "slow down\n", {"Retry-After: 1"});

@@ -3,17 +3,22 @@
 
 #include <curl/curl.h>
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -29,6 +34,7 @@
 #include "detail/fingerprint_set.hpp"
 #include "detail/repeat_filter.hpp"
 #include "pmap/error.hpp"
+#include "pmap/limits.hpp"
 #include "support/http_fixture_process.hpp"
 
 /// Interposed on libc's resolver for this test binary: names under .slow-dns.test take 5 s to
@@ -229,16 +235,78 @@ TEST(UrlChecker, HangEndsAtTimeout) {
   EXPECT_TRUE(contains(result.error, "timed out")) << result.error;
 }
 
-TEST(UrlChecker, DripEndsAtTimeout) {
+// The verdict at the headers: a body that comes slowly (/drip: a byte a second) or never ends
+// (/endless/N: a chunk a second, for ever) costs nothing; the status decides, at once.
+TEST(UrlChecker, SlowBodyVerdictAtHeaders) {
   auto options = quick();
-  options.timeout = 1.5;
+  options.timeout = 5;
   const auto result = check_url(server().url("/drip"), options);
-  EXPECT_GE(result.seconds, 1.4);
-  EXPECT_LT(result.seconds, 2.5);
-  EXPECT_EQ(result.verdict, pmap::Verdict::Unknown);
-  EXPECT_EQ(result.http_status, 200) << "the status line did arrive";
+  EXPECT_LT(result.seconds, 0.5) << "waited for the body";
+  EXPECT_EQ(result.verdict, pmap::Verdict::Exists);
+  EXPECT_EQ(result.http_status, 200);
   EXPECT_EQ(result.attempts, 1);
-  EXPECT_TRUE(contains(result.error, "timed out")) << result.error;
+  EXPECT_EQ(result.error, "");
+}
+
+TEST(UrlChecker, EndlessBodyVerdictAtHeaders) {
+  reset_stats();
+  auto options = quick();
+  options.timeout = 5;
+  options.retries = 0;
+  struct Case {
+    int status;
+    pmap::Verdict verdict;
+  };
+  for (const Case c : {Case{200, pmap::Verdict::Exists}, Case{404, pmap::Verdict::DoesNotExist},
+                       Case{500, pmap::Verdict::Unknown}, Case{503, pmap::Verdict::Unknown}}) {
+    const auto result = check_url(server().url("/endless/" + std::to_string(c.status)), options);
+    SCOPED_TRACE(c.status);
+    EXPECT_LT(result.seconds, 0.5) << "waited for the body";
+    EXPECT_EQ(result.verdict, c.verdict);
+    EXPECT_EQ(result.http_status, c.status);
+    EXPECT_EQ(result.attempts, 1);
+    EXPECT_EQ(result.error, "") << "a cut body is not an error";
+  }
+  // Transient statuses are still retried when their body never ends.
+  options.retries = 2;
+  const auto retried = check_url(server().url("/endless/503?retried"), options);
+  EXPECT_EQ(retried.attempts, 3);
+  EXPECT_EQ(retried.http_status, 503);
+  EXPECT_LT(retried.seconds, 2.0);
+  EXPECT_EQ(stats()["requests_by_path"].value("/endless/503", 0), 4);
+}
+
+TEST(UrlChecker, RedirectToEndlessBodyVerdictAtFinalHeaders) {
+  auto options = quick();
+  options.timeout = 5;
+  const auto result = check_url(server().url("/to-endless"), options);
+  EXPECT_LT(result.seconds, 0.5);
+  EXPECT_EQ(result.verdict, pmap::Verdict::Exists) << "the 302 is not the final response";
+  EXPECT_EQ(result.http_status, 200);
+  EXPECT_TRUE(result.final_url.ends_with("/endless/200")) << result.final_url;
+  options.method = pmap::HttpMethod::Head;
+  const auto head = check_url(server().url("/to-endless"), options);
+  EXPECT_EQ(head.verdict, pmap::Verdict::Exists);
+  EXPECT_EQ(head.attempts, 1);
+}
+
+TEST(UrlChecker, CutBodiesDoNotSpoilTheNextRequest) {
+  // One worker: the connection of a cut transfer is closed, the next URL gets a fresh one.
+  std::vector<std::string> urls;
+  for (int i = 0; i < 6; ++i) {
+    urls.push_back(server().url("/endless/200?c=" + std::to_string(i)));
+    urls.push_back(server().url("/missing?c=" + std::to_string(i)));
+  }
+  auto options = quick();
+  options.threads = 1;
+  const auto report = run_check(urls, options);
+  ASSERT_EQ(report.reported(), urls.size());
+  for (std::size_t i = 0; i < urls.size(); ++i) {
+    EXPECT_EQ(report.results[i]->verdict,
+              i % 2 == 0 ? pmap::Verdict::Exists : pmap::Verdict::DoesNotExist)
+        << urls[i];
+  }
+  EXPECT_LT(report.seconds, 2.0);
 }
 
 TEST(UrlChecker, RetryAfterIsHonoured) {
@@ -806,6 +874,173 @@ TEST(UrlChecker, RejectsBadOptions) {
   rejects([](pmap::UrlOptions& o) { o.timeout = 0; }, "timeout");
   rejects([](pmap::UrlOptions& o) { o.retries = -1; }, "retries");
   rejects([](pmap::UrlOptions& o) { o.max_redirects = -1; }, "max_redirects");
+}
+
+// ---- limits: the machine's limits are never a verdict ------------------------------------------
+// Each case runs in a child process (a death test, re-executed: threadsafe style), since the hard
+// limit on open files, once lowered, cannot be raised again.
+
+/// Sets both limits on open files of this process to `limit`.
+void limit_open_files(rlim_t limit) {
+  const rlimit both{limit, limit};
+  if (::setrlimit(RLIMIT_NOFILE, &both) != 0) {
+    std::fprintf(stderr, "setrlimit failed\n");
+    std::_Exit(9);
+  }
+}
+
+/// n URLs, half /delay/300 (exists), half /missing (does not exist), all on one host.
+std::vector<std::string> held_urls(int n) {
+  std::vector<std::string> urls;
+  for (int i = 0; i < n; ++i) {
+    urls.push_back(
+        server().url((i % 2 == 0 ? "/delay/300?n=" : "/missing?n=") + std::to_string(i)));
+  }
+  return urls;
+}
+
+/// Counts the results of held_urls() that are not what they should be, and prints them.
+int wrong_verdicts(const std::vector<std::string>& urls,
+                   const std::vector<std::optional<pmap::UrlResult>>& results) {
+  int wrong = 0;
+  for (std::size_t i = 0; i < urls.size(); ++i) {
+    const auto& r = results[i];
+    const auto expected = i % 2 == 0 ? pmap::Verdict::Exists : pmap::Verdict::DoesNotExist;
+    if (!r || r->verdict != expected || r->attempts != 1) {
+      if (++wrong <= 3) {
+        std::fprintf(stderr, "wrong: %s -> %s (%s)\n", urls[i].c_str(),
+                     r ? std::string(pmap::to_string(r->verdict)).c_str() : "none",
+                     r ? r->error.c_str() : "");
+      }
+    }
+  }
+  return wrong;
+}
+
+/// Under a hard limit of `limit` open files, `threads` workers for n URLs at once: the threads
+/// are lowered to what fits and every verdict is right. Exits 0 when so.
+[[noreturn]] void verdicts_under_limit(rlim_t limit, int threads, int n) {
+  const auto urls = held_urls(n);  // the fixture starts before the limit drops
+  limit_open_files(limit);
+  auto options = quick();
+  options.threads = threads;
+  options.per_host = n;
+  const pmap::UrlChecker checker(options);
+  const int used = checker.options().threads;
+  const auto report = run_check(urls, options);
+  const int wrong = wrong_verdicts(urls, report.results);
+  std::fprintf(stderr, "limit %d: %d of %d threads, %d wrong of %d\n", static_cast<int>(limit),
+               used, checker.requested_threads(), wrong, n);
+  const bool lowered = used < threads && used > threads / 100 &&
+                       static_cast<rlim_t>(used) * pmap::kFdsPerUrlThread < limit;
+  std::_Exit(wrong == 0 && lowered && checker.requested_threads() == threads ? 0 : 1);
+}
+
+TEST(UrlLimits, EveryVerdictRightUnderUlimit256) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(verdicts_under_limit(256, 400, 600), ::testing::ExitedWithCode(0),
+              "limit 256: [0-9]+ of 400 threads, 0 wrong of 600");
+}
+
+TEST(UrlLimits, EveryVerdictRightUnderUlimit1024) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(verdicts_under_limit(1024, 1500, 2000), ::testing::ExitedWithCode(0),
+              "limit 1024: [0-9]+ of 1500 threads, 0 wrong of 2000");
+}
+
+/// Holds every free descriptor of the process (up to its limit) until released.
+class FdHog {
+ public:
+  FdHog() {
+    for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) fds_.push_back(fd);
+  }
+  ~FdHog() { release(); }
+  FdHog(const FdHog&) = delete;
+  FdHog& operator=(const FdHog&) = delete;
+  void release() {
+    const std::lock_guard lock(mutex_);
+    for (const int fd : fds_) ::close(fd);
+    fds_.clear();
+  }
+  [[nodiscard]] std::size_t held() const { return fds_.size(); }
+
+ private:
+  std::mutex mutex_;
+  std::vector<int> fds_;
+};
+
+/// Descriptors run out while the checks run (something else took them): the requests wait and
+/// are made again once descriptors are free, and every verdict is right. Exits 0 when so.
+/// Options for `threads` workers, after the limit on open files dropped to 300 (room for them).
+pmap::UrlOptions with_300_files(int threads) {
+  limit_open_files(300);
+  auto options = quick();
+  options.threads = threads;
+  options.per_host = 40;
+  return options;
+}
+
+[[noreturn]] void waits_for_descriptors() {
+  const auto urls = held_urls(40);
+  const pmap::UrlChecker checker(with_300_files(8));  // sized while descriptors are free
+  FdHog hog;                                          // then something else takes them all
+  const std::size_t held = hog.held();
+  const std::jthread releaser([&hog] {
+    std::this_thread::sleep_for(1s);
+    hog.release();
+  });
+  std::vector<std::optional<pmap::UrlResult>> results(urls.size());
+  const auto start = Clock::now();
+  checker.check(urls, [&](std::size_t i, const pmap::UrlResult& r) { results[i] = r; });
+  const double seconds = seconds_since(start);
+  const int wrong = wrong_verdicts(urls, results);
+  std::fprintf(stderr, "starved: held %zu, %d wrong of 40 in %.1f s\n", held, wrong, seconds);
+  std::_Exit(wrong == 0 && held > 200 && seconds >= 0.9 ? 0 : 1);
+}
+
+TEST(UrlLimits, RequestsWaitForDescriptors) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(waits_for_descriptors(), ::testing::ExitedWithCode(0),
+              "starved: held [0-9]+, 0 wrong");
+}
+
+/// Descriptors never come back: past resource_wait the run stops with an error that says so.
+[[noreturn]] void stops_without_descriptors() {
+  const auto urls = held_urls(10);
+  auto options = with_300_files(4);
+  options.resource_wait = 0.5;
+  const pmap::UrlChecker checker(options);
+  const FdHog hog;
+  try {
+    checker.check(urls, [](std::size_t, const pmap::UrlResult& r) {
+      std::fprintf(stderr, "reported: %s\n", std::string(pmap::to_string(r.verdict)).c_str());
+    });
+  } catch (const pmap::RuntimeError& error) {
+    std::fprintf(stderr, "error: %s\n", error.what());
+    std::_Exit(0);
+  }
+  std::_Exit(1);
+}
+
+TEST(UrlLimits, StopsWhenDescriptorsNeverComeBack) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(stops_without_descriptors(), ::testing::ExitedWithCode(0),
+              "error: URL stage: http://.*Too many open files.*ulimit -n");
+}
+
+TEST(UrlLimits, BudgetArithmetic) {
+  const auto fits = pmap::fit_url_threads(1500, 20000, 40);
+  EXPECT_FALSE(fits.lowered());
+  EXPECT_EQ(fits.threads, 1500);
+  const auto lowered = pmap::fit_url_threads(1500, 1024, 40);
+  EXPECT_TRUE(lowered.lowered());
+  EXPECT_EQ(lowered.threads,
+            static_cast<int>((1024 - 40 - pmap::kFdReserve) / pmap::kFdsPerUrlThread));
+  EXPECT_NE(lowered.reason().find("limit is 1024"), std::string::npos) << lowered.reason();
+  EXPECT_EQ(pmap::fit_url_threads(8, 50, 40).threads, 1) << "never below one thread";
+  EXPECT_TRUE(pmap::is_resource_errno(EMFILE));
+  EXPECT_TRUE(pmap::is_resource_errno(ENFILE));
+  EXPECT_FALSE(pmap::is_resource_errno(ECONNREFUSED));
 }
 
 // ---- the same list at several thread counts -------------------------------------------------
