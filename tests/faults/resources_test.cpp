@@ -137,7 +137,7 @@ TEST(Threads, ComputeThreadsThatCannotStartAreAClearError) {
         alone ? run(solo_argv(job), d, "alone", 60, kMpiEnv + shim) : run(mpi, d, "mpi", 60);
     const std::string where = alone ? "alone" : "-n 2";
     expect_clean_failure(f, where);
-    EXPECT_EQ(f.code, 1) << f.what;
+    EXPECT_EQ(f.code, 3) << f.what;  // a run-time failure, not an item's
     const std::string line = error_line(f);
     EXPECT_NE(line.find("compute stage: cannot start thread"), std::string::npos) << line;
     EXPECT_NE(line.find("of 36"), std::string::npos) << "32 workers + helpers: " << line;
@@ -146,7 +146,7 @@ TEST(Threads, ComputeThreadsThatCannotStartAreAClearError) {
   }
 }
 
-// Fault: the URL stage's I/O threads cannot all start: one clear error, exit 1.
+// Fault: the URL stage's I/O threads cannot all start: one clear error, exit 3.
 TEST(Threads, UrlThreadsThatCannotStartAreAClearError) {
   TempDir dir;
   const std::string d = dir.path().string();
@@ -156,7 +156,7 @@ TEST(Threads, UrlThreadsThatCannotStartAreAClearError) {
                      "200",  "--progress", "none",     "--output",  "u.h5"};
   const Finished f = run(solo_argv(args), d, "urls", 60, kMpiEnv + thread_shim(24));
   expect_clean_failure(f, "urls");
-  EXPECT_EQ(f.code, 1) << f.what;
+  EXPECT_EQ(f.code, 3) << f.what;
   const std::string line = error_line(f);
   EXPECT_NE(line.find("URL stage: cannot start thread"), std::string::npos) << line;
   EXPECT_NE(line.find("of 64"), std::string::npos) << line;
