@@ -225,6 +225,8 @@ void ComputeStage::work(Channel& channel) {
     const std::lock_guard lock(mutex);
     totals_ += mine;
   }
+  // This rank's own time, before the finish protocol waits for the slowest rank.
+  own_seconds_ = seconds_since(t0_);
   if (stop_requested() || channel.stopping()) dispatcher.request_stop();
   dispatcher.finish();
   remote_claims_ = dispatcher.remote_claims();
@@ -239,7 +241,7 @@ void ComputeStage::reduce(MPI_Comm comm, const Ending& ending) {
   }
   errors_ = error_sink_.take();
   fill_report(comm, ending);
-  if (file_) gather_for_file(comm, ending);
+  if (file_) gather_for_file(comm);
 }
 
 /// The job's figures, identical on every rank.
@@ -299,11 +301,11 @@ void ComputeStage::fill_report(MPI_Comm comm, const Ending& ending) {
 }
 
 /// Every rank's row of /compute/ranks and its errors, to rank 0.
-void ComputeStage::gather_for_file(MPI_Comm comm, const Ending& ending) {
+void ComputeStage::gather_for_file(MPI_Comm comm) {
   RankStatsWire me{};
   me.items = static_cast<std::int64_t>(totals_.tally.ran());
   me.busy = totals_.busy;
-  me.wall = ending.work_seconds;
+  me.wall = own_seconds_;
   me.write = write_seconds_;
   me.threads = threads_.threads;
   me.rss_mib = peak_rss_mib();

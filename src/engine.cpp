@@ -62,7 +62,6 @@ std::unique_ptr<Progress> Engine::start_progress(Stage& stage, Channel& channel)
 
 /// Runs the stage's work; a failure on any rank stops every rank and is thrown on all of them.
 Ending Engine::work(Stage& stage, Channel& channel) {
-  const auto t0 = std::chrono::steady_clock::now();
   std::exception_ptr failure;
   try {
     stage.work(channel);
@@ -78,8 +77,6 @@ Ending Engine::work(Stage& stage, Channel& channel) {
   }
   agree_on_failure(comm_, failure);
   Ending ending;
-  ending.work_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ending.interrupted = all_max(comm_, stop_requested() ? std::max(stop_signal(), 1) : 0);
   ending.cause = channel.cause();
   return ending;

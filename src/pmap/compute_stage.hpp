@@ -49,11 +49,12 @@ class ComputeStage final : public Stage {
  private:
   [[nodiscard]] Attrs identity() const;
   void fill_report(MPI_Comm comm, const Ending& ending);
-  void gather_for_file(MPI_Comm comm, const Ending& ending);
+  void gather_for_file(MPI_Comm comm);
 
   const ComputeJob& job_;
   MPI_Comm comm_ = MPI_COMM_NULL;
   std::chrono::steady_clock::time_point t0_;  // the work's start, after a barrier
+  double own_seconds_ = 0;                    // this rank's work, without waiting for others
   std::vector<std::string> columns_;
   Chunk window_{};  // the shard's rows
   ThreadChoice threads_;

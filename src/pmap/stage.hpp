@@ -18,7 +18,6 @@ namespace pmap {
 struct Ending {
   int interrupted = 0;  ///< the signal that stopped the job on some rank (1: another stop), or 0
   StopCause cause = StopCause::None;  ///< the first cause seen on rank 0
-  double work_seconds = 0;            ///< this rank's time in the work phase
 };
 
 /// One stage of a run: identity, plan, work and final attributes; the engine does the rest.
