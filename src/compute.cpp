@@ -115,7 +115,7 @@ void ComputeStage::prepare(MPI_Comm comm) {
   // Threads: this rank's share of its node unless told otherwise.
   const mpi::Comm node = mpi::Comm::split_shared(comm);
   threads_ = resolve_threads(job_.threads, node_cores(), node.size());
-  ensure_threads(comm, threads_.threads, "compute stage");  // a clear error, not libgomp's exit
+  ensure_threads(comm, threads_.threads, kComputeThreads);  // a clear error, not libgomp's exit
   workers_ = all_sum(comm, threads_.threads);
   max_threads_ = all_max(comm, threads_.threads);
   const bool oversubscribed = any_rank(comm, threads_.threads > affinity_cores());
@@ -195,7 +195,8 @@ void ComputeStage::work(Channel& channel) {
   dopt.items = rows_.size();
   dopt.chunk = job_.chunk;
   dopt.workers = workers_;
-  dopt.max_failures = max_failures_;  // claims only when needed, so the limit holds exactly
+  dopt.claim_ahead = max_failures_ == 0;  // claims only when needed, so the limit holds exactly
+  dopt.stop = channel.stop_flag();
   Dispatcher dispatcher(comm_, dopt);
   SinkSet sinks;
   sinks.add(file_.get());
@@ -227,7 +228,6 @@ void ComputeStage::work(Channel& channel) {
   }
   // This rank's own time, before the finish protocol waits for the slowest rank.
   own_seconds_ = seconds_since(t0_);
-  if (stop_requested() || channel.stopping()) dispatcher.request_stop();
   dispatcher.finish();
   remote_claims_ = dispatcher.remote_claims();
   if (failure) std::rethrow_exception(failure);

@@ -1,7 +1,8 @@
 // pmap — distribution of the iteration space across ranks (static, cyclic, dynamic, guided).
 //
-//   pmap::Dispatcher d(MPI_COMM_WORLD, {pmap::Schedule::Dynamic, n, 0, workers});
-//   while (auto c = d.next(sizer.desired())) { ...; d.add_done(c->size()); }
+//   pmap::Dispatcher d(MPI_COMM_WORLD, {.schedule = pmap::Schedule::Dynamic, .items = n,
+//                                       .workers = workers, .stop = channel.stop_flag()});
+//   while (auto c = d.next(sizer.desired())) run(*c);
 //   d.finish();
 #pragma once
 
@@ -9,9 +10,8 @@
 
 #include <array>
 #include <atomic>
-#include <chrono>
 #include <cstdint>
-#include <functional>
+#include <exception>
 #include <mutex>
 #include <optional>
 #include <string_view>
@@ -30,11 +30,15 @@ struct DispatchOptions {
   std::uint64_t items = 0;  ///< size of the iteration space
   std::uint64_t chunk = 0;  ///< fixed chunk size; 0 = automatic
   int workers = 1;          ///< threads across all ranks (for balance caps)
-  std::chrono::milliseconds progress_interval{100};  ///< remote ranks report at most this often
-  std::uint64_t max_failures = 0;  ///< stop every rank once this many items failed (0: never)
+  /// Ranks > 0 claim their next chunk while the current one runs. Off under a failure limit:
+  /// each chunk is then claimed when needed, so none is granted after the job stopped.
+  bool claim_ahead = true;
+  /// The job's stop flag (Channel::stop_flag()), or null: once set, no chunk is handed out.
+  const std::atomic<bool>* stop = nullptr;
 };
 
-/// Hands out chunks to the threads of every rank. Static and cyclic need no communication.
+/// Hands out chunks to the threads of every rank; it only hands out work (stop, progress and the
+/// failure limit are the Channel's). Static and cyclic need no communication.
 /// Dynamic and guided are served by a coordinator thread on rank 0 that answers point-to-point
 /// claims (no one-sided RMA: it works across nodes on any transport, and keeps serving while
 /// rank 0's workers are inside long items); it sleeps with backoff when idle, never spins.
@@ -43,45 +47,38 @@ struct DispatchOptions {
 /// at most 1/32 of a worker's share, and shrink to single items at the end.
 /// Other ranks claim one chunk ahead (the next grant travels while the current chunk runs); in
 /// the end game (at most 2 items a worker left) rank 0 holds such a claim back until the rank
-/// says it needs it, so no rank sits on unstarted work while another idles. Under
-/// --max-failures chunks are claimed only when needed.
+/// says it needs it, so no rank sits on unstarted work while another idles.
 class Dispatcher {
  public:
-  /// Collective over `comm` (duplicates it). Rank 0 starts the coordinator thread.
+  /// Collective over `comm` (duplicates it). Rank 0 starts the coordinator thread when needed.
   Dispatcher(MPI_Comm comm, const DispatchOptions& options);
   ~Dispatcher();
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
 
   /// The next chunk for the calling thread (thread-safe); `desired` is a size hint used when
-  /// the chunk is automatic. nullopt once this rank has no more work.
+  /// the chunk is automatic. nullopt once this rank has no more work or the job stops.
   std::optional<Chunk> next(std::uint64_t desired);
-  /// Records `items` finished by this rank, `failed` of them failed (thread-safe); feeds the
-  /// job-wide progress and the --max-failures check.
-  void add_done(std::uint64_t items, std::uint64_t failed = 0);
-  /// Asks every rank to stop claiming work (thread-safe, idempotent): a signal, a fatal error.
-  void request_stop();
-  /// True once this rank knows the job is stopping (its own request, or one from rank 0).
-  [[nodiscard]] bool stopping();
-  /// True if the job stopped because --max-failures was reached (valid after finish()).
-  [[nodiscard]] bool failure_limit_reached() const noexcept { return failure_limit_.load(); }
-  /// Called once per rank after its work: reports to rank 0; on rank 0 waits for every rank.
+  /// Called once per rank after its work: answers a claim still in flight (its chunk stays not
+  /// run) and tells rank 0; on rank 0 waits until every rank did. Idempotent.
   void finish();
-  /// Rank 0: items finished across the job so far.
-  [[nodiscard]] std::uint64_t done_total() const;
-  /// Rank 0: calls `tick(done_total)` about every `interval` from the coordinator thread.
-  void on_tick(std::function<void(std::uint64_t)> tick, std::chrono::milliseconds interval);
   /// Rank 0: chunks granted to other ranks by the coordinator.
   [[nodiscard]] std::uint64_t remote_claims() const noexcept { return remote_claims_.load(); }
 
  private:
+  [[nodiscard]] bool stopped() const noexcept { return opt_.stop != nullptr && opt_.stop->load(); }
+  [[nodiscard]] bool coordinated() const noexcept;  // dynamic/guided over more than one rank
   std::optional<Chunk> grant(std::uint64_t desired);  // rank 0, under mutex_
   [[nodiscard]] std::uint64_t chunk_size(std::uint64_t desired, std::uint64_t remaining) const;
   std::optional<Chunk> next_static(std::uint64_t desired);
-  void serve();  // rank 0 coordinator loop
-  void send_progress(bool final);
-  void stop_all();   // rank 0: tell every rank to stop
-  bool poll_stop();  // ranks > 0: a stop from rank 0 arrived?
+  std::optional<Chunk> next_remote(std::uint64_t desired);  // ranks > 0, under mutex_
+  // Sends a claim (ahead: before the rank needs it) and posts the receive of its grant.
+  void claim_ahead(std::uint64_t desired, bool ahead);
+  Chunk take_ahead();  // waits for the grant in flight (sending kNeed for a claim held back)
+  void serve();        // rank 0 coordinator loop
+  void handle(const MPI_Status& status, const std::array<std::uint64_t, 2>& msg);  // coordinator
+  void answer_claim(int source, std::uint64_t desired);  // coordinator: grant and reply
+  bool end_game();  // rank 0: what is left is at most 2 items a worker
 
   mpi::Comm comm_;
   DispatchOptions opt_;
@@ -94,35 +91,16 @@ class Dispatcher {
   std::uint64_t next_ = 0;                // rank 0, dynamic/guided: what is left is [next_, back_)
   std::uint64_t back_ = 0;
   bool from_back_ = false;  // the next grant comes from the back end
-  bool stopping_ = false;   // rank 0: a stop was requested somewhere; grant nothing
-  bool exhausted_ = false;
+  bool exhausted_ = false;  // ranks > 0: an empty grant arrived; claim no more
   // Ranks > 0, under mutex_: the claim sent ahead (prefetch) and its grant, in flight.
   MPI_Request ahead_ = MPI_REQUEST_NULL;
   std::array<std::uint64_t, 2> ahead_grant_{0, 0};
-  bool ahead_held_ = false;  // the claim in flight was made ahead (rank 0 may hold it back)
-  // Sends a claim (ahead: before the rank needs it) and posts the receive of its grant.
-  void claim_ahead(std::uint64_t desired, bool ahead);
-  Chunk take_ahead();  // waits for the grant in flight (sending kNeed for a claim held back)
-  void answer_claim(int source, std::uint64_t desired);  // rank 0 coordinator: grant and reply
-  bool end_game();                   // rank 0: what is left is at most 2 items a worker
+  bool ahead_held_ = false;          // the claim in flight was made ahead (rank 0 may hold it)
   std::vector<std::uint64_t> held_;  // rank 0 coordinator: desired of a claim held back, by rank
-  std::atomic<bool> stop_known_{false};  // this rank stops claiming
-  std::atomic<bool> stop_sent_{false};   // ranks > 0: our stop request went to rank 0
-  std::atomic<bool> failure_limit_{false};
-  std::atomic<std::uint64_t> failed_local_{0};
-  std::atomic<std::uint64_t> failed_remote_{0};
-  std::vector<std::uint64_t> failed_by_rank_;  // rank 0, coordinator thread only
-  std::vector<char> rank_done_;                // rank 0, coordinator thread only
-  std::mutex send_mutex_;                      // serialises this rank's stop/poll messages
-  std::atomic<std::uint64_t> done_local_{0};
-  std::atomic<std::int64_t> last_report_ns_{0};
-  std::vector<std::uint64_t> done_by_rank_;  // rank 0, coordinator thread only
-  std::atomic<std::uint64_t> done_remote_{0};
+  std::atomic<int> ranks_done_{0};   // rank 0 coordinator: ranks > 0 that called finish()
   std::atomic<std::uint64_t> remote_claims_{0};
   std::atomic<bool> local_finished_{false};
-  std::function<void(std::uint64_t)> tick_;
-  std::chrono::milliseconds tick_interval_{100};
-  std::mutex tick_mutex_;
+  std::exception_ptr service_error_;  // an MPI failure inside the coordinator
   std::thread coordinator_;
   bool finished_ = false;
 };
