@@ -43,7 +43,7 @@ if(_pmap_url_tests)
   if(NOT TARGET nlohmann_json::nlohmann_json)
     find_package(nlohmann_json 3 REQUIRED)
   endif()
-  include(GoogleTest)
+  include(PmapTesting)
 
   # The fixture: a standalone single-threaded epoll HTTP server (no dependencies).
   add_executable(pmap_http_fixture "${_pmap_url_root}/tests/support/http_fixture.cpp")
@@ -62,7 +62,5 @@ if(_pmap_url_tests)
     "PMAP_HTTP_FIXTURE=\"$<TARGET_FILE:pmap_http_fixture>\"")
   add_dependencies(pmap_url_tests pmap_http_fixture)
   # Each test starts its own fixture server on a free port: safe under ctest -j.
-  gtest_discover_tests(pmap_url_tests
-    DISCOVERY_TIMEOUT 60
-    PROPERTIES LABELS "urls" TIMEOUT 120)
+  pmap_add_test(urls KIND GTEST TARGET pmap_url_tests LABEL urls TIMEOUT 120)
 endif()
