@@ -16,11 +16,10 @@ void MemorySink::put(const RowBatch& batch) {
 
 void ErrorSink::put(const RowBatch& batch) {
   const RowBlock& b = batch.rows;
-  for (std::uint64_t j = 0; j < b.count; ++j) {
-    if (b.status[j] == static_cast<std::int8_t>(ItemStatus::Ok)) continue;
+  for (const RowMessage& e : batch.errors) {
     std::lock_guard lock(mutex_);
     if (errors_.size() >= cap_) return;
-    errors_.push_back({b.begin + j, b.item[j], batch.errors[j]});
+    errors_.push_back({b.begin + e.j, b.item[e.j], e.text});
   }
 }
 

@@ -52,6 +52,7 @@ class ChunkRunner {
   std::uint64_t run_segment(Chunk seg, WorkerTotals& totals, std::uint64_t& failed) {
     const std::size_t k = plan_.columns;
     resize(seg.size());
+    errors_.clear();
     std::uint64_t j = 0;
     for (; j < seg.size(); ++j) {
       if (stop_requested()) break;
@@ -60,10 +61,10 @@ class ChunkRunner {
       double* out = value_.data() + j * k;
       if (outcome->status != ItemStatus::Ok) {
         std::fill(out, out + k, std::numeric_limits<double>::quiet_NaN());
+        errors_.push_back({j, outcome->error});
         ++failed;
       }
       status_[j] = static_cast<std::int8_t>(outcome->status);
-      errors_[j] = outcome->error;
       totals.busy += seconds_[j];
       totals.tally.count(outcome->status, outcome->status == ItemStatus::Ok
                                               ? row_checksum(seg.begin + j, out, k)
@@ -72,7 +73,7 @@ class ChunkRunner {
     if (j > 0) {
       sinks_.put({RowBlock{seg.begin, j, k, item_.data(), value_.data(), status_.data(),
                            rank_.data(), thread_ids_.data(), seconds_.data()},
-                  std::span<const std::string>(errors_.data(), j)});
+                  std::span<const RowMessage>(errors_)});
     }
     return j;
   }
@@ -111,7 +112,6 @@ class ChunkRunner {
     rank_.resize(n);
     thread_ids_.resize(n);
     seconds_.resize(n);
-    errors_.resize(n);
   }
 
   const WorkPlan& plan_;
@@ -122,7 +122,7 @@ class ChunkRunner {
   std::vector<std::int8_t> status_;
   std::vector<std::int32_t> rank_, thread_ids_;
   std::vector<double> seconds_;
-  std::vector<std::string> errors_;
+  std::vector<RowMessage> errors_;  // the block's rows that did not succeed
 };
 
 /// False when the next chunk could not finish before the deadline.

@@ -14,10 +14,17 @@
 
 namespace pmap {
 
-/// A block of finished consecutive rows and the error text of each row (empty when ok).
+/// The message of a row that did not succeed, by its index in the block.
+struct RowMessage {
+  std::uint64_t j = 0;
+  std::string text;
+};
+
+/// A block of finished consecutive rows and the messages of those that did not succeed (in row
+/// order; ok rows carry none, so a block of 10^5 good rows costs no strings).
 struct RowBatch {
   RowBlock rows;
-  std::span<const std::string> errors;  ///< rows.count entries
+  std::span<const RowMessage> errors;
 };
 
 /// Receives finished rows.

@@ -56,8 +56,11 @@ class StreamSink final : public RowSink {
 
   void put(const RowBatch& batch) override {
     const RowBlock& b = batch.rows;
+    auto message = batch.errors.begin();  // in row order
     for (std::uint64_t j = 0; j < b.count; ++j) {
-      push(b.begin + j, static_cast<ItemStatus>(b.status[j]), b.value + j * k_, batch.errors[j]);
+      std::string_view error;
+      if (message != batch.errors.end() && message->j == j) error = (message++)->text;
+      push(b.begin + j, static_cast<ItemStatus>(b.status[j]), b.value + j * k_, error);
     }
   }
 
