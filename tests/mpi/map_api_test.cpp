@@ -75,8 +75,10 @@ TEST(MapApi, ValuesInItemOrderOnEveryRankWhateverTheDecomposition) {
     opt.threads = l.threads;
     const auto r = pmap::map(
         session(), xs, [](double x) { return x * x + 1; }, opt);
-    ASSERT_EQ(r.size(), xs.size());
-    ASSERT_EQ(r.status.size(), xs.size());
+    // No ASSERT in a loop of collective calls: a rank that returned early would hang the others.
+    EXPECT_EQ(r.size(), xs.size());
+    EXPECT_EQ(r.status.size(), xs.size());
+    if (r.size() != xs.size() || r.status.size() != xs.size()) continue;
     bool same = true;
     for (std::size_t i = 0; i < xs.size(); ++i) {
       same = same && r.values[i] == xs[i] * xs[i] + 1 && r.status[i] == ItemStatus::Ok;
@@ -144,8 +146,10 @@ TEST(MapApi, ResultTypesBecomeColumns) {
   opt.output = dir->file("tuple.h5");
   const auto t = pmap::map(
       session(), items, [](int i) { return std::make_tuple(i, i * 0.5, i % 2 == 0); }, opt);
-  ASSERT_EQ(t.size(), 50U);
-  EXPECT_EQ(t.values[7], std::make_tuple(7, 3.5, false));
+  EXPECT_EQ(t.size(), 50U);  // not ASSERT: more collective calls follow on every rank
+  if (t.size() == 50U) {
+    EXPECT_EQ(t.values[7], std::make_tuple(7, 3.5, false));
+  }
   EXPECT_EQ(t.output, opt.output);
 
   opt.output = dir->file("struct.h5");

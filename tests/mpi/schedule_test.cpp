@@ -98,10 +98,12 @@ TEST(Dispatcher, GrantsAlternateBetweenBothEnds) {
     const auto a = d.next(1);
     const auto b = d.next(1);
     const auto c = d.next(1);
-    ASSERT_TRUE(a && b && c);
-    EXPECT_EQ(*a, (pmap::Chunk{0, 10}));
-    EXPECT_EQ(*b, (pmap::Chunk{990, 1000}));
-    EXPECT_EQ(*c, (pmap::Chunk{10, 20}));
+    EXPECT_TRUE(a && b && c);  // not ASSERT: the barrier below needs every rank
+    if (a && b && c) {
+      EXPECT_EQ(*a, (pmap::Chunk{0, 10}));
+      EXPECT_EQ(*b, (pmap::Chunk{990, 1000}));
+      EXPECT_EQ(*c, (pmap::Chunk{10, 20}));
+    }
   }
   MPI_Barrier(MPI_COMM_WORLD);  // the other ranks claim only now
   while (auto more = d.next(1)) {
@@ -186,8 +188,8 @@ TEST(Dispatcher, ClaimsFlowWhileRankZeroIsBusy) {
   double drained_at = 0;
   if (rank == 0) {
     auto first = d.next(1);
-    ASSERT_TRUE(first.has_value());
-    mine += first->size();
+    EXPECT_TRUE(first.has_value());  // not ASSERT: finish() below needs every rank
+    if (first) mine += first->size();
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // a long item
     while (auto c = d.next(1)) mine += c->size();
   } else {
@@ -225,8 +227,10 @@ TEST_P(DispatcherStop, NothingIsHandedOutOnceTheJobStops) {
   std::vector<int> seen(n, 0);
   for (int i = 0; i < 3; ++i) {
     const auto c = d.next(1);
-    ASSERT_TRUE(c.has_value());
-    for (auto j = c->begin; j < c->end; ++j) ++seen[j];
+    EXPECT_TRUE(c.has_value());  // not ASSERT: the barriers below need every rank
+    if (c) {
+      for (auto j = c->begin; j < c->end; ++j) ++seen[j];
+    }
   }
   MPI_Barrier(MPI_COMM_WORLD);  // every rank set its flag before any rank claims again
   stop = true;
@@ -296,7 +300,9 @@ TEST(SkewFamily, EveryScheduleAndProfileGivesTheSerialValues) {
         EXPECT_EQ(report.ok, n) << what;
         if (pmap::test::world_rank() != 0) continue;
         const auto value = pmap::test::read_doubles(job.output, "/compute/value");
-        ASSERT_EQ(value.size(), expected.size()) << what;
+        // Not ASSERT: rank 0 returning early would leave the others in the next collective run.
+        EXPECT_EQ(value.size(), expected.size()) << what;
+        if (value.size() != expected.size()) continue;
         EXPECT_EQ(std::memcmp(value.data(), expected.data(), expected.size() * sizeof(double)), 0)
             << what;
       }
