@@ -212,14 +212,9 @@ std::vector<ItemFailure> allgather_failures(MPI_Comm comm, const std::vector<Row
   return out;
 }
 
-}  // namespace
-
-MapRaw run_map(Session& session, const MapCall& call, const MapOptions& options) {
-  MPI_Comm comm = session.comm();
-  const int rank = session.rank();
-  const int size = session.size();
-
-  // Checks that need no communication: identical on every rank.
+/// The options' own checks, before any communication: identical on every rank. Returns the
+/// column names.
+std::vector<std::string> checked_columns(const MapCall& call, const MapOptions& options) {
   std::vector<std::string> columns = options.columns.empty() ? call.columns : options.columns;
   if (columns.size() != call.columns.size()) {
     throw UsageError("pmap::MapOptions::columns has " + std::to_string(columns.size()) +
@@ -241,9 +236,12 @@ MapRaw run_map(Session& session, const MapCall& call, const MapOptions& options)
     throw UsageError("pmap::MapOptions::resume needs the output file to continue");
   }
   if (options.name.empty()) throw UsageError("pmap::MapOptions::name must not be empty");
-  const std::size_t k = columns.size();
+  return columns;
+}
 
-  FunctionKernel kernel(call, options.name, columns);
+/// The compute job of a map call: the same job the CLI builds from its flags.
+ComputeJob map_job(Session& session, const MapCall& call, const MapOptions& options,
+                   const Kernel& kernel) {
   ComputeJob job;
   job.kernel = &kernel;
   job.args = call.args;
@@ -258,6 +256,17 @@ MapRaw run_map(Session& session, const MapCall& call, const MapOptions& options)
   job.max_failures = options.max_failures;
   job.output = options.output;  // empty: no file, the results live in memory only
   job.force = options.force;
+  return job;
+}
+
+}  // namespace
+
+MapRaw run_map(Session& session, const MapCall& call, const MapOptions& options) {
+  MPI_Comm comm = session.comm();
+  const std::vector<std::string> columns = checked_columns(call, options);
+  const std::size_t k = columns.size();
+  FunctionKernel kernel(call, options.name, columns);
+  const ComputeJob job = map_job(session, call, options, kernel);
 
   ComputeStage stage(job);
   // Collect::Root: every rank keeps its own rows until they are gathered on rank 0.
@@ -266,8 +275,8 @@ MapRaw run_map(Session& session, const MapCall& call, const MapOptions& options)
   // The callback may be set on rank 0 only: whether to stream is agreed collectively.
   std::optional<StreamSink> stream;
   if (any_rank(comm, static_cast<bool>(options.on_result))) {
-    stage.add_sink(
-        &stream.emplace(comm, k, rank == 0 ? options.on_result : nullptr, options.stream_interval));
+    stage.add_sink(&stream.emplace(comm, k, session.rank() == 0 ? options.on_result : nullptr,
+                                   options.stream_interval));
   }
   try {
     Engine(comm, engine_options(job)).run(stage);
@@ -283,7 +292,7 @@ MapRaw run_map(Session& session, const MapCall& call, const MapOptions& options)
     if (!message.empty()) throw RuntimeError("pmap::map: the on_result callback threw: " + message);
   }
   if (memory) {
-    if (size > 1) {
+    if (session.size() > 1) {
       exchange(comm, k, options.collect == Collect::EveryRank, memory->values, memory->status);
     }
     raw.values = std::move(memory->values);
