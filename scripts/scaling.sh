@@ -255,7 +255,7 @@ run_one() {   # study layout rep [record]
   elif [ "$got_r" != "$r" ] || [ "$got_t" != "$t" ]; then
     failures=$((failures + 1))
     say "run $tag ran as ${got_r}x${got_t}, not $layout; see $log"
-    rc=3
+    rc=wrong-layout  # not an exit code: pmap's own codes (3: the run failed) stay unambiguous
   fi
   local launch
   launch="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')"
@@ -267,7 +267,7 @@ run_one() {   # study layout rep [record]
   local IFS=,
   echo "$st,$kind,$launcher,$layout,$r,$t,$w,$rep,$rc,${v[*]},$launch" >>"$csv"
   unset IFS
-  say "$(printf '%-6s %-6s rep %d: wall %ss (launch %ss), %s items/s, exit %d' \
+  say "$(printf '%-6s %-6s rep %d: wall %ss (launch %ss), %s items/s, exit %s' \
         "$st" "$layout" "$rep" "$(field wall_seconds "$line")" "$launch" \
         "$(field items_per_second "$line")" "$rc")"
 }

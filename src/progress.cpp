@@ -14,7 +14,7 @@ ProgressMode parse_progress(std::string_view text) {
   if (text == "bar") return ProgressMode::Bar;
   if (text == "log") return ProgressMode::Log;
   if (text == "none") return ProgressMode::None;
-  throw UsageError("--progress " + std::string(text) + ": use auto, bar, log or none");
+  throw UsageError("progress", std::string(text), "use auto, bar, log or none");
 }
 
 std::string format_duration(double seconds) {

@@ -69,19 +69,19 @@ class HeldThreads {
 
 }  // namespace
 
-std::string thread_start_failure(std::string_view stage, std::size_t index, std::size_t wanted,
+std::string thread_start_failure(ThreadUse use, std::size_t index, std::size_t wanted,
                                  const std::system_error& error) {
-  return std::string(stage) + ": cannot start thread " + std::to_string(index) + " of " +
+  return std::string(use.stage) + ": cannot start thread " + std::to_string(index) + " of " +
          std::to_string(wanted) + ": " + error.code().message() + nproc_note() +
-         "; lower the thread count (--threads) or raise the limit";
+         "; lower the thread count (`" + std::string(use.field) + "`) or raise the limit";
 }
 
-void throw_thread_start_failure(std::string_view stage, std::size_t index, std::size_t wanted,
+void throw_thread_start_failure(ThreadUse use, std::size_t index, std::size_t wanted,
                                 const std::system_error& error) {
-  throw RuntimeError(thread_start_failure(stage, index, wanted, error));
+  throw RuntimeError(thread_start_failure(use, index, wanted, error));
 }
 
-std::string probe_threads(int threads, std::string_view stage) {
+std::string probe_threads(int threads, ThreadUse use) {
   rlimit limit{};
   if (getrlimit(RLIMIT_NPROC, &limit) == 0 && limit.rlim_cur == RLIM_INFINITY) return "";
   const auto wanted = static_cast<std::size_t>(std::max(threads, 1) + kHelperThreads);
@@ -90,14 +90,14 @@ std::string probe_threads(int threads, std::string_view stage) {
     try {
       held.add();
     } catch (const std::system_error& error) {
-      return thread_start_failure(stage, i, wanted, error);
+      return thread_start_failure(use, i, wanted, error);
     }
   }
   return "";
 }
 
-void ensure_threads(MPI_Comm comm, int threads, std::string_view stage) {
-  const std::string mine = probe_threads(threads, stage);
+void ensure_threads(MPI_Comm comm, int threads, ThreadUse use) {
+  const std::string mine = probe_threads(threads, use);
   const int size = mpi::size(comm);
   int first = mine.empty() ? size : mpi::rank(comm);
   mpi::check(MPI_Allreduce(MPI_IN_PLACE, &first, 1, MPI_INT, MPI_MIN, comm), "MPI_Allreduce");
@@ -112,7 +112,7 @@ ThreadChoice resolve_threads(std::optional<int> cli, int node_cores, int ranks_o
     return getenv ? getenv(name) : std::getenv(name);
   };
   if (cli) {
-    if (*cli < 1) throw UsageError("--threads " + std::to_string(*cli) + ": must be at least 1");
+    if (*cli < 1) throw UsageError::at_least("threads", *cli, 1);
     return {*cli, "--threads"};
   }
   for (const char* name : {"OMP_NUM_THREADS", "SLURM_CPUS_PER_TASK"}) {

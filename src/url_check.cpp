@@ -239,7 +239,7 @@ class ResourceWait {
                          "threads or memory (open files: " +
                          std::to_string(open_files_in_use()) + " in use, limit " +
                          std::to_string(open_files_limit()) +
-                         "); lower --threads, or raise the limits (ulimit -n, ulimit -u)");
+                         "); lower the thread count (`urls.threads`), or raise the limits (ulimit -n, ulimit -u)");
     }
     std::uniform_real_distribution<double> jitter(0.5, 1.5);
     const double wait = std::min(resource_backoff_first * std::ldexp(1.0, std::min(waits_ - 1, 30)),
@@ -665,7 +665,7 @@ void UrlChecker::check_stream(const Source& next,
         try {
           workers.emplace_back(work);
         } catch (const std::system_error& error) {  // e.g. RLIMIT_NPROC: never fewer, silently
-          throw_thread_start_failure("URL stage", workers.size() + 1,
+          throw_thread_start_failure(kUrlThreads, workers.size() + 1,
                                      static_cast<std::size_t>(options_.threads), error);
         }
       }

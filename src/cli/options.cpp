@@ -162,7 +162,7 @@ void add_url_options(CLI::App& urls, UrlCliOptions& o) {
       ->required();
   urls.add_option("-t,--threads", o.url.threads, "concurrent requests per rank")
       ->capture_default_str();
-  urls.add_option("--timeout", o.url.timeout, "seconds per attempt (also ends slow-drip bodies)")
+  urls.add_option("--timeout", o.url.timeout, "seconds per attempt: connect, request, status and headers")
       ->capture_default_str();
   urls.add_option("--retries", o.url.retries,
                   "extra attempts for transient failures (429, 502-504, connection errors)")

@@ -84,7 +84,7 @@ std::vector<Word> split_template(std::string_view cmd) {
     in_word = false;
   };
   const auto fail = [&](const std::string& why) {
-    return UsageError("--arg cmd=" + std::string(cmd) + ": " + why);
+    return UsageError("args", "cmd=" + std::string(cmd), why);
   };
   for (std::size_t i = 0; i < cmd.size();) {
     const char c = cmd[i];
@@ -212,7 +212,7 @@ std::vector<std::string> build_argv(std::string_view cmd, bool shell, std::strin
       }
     }
     if (script.find_first_not_of(" \t\n") == std::string::npos) {
-      throw UsageError("--arg cmd=" + std::string(cmd) + ": empty command");
+      throw UsageError("args", "cmd=" + std::string(cmd), "empty command");
     }
     if (!used) script += " " + shell_quote(item);
     return {"/bin/sh", "-c", script};
@@ -239,8 +239,8 @@ std::vector<std::string> parse_columns(const std::string& text) {
     const auto e = name.find_last_not_of(" \t");
     name = b == std::string::npos ? std::string() : name.substr(b, e - b + 1);
     if (name.empty()) {
-      throw UsageError("--arg columns=" + text +
-                       ": expected comma-separated column names, e.g. a,b");
+      throw UsageError("args", "columns=" + text,
+                       "expected comma-separated column names, e.g. a,b");
     }
     out.push_back(std::move(name));
     if (comma == std::string::npos) break;
@@ -655,12 +655,15 @@ class Exec final : public BasicKernel {
   [[nodiscard]] std::vector<std::string> output_columns(const BoundArgs& args) const override {
     const std::string& cmd = args.get_string("cmd");
     if (cmd.find_first_not_of(" \t\n") == std::string::npos) {
-      throw UsageError(
-          "--kernel exec needs a command: --arg cmd='./program --x {}' ({} is the item, {#} its "
-          "row)");
+      throw UsageError("args", "cmd=",
+                       "kernel exec needs a command, e.g. cmd='./program --x {}' ({} is the "
+                       "item, {#} its row)");
     }
     if (!args.get_bool("shell")) (void)split_template(cmd);  // quoting errors: exit 2 up front
-    if (args.get_double("grace") < 0) throw UsageError("--arg grace must not be negative");
+    if (args.get_double("grace") < 0) {
+      throw UsageError("args", "grace=" + std::to_string(args.get_double("grace")),
+                       "must not be negative");
+    }
     const std::string& cols = args.get_string("columns");
     return cols.empty() ? columns() : parse_columns(cols);
   }

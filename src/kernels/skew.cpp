@@ -86,13 +86,17 @@ class Skew final : public BasicKernel {
   std::vector<std::string> output_columns(const BoundArgs& args) const override {
     const auto& profile = args.get_string("profile");
     if (std::find(kProfiles.begin(), kProfiles.end(), profile) == kProfiles.end()) {
-      throw UsageError("--arg profile=" + profile +
-                       ": unknown profile (kernel skew takes: " + profile_list() + ")");
+      throw UsageError("args", "profile=" + profile,
+                       "unknown profile (kernel skew takes: " + profile_list() + ")");
     }
-    if (args.get_int("n") < 1) throw UsageError("--arg n: must be at least 1 (items per period)");
+    if (args.get_int("n") < 1) {
+      throw UsageError("args", "n=" + std::to_string(args.get_int("n")),
+                       "must be at least 1 (items per period)");
+    }
     const double mean = args.get_double("mean");
     if (!(mean >= 0) || !std::isfinite(mean)) {
-      throw UsageError("--arg mean: must be a finite number of seconds, at least 0");
+      throw UsageError("args", "mean=" + std::to_string(mean),
+                       "must be a finite number of seconds, at least 0");
     }
     return columns();
   }

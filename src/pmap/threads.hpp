@@ -36,24 +36,32 @@ int affinity_cores();
 /// ensure_threads() checks these too.
 inline constexpr int kHelperThreads = 4;
 
+/// Whose threads: the stage named in messages and the job field that sets its thread count.
+struct ThreadUse {
+  std::string_view stage;
+  std::string_view field;
+};
+inline constexpr ThreadUse kComputeThreads{"compute stage", "threads"};
+inline constexpr ThreadUse kUrlThreads{"URL stage", "urls.threads"};
+
 /// The message for a thread that could not start, e.g. "URL stage: cannot start
 /// thread 513 of 1500: Resource temporarily unavailable (this user may run 512 processes and
-/// threads, ulimit -u); lower the thread count or raise the limit".
-[[nodiscard]] std::string thread_start_failure(std::string_view stage, std::size_t index,
+/// threads, ulimit -u); lower the thread count (`urls.threads`) or raise the limit".
+[[nodiscard]] std::string thread_start_failure(ThreadUse use, std::size_t index,
                                                std::size_t wanted, const std::system_error& error);
 /// Throws pmap::RuntimeError(thread_start_failure(...)).
-[[noreturn]] void throw_thread_start_failure(std::string_view stage, std::size_t index,
-                                             std::size_t wanted, const std::system_error& error);
+[[noreturn]] void throw_thread_start_failure(ThreadUse use, std::size_t index, std::size_t wanted,
+                                             const std::system_error& error);
 
 /// Nonempty when `threads` + kHelperThreads threads cannot run at once in this process now
 /// (they are started, held until all run, then joined): the message of
 /// throw_thread_start_failure. Cheap when RLIMIT_NPROC is unlimited (nothing is started).
-[[nodiscard]] std::string probe_threads(int threads, std::string_view stage);
+[[nodiscard]] std::string probe_threads(int threads, ThreadUse use);
 
 /// probe_threads() on every rank of `comm` (collective): if any rank cannot start its threads,
 /// every rank throws pmap::RuntimeError with the first such rank's message, before any work
 /// starts (OpenMP would otherwise end the process from inside the parallel region).
-///   pmap::ensure_threads(comm, threads, "compute stage");
-void ensure_threads(MPI_Comm comm, int threads, std::string_view stage);
+///   pmap::ensure_threads(comm, threads, pmap::kComputeThreads);
+void ensure_threads(MPI_Comm comm, int threads, ThreadUse use);
 
 }  // namespace pmap

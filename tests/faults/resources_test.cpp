@@ -142,6 +142,7 @@ TEST(Threads, ComputeThreadsThatCannotStartAreAClearError) {
     EXPECT_NE(line.find("compute stage: cannot start thread"), std::string::npos) << line;
     EXPECT_NE(line.find("of 36"), std::string::npos) << "32 workers + helpers: " << line;
     EXPECT_NE(line.find("Resource temporarily unavailable"), std::string::npos) << line;
+    EXPECT_NE(line.find("lower the thread count (--threads)"), std::string::npos) << line;
     EXPECT_FALSE(fs::exists(dir.file("t.h5"))) << where << ": a file was written";
   }
 }
@@ -160,6 +161,7 @@ TEST(Threads, UrlThreadsThatCannotStartAreAClearError) {
   const std::string line = error_line(f);
   EXPECT_NE(line.find("URL stage: cannot start thread"), std::string::npos) << line;
   EXPECT_NE(line.find("of 64"), std::string::npos) << line;
+  EXPECT_NE(line.find("lower the thread count (--threads)"), std::string::npos) << line;
 }
 
 }  // namespace

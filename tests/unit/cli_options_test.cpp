@@ -209,6 +209,10 @@ TEST(CliMessages, TheCliValidatesItsOwnOptionsInFlags) {
             "--item-timeout -2: must not be negative");
   EXPECT_EQ(usage_message({"run", "--deadline", "0"}), "--deadline 0: must be positive");
   EXPECT_EQ(usage_message({"run", "--threads", "0"}), "--threads 0: must be at least 1");
+  EXPECT_EQ(usage_message({"run", "--progress", "fast"}),
+            "--progress fast: use auto, bar, log or none");
+  EXPECT_EQ(usage_message({"run", "--schedule", "random"}),
+            "--schedule random: unknown schedule (use static, cyclic, dynamic or guided)");
   EXPECT_EQ(usage_message({"run", "--chunk", "0"}),
             "--chunk 0: expected a positive number of items or auto");
   EXPECT_EQ(usage_message({"run", "--max-failures", "5x"}),

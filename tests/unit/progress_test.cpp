@@ -186,12 +186,12 @@ TEST(ParseProgress, Modes) {
 }
 
 TEST(ParseProgress, Errors) {
-  PMAP_EXPECT_THROW_MSG((void)pmap::parse_progress("fast"), pmap::UsageError, "--progress fast",
+  PMAP_EXPECT_THROW_MSG((void)pmap::parse_progress("fast"), pmap::UsageError, "progress fast",
                         "auto, bar, log or none");
-  PMAP_EXPECT_THROW_MSG((void)pmap::parse_progress(""), pmap::UsageError, "--progress ",
+  PMAP_EXPECT_THROW_MSG((void)pmap::parse_progress(""), pmap::UsageError, "progress: ",
                         "auto, bar, log or none");
-  PMAP_EXPECT_THROW_MSG((void)pmap::parse_progress("BAR"), pmap::UsageError, "--progress BAR");
-  PMAP_EXPECT_THROW_MSG((void)pmap::parse_progress("bar "), pmap::UsageError, "--progress bar ");
+  PMAP_EXPECT_THROW_MSG((void)pmap::parse_progress("BAR"), pmap::UsageError, "progress BAR");
+  PMAP_EXPECT_THROW_MSG((void)pmap::parse_progress("bar "), pmap::UsageError, "progress bar ");
 }
 
 // --- Progress -----------------------------------------------------------------------------------

@@ -179,10 +179,10 @@ TEST(ResolveThreads, BadOmpIsReportedEvenWhenSlurmIsFine) {
 }
 
 TEST(ResolveThreads, BadCliValue) {
-  PMAP_EXPECT_THROW_MSG((void)pmap::resolve_threads(0, 2, 1, kEmptyEnv), UsageError, "--threads 0",
+  PMAP_EXPECT_THROW_MSG((void)pmap::resolve_threads(0, 2, 1, kEmptyEnv), UsageError, "threads 0",
                         "at least 1");
   PMAP_EXPECT_THROW_MSG((void)pmap::resolve_threads(-3, 2, 1, kEmptyEnv), UsageError,
-                        "--threads -3", "at least 1");
+                        "threads -3", "at least 1");
 }
 
 TEST(ResolveThreads, DefaultGetenvReadsTheProcessEnvironment) {
