@@ -194,22 +194,36 @@ class PluginKernel final : public Kernel {
 
 }  // namespace
 
-OpenedPlugin open_plugin(const std::string& path) {
-  const auto fail = [&](const std::string& why) { return UsageError("plugin", path, why); };
+namespace {
+
+UsageError plugin_error(const std::string& path, const std::string& why) {
+  return UsageError("plugin", path, why);
+}
+
+/// dlopen()s the file at `path` (a bare name is taken from the current directory).
+std::shared_ptr<Library> load_library(const std::string& path) {
   // A name without a slash would be searched in the library path, not here: make it a path.
   std::string where = path;
   std::error_code ec;
   if (path.find('/') == std::string::npos && std::filesystem::exists(path, ec)) where = "./" + path;
-  if (!std::filesystem::exists(where, ec)) throw fail("no such file");
-  if (std::filesystem::is_directory(where, ec)) throw fail("is a directory, not a shared library");
+  if (!std::filesystem::exists(where, ec)) throw plugin_error(path, "no such file");
+  if (std::filesystem::is_directory(where, ec)) {
+    throw plugin_error(path, "is a directory, not a shared library");
+  }
   dlerror();
   void* handle = dlopen(where.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (handle == nullptr) throw fail("cannot load it as a shared library: " + dl_error());
-  auto lib = std::make_shared<Library>(handle);
+  if (handle == nullptr) {
+    throw plugin_error(path, "cannot load it as a shared library: " + dl_error());
+  }
+  return std::make_shared<Library>(handle);
+}
 
+/// The library's pmap_plugin, after checking its ABI version, its init function and its size.
+const pmap_plugin& checked_plugin(const std::string& path, Library& lib) {
+  const auto fail = [&](const std::string& why) { return plugin_error(path, why); };
   dlerror();
   auto* version_fn =
-      reinterpret_cast<pmap_plugin_abi_version_fn>(lib->symbol(PMAP_PLUGIN_ABI_VERSION_SYMBOL));
+      reinterpret_cast<pmap_plugin_abi_version_fn>(lib.symbol(PMAP_PLUGIN_ABI_VERSION_SYMBOL));
   if (version_fn == nullptr) {
     throw fail(std::string("not a pmap plugin: missing symbol ") + PMAP_PLUGIN_ABI_VERSION_SYMBOL +
                " (a plugin includes <pmap/plugin_abi.h> and uses "
@@ -221,7 +235,7 @@ OpenedPlugin open_plugin(const std::string& path) {
                std::to_string(version) + ", this pmap " + abi_text() +
                ": rebuild the plugin against this pmap's <pmap/plugin_abi.h>");
   }
-  auto* init_fn = reinterpret_cast<pmap_plugin_init_fn>(lib->symbol(PMAP_PLUGIN_INIT_SYMBOL));
+  auto* init_fn = reinterpret_cast<pmap_plugin_init_fn>(lib.symbol(PMAP_PLUGIN_INIT_SYMBOL));
   if (init_fn == nullptr) {
     throw fail(std::string("missing symbol ") + PMAP_PLUGIN_INIT_SYMBOL +
                " (every plugin exports `const pmap_plugin* pmap_plugin_init(void)`)");
@@ -237,23 +251,32 @@ OpenedPlugin open_plugin(const std::string& path) {
                " bytes, ABI version 1 needs " + std::to_string(sizeof(pmap_plugin)));
   }
   if (p->n_kernels == 0 || p->kernels == nullptr) throw fail("it declares no kernels");
+  return *p;
+}
 
+}  // namespace
+
+OpenedPlugin open_plugin(const std::string& path) {
+  const auto fail = [&](const std::string& why) { return plugin_error(path, why); };
+  auto lib = load_library(path);
+  const pmap_plugin& p = checked_plugin(path, *lib);
   OpenedPlugin out;
   out.path = path;
-  out.name = p->name != nullptr ? p->name : "";
-  out.version = p->version != nullptr ? p->version : "";
+  out.name = p.name != nullptr ? p.name : "";
+  out.version = p.version != nullptr ? p.version : "";
   const std::string origin =
       std::filesystem::path(path).filename().string() +
       (out.name.empty() ? std::string() : ": " + out.name + " " + out.version);
-  for (std::size_t i = 0; i < p->n_kernels; ++i) {
-    const pmap_kernel_def& def = p->kernels[i];
+  for (std::size_t i = 0; i < p.n_kernels; ++i) {
+    const pmap_kernel_def& def = p.kernels[i];
     const std::string label = valid_name(def.name) ? "kernel " + std::string(def.name)
                                                    : "kernel #" + std::to_string(i + 1);
     if (!valid_name(def.name)) throw fail(label + " has no valid name ([A-Za-z0-9_.-]+)");
     if (def.run == nullptr) throw fail(label + " has no run function");
     if (def.n_columns == 0 || def.columns == nullptr) throw fail(label + " declares no columns");
-    if (def.n_args > 0 && def.args == nullptr)
+    if (def.n_args > 0 && def.args == nullptr) {
       throw fail(label + " declares arguments but no array");
+    }
     for (const auto& k : out.kernels) {
       if (k->name() == def.name) throw fail(label + " is declared twice");
     }
