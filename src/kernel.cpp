@@ -214,6 +214,10 @@ BoundArgs bind_args(const Kernel& kernel, const std::vector<std::string>& assign
     for (const auto& s : kernel.arguments()) {
       if (s.name == key) spec = &s;
     }
+    if (spec == nullptr && kernel.takes_any_argument()) {
+      bound.set(key, text);
+      continue;
+    }
     if (spec == nullptr) {
       throw UsageError("args", a,
                        "kernel " + std::string(kernel.name()) + " has no argument '" + key +
