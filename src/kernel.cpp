@@ -140,6 +140,7 @@ const std::vector<std::unique_ptr<Kernel>>& builtin_kernels() {
     k.push_back(kernels::make_mandelbrot());
     k.push_back(kernels::make_skew());
     k.push_back(kernels::make_exec());
+    k.push_back(kernels::make_worker());
     return k;
   }();
   return kernels;
