@@ -139,10 +139,10 @@ void ComputeStage::start_runners(MPI_Comm comm) {
   agree_on_first_error(comm, error);
 }
 
-/// Ends the batch runners of this rank at once (a worker process each).
+/// Tells the batch runners of this rank that the work is over, all at once: worker processes
+/// end while the rank reduces and writes; the stage's destructor waits for them (briefly).
 void ComputeStage::stop_runners() noexcept {
   for (auto& r : runners_) r->begin_shutdown();
-  runners_.clear();
 }
 
 /// What identifies the job: --resume refuses a file written by another one.

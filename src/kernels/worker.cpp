@@ -9,7 +9,9 @@
 // the worker over its stdin, many in flight, and results come back over its stdout in the line
 // protocol of docs/worker-protocol.md. Every --arg the kernel does not declare is passed on to
 // the function. The workers run without the MPI launcher's variables, in process groups of their
-// own, and die with pmap (detail::spawn).
+// own, and die with pmap (detail::spawn). pmap's Python helper is on their PYTHONPATH.
+#include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +27,33 @@
 
 namespace pmap::kernels {
 namespace {
+
+/// The directory of pmap's Python helper beside the running program: build/python in a build
+/// tree, PREFIX/share/pmap/python when installed; empty when neither holds pmap_worker.py.
+std::string helper_dir() {
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return {};
+  const auto bin = exe.parent_path();
+  for (const auto& dir : {bin / "python", bin.parent_path() / "share" / "pmap" / "python"}) {
+    if (std::filesystem::exists(dir / "pmap_worker.py", ec)) return dir.string();
+  }
+  return {};
+}
+
+/// PYTHONPATH for the workers: the user's, then pmap's helper (so `python3 -m pmap_worker`
+/// works without setting anything, under any launcher); empty: leave it as it is.
+std::vector<std::string> python_path() {
+  const std::string dir = helper_dir();
+  if (dir.empty()) return {};
+  const char* now = std::getenv("PYTHONPATH");
+  const std::string current = now != nullptr ? now : "";
+  std::string padded(1, ':');
+  padded += current;
+  padded += ':';
+  if (padded.find(':' + dir + ':') != std::string::npos) return {};
+  return {"PYTHONPATH=" + (current.empty() ? dir : current + ":" + dir)};
+}
 
 /// The kernel's own arguments; every other --arg goes to the function.
 std::vector<ArgSpec> worker_arguments() {
@@ -110,7 +139,7 @@ class Worker final : public BasicKernel {
   [[nodiscard]] detail::WorkerSpec make_spec(const BoundArgs& args, bool input_items) const {
     detail::WorkerSpec spec;
     spec.argv = command(args);
-    spec.env = detail::child_environment(args.get_bool("mpi_env"), {});
+    spec.env = detail::child_environment(args.get_bool("mpi_env"), python_path());
     const auto columns = output_columns(args);
     std::vector<std::pair<std::string, std::string>> passed;
     for (const auto& [name, value] : args.values()) {

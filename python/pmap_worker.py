@@ -1,0 +1,248 @@
+"""Run a plain Python function as a pmap worker, with nothing but the standard library.
+
+    pmap run --kernel worker --arg cmd='python3 -m pmap_worker mymodule:myfunction' \
+             --arg columns=x,y --arg y=3 --range 1:11
+
+pmap starts one such process per worker thread of every rank and streams it items; this module
+speaks pmap's worker protocol (docs/worker-protocol.md) on the process's stdin and stdout and
+calls ``myfunction(item, **args)`` for each item:
+
+* the item is an ``int`` for ``--range``; an ``--input`` line, and every ``--arg`` value that
+  is not one of the worker kernel's own (cmd, shell, columns, window, start_timeout, mpi_env),
+  is converted like a literal: ``int`` if it reads as one, else ``float``, else ``True``/
+  ``False`` for true/false (any case), else the text itself;
+* the function returns a number (one column), a tuple or list of numbers (one per column, in
+  order) or a dict of numbers keyed by the column names (``--arg columns=x,y``);
+* an exception fails that item (status 1, ``TypeName: message (file:line)`` in
+  ``/compute/errors``) and the worker goes on with the next one.
+
+``module`` is imported the way ``python3 -m`` finds modules: from the current directory first,
+then PYTHONPATH. The module is imported and the function's signature checked against the
+arguments before the worker says it is ready, so an import error or an unknown keyword stops
+the run before anything is written, with the traceback in pmap's message. Whatever the function
+prints goes to stderr: stdout carries the protocol only.
+
+A script can also serve one of its functions itself (``cmd='python3 myscript.py'``)::
+
+    if __name__ == "__main__":
+        pmap_worker.serve(compute_x)
+"""
+
+import importlib
+import inspect
+import os
+import sys
+import time
+import traceback
+
+PROTOCOL = "pmap-worker"
+VERSION = "1"
+
+_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+_UNESCAPES = {"t": "\t", "n": "\n", "r": "\r"}
+
+
+def escape(text):
+    """A protocol field: backslash, tab, line feed and carriage return escaped."""
+    if not any(c in text for c in "\\\t\n\r"):
+        return text
+    return "".join(_ESCAPES.get(c, c) for c in text)
+
+
+def unescape(field):
+    """The text of a protocol field."""
+    if "\\" not in field:
+        return field
+    out, i = [], 0
+    while i < len(field):
+        c = field[i]
+        if c == "\\" and i + 1 < len(field):
+            i += 1
+            c = _UNESCAPES.get(field[i], field[i])
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def convert(text):
+    """An input line or an --arg value as the literal it reads as (int, float, bool or text)."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    return text
+
+
+def values_of(result, columns):
+    """The function's result as the protocol's value fields, or raises TypeError/ValueError."""
+    k = len(columns)
+    if isinstance(result, dict):
+        missing = [c for c in columns if c not in result]
+        extra = [key for key in result if key not in columns]
+        if missing or extra:
+            raise ValueError(
+                "returned a dict with keys %s, the columns are %s (--arg columns=...)"
+                % (sorted(map(str, result)), list(columns)))
+        items = [result[c] for c in columns]
+    elif isinstance(result, (tuple, list)):
+        items = list(result)
+    elif isinstance(result, (int, float)) or hasattr(result, "__float__"):
+        items = [result]
+    else:
+        raise TypeError("returned %s, expected a number, a tuple of numbers or a dict of numbers"
+                        % type(result).__name__)
+    if len(items) != k:
+        raise ValueError("returned %d value%s, the columns are %s (--arg columns=...)"
+                         % (len(items), "" if len(items) == 1 else "s", list(columns)))
+    return "\t".join(repr(float(v)) if type(v) is not int else repr(v) for v in items)
+
+
+def describe(error):
+    """'TypeName: message (file:line)' of an exception, at the innermost frame."""
+    text = "%s: %s" % (type(error).__name__, error)
+    frames = traceback.extract_tb(error.__traceback__)
+    if frames:
+        last = frames[-1]
+        text += " (%s:%d)" % (os.path.basename(last.filename), last.lineno)
+    return text
+
+
+class _Channel:
+    """The protocol's stdin and stdout; stdout is kept for it and fd 1 becomes stderr."""
+
+    def __init__(self):
+        self.infd = 0
+        self.outfd = os.dup(1)
+        os.dup2(2, 1)  # prints, even from C code, go to stderr
+        sys.stdout = sys.stderr
+        self.pending = ""
+
+    def lines(self):
+        """Yields input lines as they come; None whenever no complete line is left (the moment
+        to send what is buffered, before the read that may wait)."""
+        while True:
+            chunk = os.read(self.infd, 1 << 16)
+            if not chunk:
+                return
+            data = self.pending + chunk.decode("utf-8", "surrogateescape")
+            lines = data.split("\n")
+            self.pending = lines.pop()
+            yield from lines
+            yield None
+
+    def write(self, text):
+        data = text.encode("utf-8", "surrogateescape")
+        while data:
+            n = os.write(self.outfd, data)
+            data = data[n:]
+
+
+def _header(lines):
+    """Reads the header up to 'end': (columns, args, input_items)."""
+    columns, args, input_items = ["value"], {}, False
+    for line in lines:
+        if line is None:
+            continue
+        fields = line.split("\t")
+        if fields[0] == PROTOCOL and (len(fields) < 2 or fields[1] != VERSION):
+            sys.exit("pmap_worker: pmap speaks protocol %s, this module %s"
+                     % (fields[1:2], VERSION))
+        if fields[0] == "columns":
+            columns = [unescape(f) for f in fields[1:]]
+        elif fields[0] == "arg" and len(fields) >= 3:
+            args[unescape(fields[1])] = convert(unescape(fields[2]))
+        elif fields[0] == "items":
+            input_items = fields[1:2] == ["input"]
+        elif fields[0] == "end":
+            return columns, args, input_items
+    sys.exit("pmap_worker: input ended inside the header")
+
+
+def _check_call(fn, args):
+    """Exits (status 2, message on stderr) when fn cannot take an item and these arguments."""
+    try:
+        inspect.signature(fn).bind(0, **args)
+    except TypeError as error:
+        sys.exit("pmap_worker: %s(item, %s) cannot be called: %s" % (
+            getattr(fn, "__name__", fn),
+            ", ".join("%s=%r" % kv for kv in args.items()), error))
+    except ValueError:  # no signature (a builtin): let the calls say
+        pass
+
+
+def serve(fn, flush_seconds=0.01, flush_count=512):
+    """Serves `fn` on stdin/stdout until pmap closes stdin. Answers are sent in groups: when no
+    input is left to read, every `flush_count` answers, or once the oldest waited
+    `flush_seconds` (pmap replays items one at a time when a worker dies holding answers)."""
+    channel = _Channel()
+    lines = channel.lines()
+    columns, args, input_items = _header(lines)
+    _check_call(fn, args)
+    channel.write("%s\t%s\tpython %s\n" % (PROTOCOL, VERSION, sys.version.split()[0]))
+    out, since = [], 0.0
+    clock = time.monotonic
+    for line in lines:
+        if line is None:
+            if out:
+                channel.write("".join(out))
+                out = []
+            continue
+        kind, row, text = line.split("\t", 2)
+        if kind != "item":
+            continue
+        item = convert(unescape(text)) if input_items else int(text)
+        try:
+            answer = "ok\t%s\t%s\n" % (row, values_of(fn(item, **args), columns))
+        except Exception as error:  # the item's failure, not the worker's
+            answer = "error\t%s\t%s\n" % (row, escape(describe(error)))
+        if not out:
+            since = clock()
+        out.append(answer)
+        if len(out) >= flush_count or clock() - since >= flush_seconds:
+            channel.write("".join(out))
+            out = []
+    if out:
+        channel.write("".join(out))
+
+
+def load(spec):
+    """The function named by 'module:function' (the function may be dotted: 'mod:Class.f')."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        sys.exit("pmap_worker: expected module:function, got %r" % spec)
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    obj = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    if not callable(obj):
+        sys.exit("pmap_worker: %s is not callable" % spec)
+    return obj
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1 or argv[0] in ("-h", "--help"):
+        print(__doc__, file=sys.stderr)
+        return 2
+    try:
+        fn = load(argv[0])
+    except (ImportError, AttributeError):
+        traceback.print_exc()
+        return 2
+    try:
+        serve(fn)
+    except BrokenPipeError:  # pmap is gone
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
