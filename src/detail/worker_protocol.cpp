@@ -107,6 +107,7 @@ void append_item(std::string& out, const Item& item) {
 }
 
 bool is_handshake(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   const auto f = split_fields(line);
   return f.size() >= 2 && f[0] == kName && f[1] == std::to_string(kVersion);
 }
