@@ -39,6 +39,7 @@ using pmap::test::Args;
 using pmap::test::describe;
 using pmap::test::kMpiEnv;
 using pmap::test::mpi_cmd;
+using pmap::test::read_errors;
 using pmap::test::pmap_cmd;
 
 std::vector<std::string> lines_of(const std::string& text) {
@@ -126,36 +127,6 @@ std::vector<std::string> read_strings_attr(const std::string& path, const std::s
   pmap::h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
   pmap::h5::Handle o(H5Oopen(file.get(), object.c_str(), H5P_DEFAULT), "open " + object);
   return pmap::h5::read_attr_strings(o.get(), attr);
-}
-
-struct ErrorRow {
-  std::int64_t item = 0;
-  std::string message;
-};
-
-/// The (item, message) table /compute/errors.
-std::vector<ErrorRow> read_errors(const std::string& path) {
-  pmap::h5::silence_errors();
-  pmap::h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
-  pmap::h5::Handle d(H5Dopen2(file.get(), "/compute/errors", H5P_DEFAULT), "open errors");
-  pmap::h5::Handle space(H5Dget_space(d.get()), "space");
-  const auto n = static_cast<std::size_t>(H5Sget_simple_extent_npoints(space.get()));
-  struct Row {
-    std::int64_t item;
-    char* message;
-  };
-  pmap::h5::Handle str = pmap::h5::vlen_string_type();
-  pmap::h5::Handle type(H5Tcreate(H5T_COMPOUND, sizeof(Row)), "compound");
-  pmap::h5::check(H5Tinsert(type.get(), "item", HOFFSET(Row, item), H5T_NATIVE_INT64), "insert");
-  pmap::h5::check(H5Tinsert(type.get(), "message", HOFFSET(Row, message), str.get()), "insert");
-  std::vector<Row> rows(n);
-  std::vector<ErrorRow> out;
-  if (n == 0) return out;
-  pmap::h5::check(H5Dread(d.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()),
-                  "read errors");
-  for (const auto& r : rows) out.push_back({r.item, r.message ? r.message : ""});
-  H5Dvlen_reclaim(type.get(), space.get(), H5P_DEFAULT, rows.data());
-  return out;
 }
 
 /// The `items` column of /compute/ranks (read by field name from the compound table).

@@ -3,6 +3,7 @@
 
 #include <hdf5.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,37 @@ inline double read_double_attr(const std::string& path, const std::string& objec
   h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
   h5::Handle o(H5Oopen(file.get(), object.c_str(), H5P_DEFAULT), "open " + object);
   return h5::read_attr_double(o.get(), attr);
+}
+
+/// A row of /compute/errors.
+struct ErrorRow {
+  std::int64_t item = 0;
+  std::string message;
+};
+
+/// The (item, message) table /compute/errors.
+inline std::vector<ErrorRow> read_errors(const std::string& path) {
+  h5::silence_errors();
+  h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
+  h5::Handle d(H5Dopen2(file.get(), "/compute/errors", H5P_DEFAULT), "open errors");
+  h5::Handle space(H5Dget_space(d.get()), "space");
+  const auto n = static_cast<std::size_t>(H5Sget_simple_extent_npoints(space.get()));
+  struct Row {
+    std::int64_t item;
+    char* message;
+  };
+  h5::Handle str = h5::vlen_string_type();
+  h5::Handle type(H5Tcreate(H5T_COMPOUND, sizeof(Row)), "compound");
+  h5::check(H5Tinsert(type.get(), "item", HOFFSET(Row, item), H5T_NATIVE_INT64), "insert");
+  h5::check(H5Tinsert(type.get(), "message", HOFFSET(Row, message), str.get()), "insert");
+  std::vector<Row> rows(n);
+  std::vector<ErrorRow> out;
+  if (n == 0) return out;
+  h5::check(H5Dread(d.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()),
+                  "read errors");
+  for (const auto& r : rows) out.push_back({r.item, r.message ? r.message : ""});
+  H5Dvlen_reclaim(type.get(), space.get(), H5P_DEFAULT, rows.data());
+  return out;
 }
 
 }  // namespace pmap::test
