@@ -16,6 +16,9 @@ calls ``myfunction(item, **args)`` for each item:
 * an exception fails that item (status 1, ``TypeName: message (file:line)`` in
   ``/compute/errors``) and the worker goes on with the next one.
 
+Answers leave in groups (a run of successes is one line), so that a trivial function costs
+about a microsecond a call.
+
 ``module`` is imported the way ``python3 -m`` finds modules: from the current directory first,
 then PYTHONPATH. The module is imported and the function's signature checked against the
 arguments before the worker says it is ready, so an import error or an unknown keyword stops
@@ -28,8 +31,10 @@ A script can also serve one of its functions itself (``cmd='python3 myscript.py'
         pmap_worker.serve(compute_x)
 """
 
+import functools
 import importlib
 import inspect
+import itertools
 import os
 import sys
 import time
@@ -80,9 +85,8 @@ def convert(text):
     return text
 
 
-def values_of(result, columns):
-    """The function's result as the protocol's value fields, or raises TypeError/ValueError."""
-    k = len(columns)
+def numbers(result, columns):
+    """The function's result as a list of len(columns) numbers, or raises TypeError/ValueError."""
     if isinstance(result, dict):
         missing = [c for c in columns if c not in result]
         extra = [key for key in result if key not in columns]
@@ -92,16 +96,22 @@ def values_of(result, columns):
                 % (sorted(map(str, result)), list(columns)))
         items = [result[c] for c in columns]
     elif isinstance(result, (tuple, list)):
-        items = list(result)
-    elif isinstance(result, (int, float)) or hasattr(result, "__float__"):
-        items = [result]
+        items = result
     else:
-        raise TypeError("returned %s, expected a number, a tuple of numbers or a dict of numbers"
-                        % type(result).__name__)
-    if len(items) != k:
+        items = (result,)
+    if len(items) != len(columns):
         raise ValueError("returned %d value%s, the columns are %s (--arg columns=...)"
                          % (len(items), "" if len(items) == 1 else "s", list(columns)))
-    return "\t".join(repr(float(v)) if type(v) is not int else repr(v) for v in items)
+    out = []
+    for v in items:
+        if type(v) is float or type(v) is int:
+            out.append(v)
+        elif isinstance(v, (str, bytes)) or not hasattr(v, "__float__"):
+            raise TypeError("returned %r, expected a number, a tuple of numbers or a dict of "
+                            "numbers" % (result,))
+        else:
+            out.append(float(v))  # bool, numpy scalars, Decimal, Fraction
+    return out
 
 
 def describe(error):
@@ -124,18 +134,15 @@ class _Channel:
         sys.stdout = sys.stderr
         self.pending = ""
 
-    def lines(self):
-        """Yields input lines as they come; None whenever no complete line is left (the moment
-        to send what is buffered, before the read that may wait)."""
+    def blocks(self):
+        """Yields the complete input lines of each read, as a list."""
         while True:
             chunk = os.read(self.infd, 1 << 16)
             if not chunk:
                 return
-            data = self.pending + chunk.decode("utf-8", "surrogateescape")
-            lines = data.split("\n")
+            lines = (self.pending + chunk.decode("utf-8", "surrogateescape")).split("\n")
             self.pending = lines.pop()
-            yield from lines
-            yield None
+            yield lines
 
     def write(self, text):
         data = text.encode("utf-8", "surrogateescape")
@@ -144,24 +151,76 @@ class _Channel:
             data = data[n:]
 
 
-def _header(lines):
-    """Reads the header up to 'end': (columns, args, input_items)."""
+class _Answers:
+    """Answers waiting to be sent: a run of successes on consecutive rows becomes one "oks"
+    line. They leave when the input runs dry, every `flush_count` values, or once
+    `flush_seconds` passed since the last send (checked after each item)."""
+
+    def __init__(self, channel, columns, flush_seconds, flush_count):
+        self.channel, self.columns, self.k = channel, columns, len(columns)
+        self.flush_seconds, self.flush_count = flush_seconds, flush_count
+        self.lines, self.values, self.first_row = [], [], 0
+        self.since = time.monotonic()
+
+    def close_run(self):
+        if self.values:
+            n = len(self.values) // self.k
+            self.lines.append("oks\t%d\t%d\t%s\n" % (
+                self.first_row, n, "\t".join(map(repr, self.values))))
+            self.values = []
+
+    def flush(self):
+        self.close_run()
+        if self.lines:
+            self.channel.write("".join(self.lines))
+            self.lines = []
+        self.since = time.monotonic()
+
+    def run(self, call, xs, row):
+        """Calls `call` on each item of xs (at rows row, row + 1, ...) and keeps the answers."""
+        k, columns, clock = self.k, self.columns, time.monotonic
+        single = k == 1
+        if self.values and self.first_row + len(self.values) // k != row:
+            self.close_run()
+        if not self.values:
+            self.first_row = row
+        values = self.values
+        for x in xs:
+            try:
+                r = call(x)
+                if single and (type(r) is int or type(r) is float):
+                    values.append(r)
+                else:
+                    values.extend(numbers(r, columns))
+            except Exception as error:  # the item's failure, not the worker's
+                bad_row = self.first_row + len(values) // k
+                self.close_run()
+                self.lines.append("error\t%d\t%s\n" % (bad_row, escape(describe(error))))
+                values, self.first_row = self.values, bad_row + 1
+                continue
+            if clock() - self.since >= self.flush_seconds or len(values) >= self.flush_count:
+                next_row = self.first_row + len(values) // k
+                self.flush()
+                values, self.first_row = self.values, next_row
+
+
+def _header(blocks):
+    """Reads the header up to 'end': (columns, args, input_items, lines read after it)."""
     columns, args, input_items = ["value"], {}, False
-    for line in lines:
-        if line is None:
-            continue
-        fields = line.split("\t")
-        if fields[0] == PROTOCOL and (len(fields) < 2 or fields[1] != VERSION):
-            sys.exit("pmap_worker: pmap speaks protocol %s, this module %s"
-                     % (fields[1:2], VERSION))
-        if fields[0] == "columns":
-            columns = [unescape(f) for f in fields[1:]]
-        elif fields[0] == "arg" and len(fields) >= 3:
-            args[unescape(fields[1])] = convert(unescape(fields[2]))
-        elif fields[0] == "items":
-            input_items = fields[1:2] == ["input"]
-        elif fields[0] == "end":
-            return columns, args, input_items
+    for block in blocks:
+        for i, line in enumerate(block):
+            fields = line.split("\t")
+            if fields[0] == PROTOCOL and (len(fields) < 2 or fields[1] != VERSION):
+                sys.exit("pmap_worker: pmap speaks protocol %s, this module %s"
+                         % (fields[1:2], VERSION))
+            if fields[0] == "columns":
+                columns = [unescape(f) for f in fields[1:]]
+            elif fields[0] == "arg" and len(fields) >= 3:
+                args[unescape(fields[1])] = convert(unescape(fields[2]))
+            elif fields[0] == "items":
+                input_items = fields[1:2] == ["input"]
+            elif fields[0] == "end":
+                return columns, args, input_items, block[i + 1:]
     sys.exit("pmap_worker: input ended inside the header")
 
 
@@ -177,39 +236,30 @@ def _check_call(fn, args):
         pass
 
 
-def serve(fn, flush_seconds=0.01, flush_count=512):
+def serve(fn, flush_seconds=0.01, flush_count=4096):
     """Serves `fn` on stdin/stdout until pmap closes stdin. Answers are sent in groups: when no
-    input is left to read, every `flush_count` answers, or once the oldest waited
-    `flush_seconds` (pmap replays items one at a time when a worker dies holding answers)."""
+    input is left to read, every `flush_count` values, or once `flush_seconds` passed (pmap
+    replays items one at a time when a worker dies holding answers)."""
     channel = _Channel()
-    lines = channel.lines()
-    columns, args, input_items = _header(lines)
+    blocks = channel.blocks()
+    columns, args, input_items, rest = _header(blocks)
     _check_call(fn, args)
-    channel.write("%s\t%s\tpython %s\n" % (PROTOCOL, VERSION, sys.version.split()[0]))
-    out, since = [], 0.0
-    clock = time.monotonic
-    for line in lines:
-        if line is None:
-            if out:
-                channel.write("".join(out))
-                out = []
-            continue
-        kind, row, text = line.split("\t", 2)
-        if kind != "item":
-            continue
-        item = convert(unescape(text)) if input_items else int(text)
-        try:
-            answer = "ok\t%s\t%s\n" % (row, values_of(fn(item, **args), columns))
-        except Exception as error:  # the item's failure, not the worker's
-            answer = "error\t%s\t%s\n" % (row, escape(describe(error)))
-        if not out:
-            since = clock()
-        out.append(answer)
-        if len(out) >= flush_count or clock() - since >= flush_seconds:
-            channel.write("".join(out))
-            out = []
-    if out:
-        channel.write("".join(out))
+    # "ranges": pmap may send many range items in one line.
+    channel.write("%s\t%s\tranges\tpython %s\n" % (PROTOCOL, VERSION, sys.version.split()[0]))
+    call = functools.partial(fn, **args) if args else fn
+    answers = _Answers(channel, columns, flush_seconds, flush_count)
+    for block in itertools.chain([rest], blocks):
+        answers.since = time.monotonic()
+        for line in block:
+            fields = line.split("\t")
+            if fields[0] == "range":
+                row, count, start, step = map(int, fields[1:5])
+                answers.run(call, range(start, start + count * step, step), row)
+            elif fields[0] == "item":
+                text = fields[2]
+                item = convert(unescape(text)) if input_items else int(text)
+                answers.run(call, (item,), int(fields[1]))
+        answers.flush()
 
 
 def load(spec):

@@ -174,7 +174,10 @@ void WorkerProcess::handshake(double timeout, const std::atomic<bool>* stop) {
   const auto t0 = Clock::now();
   while (true) {
     if (const auto line = next_line()) {
-      if (worker_protocol::is_handshake(*line)) return;
+      if (worker_protocol::is_handshake(*line)) {
+        handshake_ = std::string(*line);
+        return;
+      }
       const std::string got = worker_protocol::quote_line(*line);
       throw WorkerFailure("it answered " + got + " instead of the handshake line 'pmap-worker\\t" +
                           std::to_string(worker_protocol::kVersion) + "' (" +
@@ -189,6 +192,10 @@ void WorkerProcess::handshake(double timeout, const std::atomic<bool>* stop) {
       throw WorkerFailure("it ended before its handshake line: " + kill_and_describe());
     }
   }
+}
+
+bool WorkerProcess::offers(std::string_view feature) const {
+  return worker_protocol::offers(handshake_, feature);
 }
 
 std::string WorkerProcess::kill_and_describe() {

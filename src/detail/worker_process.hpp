@@ -40,6 +40,9 @@ class WorkerProcess {
   /// WorkerFailure when it exits, answers something else or stays silent.
   void handshake(double timeout, const std::atomic<bool>* stop);
 
+  /// True when the worker's handshake offered `feature` ("ranges").
+  [[nodiscard]] bool offers(std::string_view feature) const;
+
   /// Queues bytes for the worker's stdin.
   void send(std::string_view bytes) { out_.append(bytes); }
   /// Bytes queued and not yet written.
@@ -75,6 +78,7 @@ class WorkerProcess {
   std::string lines_;  // stdout read, lines not yet taken
   std::size_t lines_at_ = 0;
   Tail err_tail_{4096};
+  std::string handshake_;  // the worker's handshake line
   bool stdout_open_ = true;
   bool exited_ = false;
 };

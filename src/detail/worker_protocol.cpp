@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
 
 namespace pmap::detail::worker_protocol {
 namespace {
@@ -27,10 +28,20 @@ bool parse_row(std::string_view text, std::uint64_t& row) {
 bool parse_number(std::string_view text, double& v) {
   if (text.size() > 1 && text.front() == '+') text.remove_prefix(1);
   const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  return !text.empty() && ec == std::errc() && p == text.data() + text.size();
+  if (text.empty() || p != text.data() + text.size()) return false;
+  if (ec == std::errc::result_out_of_range) {  // 1e999, a huge integer: what strtod makes of it
+    const std::string copy(text);
+    v = std::strtod(copy.c_str(), nullptr);
+    return true;
+  }
+  return ec == std::errc();
 }
 
-Reply bad(std::string why) { return {Reply::Kind::Bad, 0, std::move(why)}; }
+Reply bad(std::string why) {
+  Reply r;
+  r.message = std::move(why);
+  return r;
+}
 
 }  // namespace
 
@@ -106,18 +117,45 @@ void append_item(std::string& out, const Item& item) {
   out += '\n';
 }
 
+void append_range(std::string& out, std::uint64_t row, std::uint64_t count, std::int64_t start,
+                  std::int64_t step) {
+  char num[24];
+  out += "range";
+  for (const std::uint64_t v : {row, count}) {
+    out += '\t';
+    out.append(num, std::to_chars(num, num + sizeof num, v).ptr);
+  }
+  for (const std::int64_t v : {start, step}) {
+    out += '\t';
+    out.append(num, std::to_chars(num, num + sizeof num, v).ptr);
+  }
+  out += '\n';
+}
+
 bool is_handshake(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   const auto f = split_fields(line);
   return f.size() >= 2 && f[0] == kName && f[1] == std::to_string(kVersion);
 }
 
-Reply parse_reply(std::string_view line, std::span<double> values) {
+bool offers(std::string_view line, std::string_view feature) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  const auto f = split_fields(line);
+  for (std::size_t i = 2; i < f.size(); ++i) {
+    if (f[i] == feature) return true;
+  }
+  return false;
+}
+
+Reply parse_reply(std::string_view line, std::span<double> room, std::size_t k) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   const auto f = split_fields(line);
   Reply r;
-  if (f.size() < 2 || (f[0] != "ok" && f[0] != "error") || !parse_row(f[1], r.row)) {
-    return bad("expected 'ok ROW VALUES' or 'error ROW MESSAGE', got " + quote_line(line));
+  const bool many = !f.empty() && f[0] == "oks";
+  if (f.size() < 2 || (f[0] != "ok" && f[0] != "error" && !many) || !parse_row(f[1], r.row) ||
+      (many && (f.size() < 3 || !parse_row(f[2], r.count) || r.count == 0))) {
+    return bad("expected 'ok ROW VALUES', 'oks ROW COUNT VALUES' or 'error ROW MESSAGE', got " +
+               quote_line(line));
   }
   if (f[0] == "error") {
     r.kind = Reply::Kind::Error;
@@ -129,14 +167,20 @@ Reply parse_reply(std::string_view line, std::span<double> values) {
     r.message = message.empty() ? "failed (the worker gave no message)" : std::move(message);
     return r;
   }
-  if (f.size() - 2 != values.size()) {
-    return bad("row " + std::to_string(r.row) + ": " + std::to_string(f.size() - 2) +
-               " values, expected " + std::to_string(values.size()) + " (one per column) in " +
-               quote_line(line));
+  const std::size_t first = many ? 3 : 2;
+  const std::size_t want = r.count * k;
+  if (k > 0 && r.count > room.size() / k) {
+    return bad("row " + std::to_string(r.row) + ": answers " + std::to_string(r.count) +
+               " items, only " + std::to_string(room.size() / k) + " were waiting");
   }
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (!parse_number(f[i + 2], values[i])) {
-      return bad("row " + std::to_string(r.row) + ": " + quote_line(f[i + 2]) +
+  if (f.size() - first != want) {
+    return bad("row " + std::to_string(r.row) + ": " + std::to_string(f.size() - first) +
+               " values, expected " + std::to_string(want) + " (" + std::to_string(k) +
+               " per item) in " + quote_line(line));
+  }
+  for (std::size_t i = 0; i < want; ++i) {
+    if (!parse_number(f[first + i], room[i])) {
+      return bad("row " + std::to_string(r.row) + ": " + quote_line(f[first + i]) +
                  " is not a number");
     }
   }

@@ -1,5 +1,7 @@
 #include "detail/worker_runner.hpp"
 
+#include <algorithm>
+
 #include "detail/worker_protocol.hpp"
 #include "pmap/error.hpp"
 
@@ -63,38 +65,56 @@ void WorkerRunner::restart(const BatchContext& ctx) {
   }
 }
 
-/// Queues items up to the window (one at a time while replaying after a failure).
+/// Queues items up to the window (one at a time while replaying after a failure): range items
+/// as one "range" line to a worker that takes them, else one "item" line each.
 void WorkerRunner::fill(Batch& b) {
-  const std::size_t window = b.sent < b.careful_end ? 1 : spec_->window;
+  const bool careful = b.sent < b.careful_end;
+  const std::size_t window = careful ? 1 : spec_->window;
+  if (b.sent >= b.items.size() || b.sent - b.finished >= window) return;
+  if (b.sent == b.finished) b.held_since = Clock::now();
+  const std::size_t count = std::min(b.items.size() - b.sent, window - (b.sent - b.finished));
   std::string lines;
-  while (b.sent < b.items.size() && b.sent - b.finished < window) {
-    if (b.sent == b.finished) b.held_since = Clock::now();
-    wp::append_item(lines, b.items[b.sent]);
-    ++b.sent;
+  const Item& first = b.items[b.sent];
+  if (!careful && !first.from_input && count > 1 && process_->offers("ranges")) {
+    // The items of a run are consecutive rows of a range: an arithmetic progression.
+    const std::int64_t step = b.items[b.sent + 1].value - first.value;
+    wp::append_range(lines, first.row, count, first.value, step);
+  } else {
+    for (std::size_t i = 0; i < count; ++i) wp::append_item(lines, b.items[b.sent + i]);
   }
-  if (!lines.empty()) process_->send(lines);
+  b.sent += count;
+  process_->send(lines);
 }
 
-/// Hands every complete reply to done(); the answers of one read share its time. Returns what
+/// Hands every complete answer to done(); the answers of one read share its time. Returns what
 /// is wrong when a line breaks the protocol.
 std::optional<std::string> WorkerRunner::take_replies(Batch& b) {
   const std::size_t k = spec_->columns;
   const std::size_t first = b.finished;
   std::vector<std::optional<std::string>> errors;
+  std::optional<std::string> broken;
   while (const auto line = process_->next_line()) {
-    if (b.finished == b.sent) return "a line with no item outstanding: " + wp::quote_line(*line);
     const std::size_t j = b.finished;
-    const auto reply = wp::parse_reply(*line, b.out.subspan(j * k, k));
-    if (reply.kind == wp::Reply::Kind::Bad) return reply.message;
-    if (reply.row != b.items[j].row) {
-      return "an answer for row " + std::to_string(reply.row) + " while row " +
-             std::to_string(b.items[j].row) + " was next";
+    if (j == b.sent) {
+      broken = "a line with no item outstanding: " + wp::quote_line(*line);
+      break;
     }
-    errors.push_back(reply.kind == wp::Reply::Kind::Error ? std::optional(reply.message)
-                                                          : std::nullopt);
-    ++b.finished;
+    const auto reply = wp::parse_reply(*line, b.out.subspan(j * k, (b.sent - j) * k), k);
+    if (reply.kind != wp::Reply::Kind::Bad && reply.row != b.items[j].row) {
+      broken = "an answer for row " + std::to_string(reply.row) + " while row " +
+               std::to_string(b.items[j].row) + " was next";
+    } else if (reply.kind == wp::Reply::Kind::Bad) {
+      broken = reply.message;
+    }
+    if (broken) break;
+    if (reply.kind == wp::Reply::Kind::Error) {
+      errors.emplace_back(reply.message);
+    } else {
+      errors.resize(errors.size() + reply.count);
+    }
+    b.finished += reply.count;
   }
-  if (errors.empty()) return std::nullopt;
+  if (errors.empty()) return broken;
   const double each = seconds_since(b.held_since) / static_cast<double>(errors.size());
   b.held_since = Clock::now();
   for (std::size_t i = 0; i < errors.size(); ++i) {
@@ -104,7 +124,7 @@ std::optional<std::string> WorkerRunner::take_replies(Batch& b) {
       break;
     }
   }
-  return std::nullopt;
+  return broken;
 }
 
 /// The worker failed while it held items (`died`: on its own, else it is killed now); one item

@@ -232,14 +232,31 @@ TEST(Worker, PythonHelperArgumentsColumnsTextAndErrors) {
       "chatty", 60, kEnv);
   ASSERT_EQ(chatty.code, 0) << chatty.what;
   EXPECT_EQ(read_rows(dir.file("w.h5")).value[7], -7.0);
+  // An exception in the middle of a range sent at once: that item only, its neighbours right.
   const Finished fails =
       run(solo_argv(worker_args(python_worker("pyfns:fails_on"),
-                                {"--range", "0:10", "--arg", "bad=4", "--force"})),
+                                {"--range", "0:5000", "--threads", "2", "--arg", "bad=2500",
+                                 "--force"})),
           d, "fails", 60, kEnv);
   ASSERT_EQ(fails.code, 1) << fails.what;
-  EXPECT_EQ(read_rows(dir.file("w.h5")).count(1), 1U);
-  const std::string m = message_of(dir.file("w.h5"), 4);
-  EXPECT_EQ(m.rfind("ValueError: 4 is not welcome (pyfns.py:", 0), 0U) << m;
+  const Rows rf = read_rows(dir.file("w.h5"));
+  EXPECT_EQ(rf.count(1), 1U);
+  EXPECT_EQ(rf.status[2500], 1);
+  EXPECT_EQ(rf.value[2499], 2499.0);
+  EXPECT_EQ(rf.value[2501], 2501.0);
+  const std::string m = message_of(dir.file("w.h5"), 2500);
+  EXPECT_EQ(m.rfind("ValueError: 2500 is not welcome (pyfns.py:", 0), 0U) << m;
+  // Results that are not numbers (text, too many values, None) are the item's failure.
+  const Finished types = run(solo_argv(worker_args(python_worker("pyfns:wrong_types"),
+                                                   {"--range", "0:10", "--force"})),
+                             d, "types", 60, kEnv);
+  ASSERT_EQ(types.code, 1) << types.what;
+  const Rows rt = read_rows(dir.file("w.h5"));
+  EXPECT_EQ(rt.status, (std::vector<std::int8_t>{0, 0, 0, 0, 0, 1, 1, 1, 0, 0}));
+  EXPECT_NE(message_of(dir.file("w.h5"), 5).find("returned '3', expected a number"),
+            std::string::npos);
+  EXPECT_NE(message_of(dir.file("w.h5"), 6).find("returned 2 values, the columns are ['value']"),
+            std::string::npos);
 }
 
 // No worker outlives pmap: not after kill -9 of pmap itself (PR_SET_PDEATHSIG), not after a

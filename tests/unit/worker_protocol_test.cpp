@@ -37,7 +37,30 @@ TEST(WorkerProtocol, HeaderAndItems) {
   EXPECT_EQ(lines, "item\t17\t-42\nitem\t3\ttab\\there\\\\\n");
 }
 
+TEST(WorkerProtocol, RangesAndManyAnswersAtOnce) {
+  std::string line;
+  wp::append_range(line, 40, 3, -7, -2);
+  EXPECT_EQ(line, "range\t40\t3\t-7\t-2\n");
+  std::vector<double> room(6, -1);  // three items of K = 2 waiting
+  auto r = wp::parse_reply("oks\t40\t3\t1\t2\t3\t4\t5\t6", room, 2);
+  EXPECT_EQ(r.kind, Kind::Ok);
+  EXPECT_EQ(r.row, 40U);
+  EXPECT_EQ(r.count, 3U);
+  EXPECT_EQ(room, (std::vector<double>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(wp::parse_reply("oks\t40\t2\t1\t2\t3\t4", room, 2).count, 2U);
+  for (const char* bad : {"oks\t40\t4\t1\t2\t3\t4\t5\t6\t7\t8", "oks\t40\t2\t1\t2\t3",
+                          "oks\t40\t0", "oks\t40", "oks\t40\tx\t1\t2"}) {
+    EXPECT_EQ(wp::parse_reply(bad, room, 2).kind, Kind::Bad) << bad;
+  }
+  EXPECT_NE(wp::parse_reply("oks\t40\t4\t1\t2\t3\t4\t5\t6\t7\t8", room, 2)
+                .message.find("only 3 were waiting"),
+            std::string::npos);
+}
+
 TEST(WorkerProtocol, Handshake) {
+  EXPECT_TRUE(wp::offers("pmap-worker\t1\tpython\tranges\r", "ranges"));
+  EXPECT_FALSE(wp::offers("pmap-worker\t1\tpython", "ranges"));
+  EXPECT_FALSE(wp::offers("pmap-worker\tranges", "ranges"));
   EXPECT_TRUE(wp::is_handshake("pmap-worker\t1"));
   EXPECT_TRUE(wp::is_handshake("pmap-worker\t1\tpython 3.11\r"));
   EXPECT_FALSE(wp::is_handshake("pmap-worker\t2"));
@@ -47,29 +70,29 @@ TEST(WorkerProtocol, Handshake) {
 
 TEST(WorkerProtocol, OkAndErrorReplies) {
   std::vector<double> v(3);
-  auto r = wp::parse_reply("ok\t12\t1.5\t-2\t1e-300", v);
+  auto r = wp::parse_reply("ok\t12\t1.5\t-2\t1e-300", v, 3);
   EXPECT_EQ(r.kind, Kind::Ok);
   EXPECT_EQ(r.row, 12U);
   EXPECT_EQ(v, (std::vector<double>{1.5, -2, 1e-300}));
-  r = wp::parse_reply("ok\t0\tnan\tinf\t+3\r", v);
+  r = wp::parse_reply("ok\t0\tnan\tinf\t+3\r", v, 3);
   EXPECT_EQ(r.kind, Kind::Ok);
   EXPECT_TRUE(std::isnan(v[0]));
   EXPECT_TRUE(std::isinf(v[1]));
   EXPECT_EQ(v[2], 3.0);
-  r = wp::parse_reply("error\t7\tValueError: a\\tb", v);
+  r = wp::parse_reply("error\t7\tValueError: a\\tb", v, 3);
   EXPECT_EQ(r.kind, Kind::Error);
   EXPECT_EQ(r.row, 7U);
   EXPECT_EQ(r.message, "ValueError: a\tb");
-  EXPECT_EQ(wp::parse_reply("error\t7", v).message, "failed (the worker gave no message)");
+  EXPECT_EQ(wp::parse_reply("error\t7", v, 3).message, "failed (the worker gave no message)");
 }
 
 TEST(WorkerProtocol, WhatTheProtocolDoesNotAllow) {
   std::vector<double> v(2);
   for (const char* line : {"", "hello", "ok", "ok\t-1\t1\t2", "ok\tx\t1\t2", "ok\t1\t1",
                            "ok\t1\t1\t2\t3", "ok\t1\t1\tabc", "ok\t1\t1\t", "done\t1\t1\t2"}) {
-    EXPECT_EQ(wp::parse_reply(line, v).kind, Kind::Bad) << "'" << line << "'";
+    EXPECT_EQ(wp::parse_reply(line, v, 2).kind, Kind::Bad) << "'" << line << "'";
   }
-  const auto r = wp::parse_reply("ok\t4\t1\t\x01zz", v);
+  const auto r = wp::parse_reply("ok\t4\t1\t\x01zz", v, 2);
   EXPECT_NE(r.message.find("'\\x01zz' is not a number"), std::string::npos) << r.message;
   EXPECT_EQ(wp::quote_line(std::string(300, 'a')).size(), 2 + 200 + 3U);
 }

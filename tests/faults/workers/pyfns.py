@@ -38,3 +38,7 @@ def slow(x, pid_dir="", seconds=0.3):
         open(os.path.join(pid_dir, "worker.%d" % os.getpid()), "w").close()
     time.sleep(seconds)
     return x
+
+
+def wrong_types(x):
+    return {5: "3", 6: (1, 2), 7: None}.get(x, x)
