@@ -145,7 +145,7 @@ void Handle::close(const std::string& what) {
 }
 
 bool Object::has(const std::string& name) const {
-  return H5Lexists(get(), name.c_str(), H5P_DEFAULT) > 0;
+  return check(H5Lexists(get(), name.c_str(), H5P_DEFAULT), "look up " + name) > 0;
 }
 
 bool Object::has_attr(const std::string& name) const { return h5::has_attr(get(), name); }

@@ -1,7 +1,10 @@
 #include "pmap/results_file.hpp"
 
 #include <filesystem>
+#include <vector>
 
+#include "detail/url_file.hpp"
+#include "pmap/columns.hpp"
 #include "pmap/compute.hpp"
 
 namespace pmap {
@@ -11,6 +14,44 @@ namespace {
 std::int64_t schema_of(const h5::File& f) {
   if (!f.has_attr("schema_version") || !f.has_attr("pmap_version")) return 0;
   return h5::read_attr_int(f.get(), "schema_version");
+}
+
+/// Decodes every attribute message of `obj`: asking for a name no object has makes HDF5 walk
+/// them all, so a damaged one fails here, before a run relies on the file, not when it ends
+/// and rewrites the attributes. (Opening attributes by index instead crashed inside libhdf5
+/// 1.10 on a damaged message: H5A__attr_release_table.)
+void decode_attributes(hid_t obj, const std::string& what) {
+  if (H5Aexists(obj, "pmap: no attribute has this name") < 0) {
+    h5::check(-1, "read the attributes of " + what);
+  }
+}
+
+/// Checks the metadata pmap reads or rewrites: the attributes of the root and of each stage,
+/// and the header of each of a stage's datasets and tables.
+void check_metadata(const ResultsFile& r) {
+  decode_attributes(r.file.get(), "/");
+  const auto check_group = [&](const char* stage, auto columns, std::vector<const char*> tables) {
+    const h5::Group g = r.file.group(stage);
+    decode_attributes(g.get(), std::string("/") + stage);
+    for (const Column& c : columns) tables.push_back(c.name);
+    for (const char* name : tables) {
+      if (g.has(name)) h5::Dataset::open(g.get(), name);
+    }
+  };
+  if (r.compute) check_group("compute", kComputeColumns, {"errors", "ranks"});
+  if (r.urls) check_group("urls", detail::kUrlColumns, {});
+}
+
+/// Opens `path`; a file another process holds (HDF5's file lock) is said so, not "damaged".
+h5::File open_file(const std::string& path, const std::string& where, const std::string& hint,
+                   h5::Access access) {
+  try {
+    return h5::File::open(path, access);
+  } catch (const RuntimeError& e) {
+    if (std::string(e.what()).find("unable to lock the file") == std::string::npos) throw;
+    throw UsageError(where + "in use by another process (a pmap run still writing it?): wait " +
+                     "for it to end" + hint);
+  }
 }
 
 }  // namespace
@@ -26,7 +67,7 @@ ResultsFile open_results_file(const std::string& path, std::string_view use,
   if (!h5::is_hdf5(path)) throw UsageError(where + "not an HDF5 file" + hint);
   return read_results(path, use, [&] {
     ResultsFile r;
-    r.file = h5::File::open(path, access);
+    r.file = open_file(path, where, hint, access);
     r.schema = schema_of(r.file);
     if (r.schema == 0) {
       throw UsageError(where + "an HDF5 file, but not a pmap results file (no schema_version)" +
@@ -40,6 +81,7 @@ ResultsFile open_results_file(const std::string& path, std::string_view use,
     }
     r.compute = r.file.has("compute");
     r.urls = r.file.has("urls");
+    check_metadata(r);
     return r;
   });
 }

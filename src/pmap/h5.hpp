@@ -43,7 +43,8 @@ class Object : public Handle {
  public:
   Object() = default;
   Object(hid_t id, const std::string& what) : Handle(id, what) {}
-  /// True when the link `name` (relative to this object) exists.
+  /// True when the link `name` (relative to this object) exists; throws when HDF5 cannot tell
+  /// (a damaged group).
   [[nodiscard]] bool has(const std::string& name) const;
   [[nodiscard]] bool has_attr(const std::string& name) const;
 };
