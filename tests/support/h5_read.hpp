@@ -8,15 +8,15 @@
 #include <vector>
 
 #include "pmap/h5.hpp"
+#include "pmap/results.hpp"
 
 namespace pmap::test {
 
 /// All elements of dataset `name` in `path` converted to T (native type given by `mem_type`).
 template <typename T>
 std::vector<T> read_dataset(const std::string& path, const std::string& name, hid_t mem_type) {
-  h5::silence_errors();
-  h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
-  h5::Handle d(H5Dopen2(file.get(), name.c_str(), H5P_DEFAULT), "open " + name);
+  const h5::File file = h5::File::open(path, h5::Access::ReadOnly);
+  const h5::Dataset d = h5::Dataset::open(file.get(), name);
   h5::Handle space(H5Dget_space(d.get()), "space");
   const auto n = H5Sget_simple_extent_npoints(space.get());
   std::vector<T> out(static_cast<std::size_t>(n));
@@ -42,19 +42,19 @@ inline std::vector<std::int8_t> read_int8s(const std::string& path, const std::s
 /// Attribute `attr` of object `object` ("/" or "/compute") as a string / integer / double.
 inline std::string read_string_attr(const std::string& path, const std::string& object,
                                     const std::string& attr) {
-  h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
+  const h5::File file = h5::File::open(path, h5::Access::ReadOnly);
   h5::Handle o(H5Oopen(file.get(), object.c_str(), H5P_DEFAULT), "open " + object);
   return h5::read_attr_string(o.get(), attr);
 }
 inline std::int64_t read_int_attr(const std::string& path, const std::string& object,
                                   const std::string& attr) {
-  h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
+  const h5::File file = h5::File::open(path, h5::Access::ReadOnly);
   h5::Handle o(H5Oopen(file.get(), object.c_str(), H5P_DEFAULT), "open " + object);
   return h5::read_attr_int(o.get(), attr);
 }
 inline double read_double_attr(const std::string& path, const std::string& object,
                                const std::string& attr) {
-  h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
+  const h5::File file = h5::File::open(path, h5::Access::ReadOnly);
   h5::Handle o(H5Oopen(file.get(), object.c_str(), H5P_DEFAULT), "open " + object);
   return h5::read_attr_double(o.get(), attr);
 }
@@ -65,28 +65,11 @@ struct ErrorRow {
   std::string message;
 };
 
-/// The (item, message) table /compute/errors.
+/// The (item, message) table /compute/errors, read as pmap reads it back.
 inline std::vector<ErrorRow> read_errors(const std::string& path) {
-  h5::silence_errors();
-  h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
-  h5::Handle d(H5Dopen2(file.get(), "/compute/errors", H5P_DEFAULT), "open errors");
-  h5::Handle space(H5Dget_space(d.get()), "space");
-  const auto n = static_cast<std::size_t>(H5Sget_simple_extent_npoints(space.get()));
-  struct Row {
-    std::int64_t item;
-    char* message;
-  };
-  h5::Handle str = h5::vlen_string_type();
-  h5::Handle type(H5Tcreate(H5T_COMPOUND, sizeof(Row)), "compound");
-  h5::check(H5Tinsert(type.get(), "item", HOFFSET(Row, item), H5T_NATIVE_INT64), "insert");
-  h5::check(H5Tinsert(type.get(), "message", HOFFSET(Row, message), str.get()), "insert");
-  std::vector<Row> rows(n);
+  const h5::File file = h5::File::open(path, h5::Access::ReadOnly);
   std::vector<ErrorRow> out;
-  if (n == 0) return out;
-  h5::check(H5Dread(d.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()),
-                  "read errors");
-  for (const auto& r : rows) out.push_back({r.item, r.message ? r.message : ""});
-  H5Dvlen_reclaim(type.get(), space.get(), H5P_DEFAULT, rows.data());
+  for (auto& e : read_errors_table(file.group("compute"))) out.push_back({e.item, std::move(e.message)});
   return out;
 }
 
