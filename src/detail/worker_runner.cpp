@@ -65,6 +65,16 @@ void WorkerRunner::restart(const BatchContext& ctx) {
   }
 }
 
+/// Between batches a worker owes nothing: one that died or wrote something since its last
+/// answer is replaced before it gets items, so that no item of the next batch is blamed.
+void WorkerRunner::replace_if_not_idle() {
+  if (!process_) return;
+  const bool alive = process_->pump(0);
+  if (alive && !process_->next_line()) return;
+  (void)process_->kill_and_describe();
+  process_.reset();
+}
+
 /// Queues items up to the window (one at a time while replaying after a failure): range items
 /// as one "range" line to a worker that takes them, else one "item" line each.
 void WorkerRunner::fill(Batch& b) {
@@ -151,14 +161,17 @@ void WorkerRunner::fail_held(Batch& b, const std::string& what, bool died) {
 std::size_t WorkerRunner::run(std::span<const Item> items, std::span<double> out,
                               const BatchContext& ctx, const ItemDone& done) {
   Batch b{items, out, ctx, done};
+  replace_if_not_idle();
   try {
     while (b.finished < items.size() && !b.stopped && !ctx.stopping()) {
       if (!process_) restart(ctx);
       fill(b);
       const bool alive = process_->pump(20);
-      if (const auto broken = take_replies(b)) {
+      const auto broken = take_replies(b);
+      if (b.stopped) break;
+      if (broken) {
         fail_held(b, "the worker broke the protocol: " + *broken, false);
-      } else if (b.stopped || b.finished == items.size()) {
+      } else if (b.finished == items.size()) {
         break;
       } else if (!alive) {
         fail_held(b, "the worker died", true);

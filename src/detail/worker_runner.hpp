@@ -55,6 +55,7 @@ class WorkerRunner final : public BatchRunner {
   [[nodiscard]] std::optional<std::string> take_replies(Batch& b);
   void fail_held(Batch& b, const std::string& what, bool died);
   void restart(const BatchContext& ctx);
+  void replace_if_not_idle();
 
   std::shared_ptr<const WorkerSpec> spec_;
   std::unique_ptr<WorkerProcess> process_;
