@@ -59,8 +59,8 @@ class ChunkRunner {
     resize(seg.size());
     errors_.clear();
     std::fill(value_.begin(), value_.end(), 0.0);
-    const std::uint64_t j = runner_ != nullptr ? run_batch(seg, totals, failed)
-                                               : run_each(seg, totals, failed);
+    const std::uint64_t j =
+        runner_ != nullptr ? run_batch(seg, totals, failed) : run_each(seg, totals, failed);
     if (j > 0) {
       sinks_.put({RowBlock{seg.begin, j, k, item_.data(), value_.data(), status_.data(),
                            rank_.data(), thread_ids_.data(), seconds_.data()},
@@ -83,7 +83,9 @@ class ChunkRunner {
   /// Hands the whole segment to the thread's batch runner; returns the rows done.
   std::uint64_t run_batch(Chunk seg, WorkerTotals& totals, std::uint64_t& failed) {
     items_.clear();
-    for (std::uint64_t row = seg.begin; row < seg.end; ++row) items_.push_back(plan_.space->at(row));
+    for (std::uint64_t row = seg.begin; row < seg.end; ++row) {
+      items_.push_back(plan_.space->at(row));
+    }
     const BatchContext ctx{stop_flag(), plan_.item_timeout};
     return runner_->run(items_, value_, ctx, [&](std::size_t j, const ItemResult& r) {
       return finish_item(seg.begin + j, j, r.error, r.seconds, totals, failed);
@@ -115,9 +117,9 @@ class ChunkRunner {
   bool finish_item(std::uint64_t row, std::uint64_t j, const std::optional<std::string>& thrown,
                    double secs, WorkerTotals& totals, std::uint64_t& failed) {
     const std::size_t k = plan_.columns;
-    const auto outcome = decide_outcome(thrown ? std::optional(detail::printable_utf8(*thrown))
-                                               : std::nullopt,
-                                        secs, plan_.item_timeout, stop_requested());
+    const auto outcome =
+        decide_outcome(thrown ? std::optional(detail::printable_utf8(*thrown)) : std::nullopt, secs,
+                       plan_.item_timeout, stop_requested());
     if (!outcome) return false;
     item_[j] = plan_.space->at(row).value;
     rank_[j] = plan_.rank;

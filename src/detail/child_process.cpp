@@ -177,8 +177,8 @@ pid_t spawn(const SpawnSpec& spec) {
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  const pid_t pid = ::clone(child_main, reinterpret_cast<void*>(top),
-                            CLONE_VM | CLONE_VFORK | SIGCHLD, &launch);
+  const pid_t pid =
+      ::clone(child_main, reinterpret_cast<void*>(top), CLONE_VM | CLONE_VFORK | SIGCHLD, &launch);
   const int clone_error = errno;
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) throw fail(clone_error);

@@ -56,7 +56,8 @@ struct WorkerProcess::Started {
   pid_t pid = -1;
 };
 
-WorkerProcess::Started WorkerProcess::start(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+WorkerProcess::Started WorkerProcess::start(const std::vector<std::string>& argv,
+                                            const std::vector<std::string>& env) {
   Pipe in, out, err;
   const pid_t pid = spawn({argv, env, in.read.get(), out.write.get(), err.write.get()});
   // The child holds its own copies of its ends; ours close here, so EOF means it is gone.
@@ -180,8 +181,8 @@ void WorkerProcess::handshake(double timeout, const std::atomic<bool>* stop) {
       }
       const std::string got = worker_protocol::quote_line(*line);
       throw WorkerFailure("it answered " + got + " instead of the handshake line 'pmap-worker\\t" +
-                          std::to_string(worker_protocol::kVersion) + "' (" +
-                          kill_and_describe() + ")");
+                          std::to_string(worker_protocol::kVersion) + "' (" + kill_and_describe() +
+                          ")");
     }
     if (stop != nullptr && stop->load()) throw WorkerFailure("stopped while it started");
     if (seconds_since(t0) > timeout) {

@@ -246,7 +246,8 @@ class Exec final : public BasicKernel {
   void run(const Item& item, const BoundArgs& args, std::span<double> out,
            const KernelContext& ctx) const override {
     const std::string text = item.from_input ? std::string(item.text) : std::to_string(item.value);
-    const auto argv = detail::build_argv(args.get_string("cmd"), args.get_bool("shell"), text, item.row);
+    const auto argv =
+        detail::build_argv(args.get_string("cmd"), args.get_bool("shell"), text, item.row);
     const auto env = detail::child_environment(
         args.get_bool("mpi_env"), {"PMAP_ITEM=" + text, "PMAP_ROW=" + std::to_string(item.row)});
     const Outcome o = run_child(argv, env, args.get_double("grace"), ctx);

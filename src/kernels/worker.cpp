@@ -94,8 +94,9 @@ class Worker final : public BasicKernel {
     return detail::parse_columns(args.get_string("columns"));
   }
 
-  [[nodiscard]] std::vector<std::unique_ptr<BatchRunner>> start_runners(
-      const BoundArgs& args, const ItemSpace& space, int count) const override {
+  [[nodiscard]] std::vector<std::unique_ptr<BatchRunner>> start_runners(const BoundArgs& args,
+                                                                        const ItemSpace& space,
+                                                                        int count) const override {
     auto spec = std::make_shared<detail::WorkerSpec>(make_spec(args, space.from_input()));
     std::vector<std::unique_ptr<detail::WorkerProcess>> procs;
     try {
@@ -105,7 +106,8 @@ class Worker final : public BasicKernel {
                        std::string("the worker did not start: ") + e.what());
     }
     std::vector<std::unique_ptr<BatchRunner>> runners;
-    for (auto& p : procs) runners.push_back(std::make_unique<detail::WorkerRunner>(spec, std::move(p)));
+    for (auto& p : procs)
+      runners.push_back(std::make_unique<detail::WorkerRunner>(spec, std::move(p)));
     return runners;
   }
 
@@ -132,8 +134,7 @@ class Worker final : public BasicKernel {
                        "kernel worker needs a command, e.g. cmd='python3 -m pmap_worker "
                        "mymodule:myfunction'");
     }
-    return detail::fixed_argv(cmd, args.get_bool("shell"),
-                              "a worker reads its items from stdin");
+    return detail::fixed_argv(cmd, args.get_bool("shell"), "a worker reads its items from stdin");
   }
 
   [[nodiscard]] detail::WorkerSpec make_spec(const BoundArgs& args, bool input_items) const {

@@ -22,8 +22,8 @@ const Args kEnv = kMpiEnv + Args{"PYTHONPATH=" + kWorkers};
 
 /// `pmap run --kernel worker --arg cmd=CMD ... --output w.h5` plus `extra`.
 Args worker_args(const std::string& cmd, const Args& extra) {
-  return Args{"run", "--kernel", "worker", "--arg", "cmd=" + cmd, "--progress", "none",
-              "--output", "w.h5"} +
+  return Args{"run",        "--kernel", "worker",   "--arg", "cmd=" + cmd,
+              "--progress", "none",     "--output", "w.h5"} +
          extra;
 }
 
@@ -83,10 +83,10 @@ std::vector<pid_t> worker_pids(const std::string& dir, std::size_t n, double tim
 TEST(Worker, ShellWorkerUnderMpiFunctionErrorIsData) {
   TempDir dir;
   const std::string env_file = dir.file("worker.env");
-  const Finished f = run(mpi_argv(2, worker_args(shell_worker(),
-                                                 {"--range", "-5:95", "--threads", "1", "--arg",
-                                                  "error_on=7", "--arg", "env_file=" + env_file})),
-                         dir.path().string(), "run", 60, kEnv);
+  const Finished f =
+      run(mpi_argv(2, worker_args(shell_worker(), {"--range", "-5:95", "--threads", "1", "--arg",
+                                                   "error_on=7", "--arg", "env_file=" + env_file})),
+          dir.path().string(), "run", 60, kEnv);
   ASSERT_EQ(f.code, 1) << f.what;
   const Rows r = read_rows(dir.file("w.h5"));
   ASSERT_EQ(r.size(), 100U);
@@ -103,8 +103,8 @@ TEST(Worker, ShellWorkerUnderMpiFunctionErrorIsData) {
 // of its items are right.
 TEST(Worker, CrashFailsOnlyTheHeldItem) {
   TempDir dir;
-  const Finished f = run(solo_argv(worker_args(shell_worker(), {"--range", "0:60", "--threads",
-                                                                "2", "--arg", "crash_on=13"})),
+  const Finished f = run(solo_argv(worker_args(shell_worker(), {"--range", "0:60", "--threads", "2",
+                                                                "--arg", "crash_on=13"})),
                          dir.path().string(), "run", 60, kEnv);
   ASSERT_EQ(f.code, 1) << f.what;
   const Rows r = read_rows(dir.file("w.h5"));
@@ -139,8 +139,8 @@ TEST(Worker, CrashWithAnswersHeldBackFailsOnlyTheCulprit) {
 // A line the protocol does not allow fails the held item; the worker is killed and restarted.
 TEST(Worker, GarbageFailsOnlyTheHeldItem) {
   TempDir dir;
-  const Finished f = run(solo_argv(worker_args(shell_worker(), {"--range", "0:40", "--threads",
-                                                                "2", "--arg", "garbage_on=21"})),
+  const Finished f = run(solo_argv(worker_args(shell_worker(), {"--range", "0:40", "--threads", "2",
+                                                                "--arg", "garbage_on=21"})),
                          dir.path().string(), "run", 60, kEnv);
   ASSERT_EQ(f.code, 1) << f.what;
   const Rows r = read_rows(dir.file("w.h5"));
@@ -155,17 +155,20 @@ TEST(Worker, GarbageFailsOnlyTheHeldItem) {
 // process group is killed (its `sleep 3141` child too) and the other items are right.
 TEST(Worker, HangTimesOutAndKillsTheProcessGroup) {
   TempDir dir;
-  const Finished f = run(solo_argv(worker_args(shell_worker(),
-                                               {"--range", "0:20", "--threads", "2", "--arg",
-                                                "hang_on=5", "--item-timeout", "1"})),
-                         dir.path().string(), "run", 60, kEnv);
+  const Finished f =
+      run(solo_argv(worker_args(shell_worker(), {"--range", "0:20", "--threads", "2", "--arg",
+                                                 "hang_on=5", "--item-timeout", "1"})),
+          dir.path().string(), "run", 60, kEnv);
   ASSERT_EQ(f.code, 1) << f.what;
   EXPECT_LT(f.seconds, 20) << f.what;
   const Rows r = read_rows(dir.file("w.h5"));
   ASSERT_EQ(r.size(), 20U);
   expect_squares_but(r, 0, 5, 2);
   EXPECT_GE(r.seconds[5], 1.0);
-  EXPECT_TRUE(processes_running(std::string("sleep\0" "3141\0", 11)).empty())
+  EXPECT_TRUE(processes_running(std::string("sleep\0"
+                                            "3141\0",
+                                            11))
+                  .empty())
       << "the hung worker's child outlived it";
 }
 
@@ -178,9 +181,10 @@ TEST(Worker, WorkerThatCannotStartStopsBeforeWriting) {
   EXPECT_EQ(missing.code, 2) << missing.what;
   EXPECT_NE(error_line(missing).find("cannot run '/no/such/pmap-worker'"), std::string::npos)
       << missing.what;
-  const Finished exits = run(
-      solo_argv(worker_args("sh -c 'echo the worker cannot go on >&2; exit 4'", {"--range", "0:9"})),
-      dir.path().string(), "exits", 60, kEnv);
+  const Finished exits =
+      run(solo_argv(
+              worker_args("sh -c 'echo the worker cannot go on >&2; exit 4'", {"--range", "0:9"})),
+          dir.path().string(), "exits", 60, kEnv);
   EXPECT_EQ(exits.code, 2) << exits.what;
   EXPECT_NE(error_line(exits).find("exit status 4; stderr: the worker cannot go on"),
             std::string::npos)
@@ -209,11 +213,11 @@ TEST(Worker, ImportErrorStopsBeforeWriting) {
 TEST(Worker, PythonHelperArgumentsColumnsTextAndErrors) {
   TempDir dir;
   const std::string d = dir.path().string();
-  const Finished pair = run(
-      solo_argv(worker_args(python_worker("pyfns:pair"),
-                            {"--range", "0:2000", "--threads", "2", "--arg", "columns=x,y",
-                             "--arg", "y=3", "--arg", "scale=0.5"})),
-      d, "pair", 60, kEnv);
+  const Finished pair =
+      run(solo_argv(worker_args(python_worker("pyfns:pair"),
+                                {"--range", "0:2000", "--threads", "2", "--arg", "columns=x,y",
+                                 "--arg", "y=3", "--arg", "scale=0.5"})),
+          d, "pair", 60, kEnv);
   ASSERT_EQ(pair.code, 0) << pair.what;
   const Rows r = read_rows(dir.file("w.h5"));
   ASSERT_EQ(r.columns, 2U);
@@ -222,22 +226,21 @@ TEST(Worker, PythonHelperArgumentsColumnsTextAndErrors) {
     EXPECT_EQ(r.value[2 * i + 1], 1.5);
   }
   std::ofstream(dir.file("lines.txt")) << "abc\nx\ty\na\\b c\n";
-  const Finished text = run(solo_argv(worker_args(python_worker("pyfns:length"),
-                                                  {"--input", "lines.txt", "--force"})),
-                            d, "text", 60, kEnv);
+  const Finished text = run(
+      solo_argv(worker_args(python_worker("pyfns:length"), {"--input", "lines.txt", "--force"})), d,
+      "text", 60, kEnv);
   ASSERT_EQ(text.code, 0) << text.what;
   EXPECT_EQ(read_rows(dir.file("w.h5")).value, (std::vector<double>{3, 3, 5}));
-  const Finished chatty = run(
-      solo_argv(worker_args(python_worker("pyfns:chatty"), {"--range", "0:50", "--force"})), d,
-      "chatty", 60, kEnv);
+  const Finished chatty =
+      run(solo_argv(worker_args(python_worker("pyfns:chatty"), {"--range", "0:50", "--force"})), d,
+          "chatty", 60, kEnv);
   ASSERT_EQ(chatty.code, 0) << chatty.what;
   EXPECT_EQ(read_rows(dir.file("w.h5")).value[7], -7.0);
   // An exception in the middle of a range sent at once: that item only, its neighbours right.
-  const Finished fails =
-      run(solo_argv(worker_args(python_worker("pyfns:fails_on"),
-                                {"--range", "0:5000", "--threads", "2", "--arg", "bad=2500",
-                                 "--force"})),
-          d, "fails", 60, kEnv);
+  const Finished fails = run(
+      solo_argv(worker_args(python_worker("pyfns:fails_on"), {"--range", "0:5000", "--threads", "2",
+                                                              "--arg", "bad=2500", "--force"})),
+      d, "fails", 60, kEnv);
   ASSERT_EQ(fails.code, 1) << fails.what;
   const Rows rf = read_rows(dir.file("w.h5"));
   EXPECT_EQ(rf.count(1), 1U);
@@ -247,9 +250,9 @@ TEST(Worker, PythonHelperArgumentsColumnsTextAndErrors) {
   const std::string m = message_of(dir.file("w.h5"), 2500);
   EXPECT_EQ(m.rfind("ValueError: 2500 is not welcome (pyfns.py:", 0), 0U) << m;
   // Results that are not numbers (text, too many values, None) are the item's failure.
-  const Finished types = run(solo_argv(worker_args(python_worker("pyfns:wrong_types"),
-                                                   {"--range", "0:10", "--force"})),
-                             d, "types", 60, kEnv);
+  const Finished types = run(
+      solo_argv(worker_args(python_worker("pyfns:wrong_types"), {"--range", "0:10", "--force"})), d,
+      "types", 60, kEnv);
   ASSERT_EQ(types.code, 1) << types.what;
   const Rows rt = read_rows(dir.file("w.h5"));
   EXPECT_EQ(rt.status, (std::vector<std::int8_t>{0, 0, 0, 0, 0, 1, 1, 1, 0, 0}));
@@ -269,11 +272,11 @@ TEST(Worker, NoWorkerOutlivesPmap) {
     fs::create_directories(pid_dir);
     // After kill -9 the workers sit in a 60 s item, without reading their stdin's EOF: only
     // the parent-death signal can end them in time.
-    Job job(solo_argv(worker_args(python_worker("pyfns:slow"),
-                                  {"--range", "0:200", "--threads", "2", "--arg",
-                                   "pid_dir=" + pid_dir, "--arg",
-                                   nine ? "seconds=60" : "seconds=0.3"})),
-            dir.path().string(), "run", kEnv);
+    Job job(
+        solo_argv(worker_args(python_worker("pyfns:slow"),
+                              {"--range", "0:200", "--threads", "2", "--arg", "pid_dir=" + pid_dir,
+                               "--arg", nine ? "seconds=60" : "seconds=0.3"})),
+        dir.path().string(), "run", kEnv);
     const auto pids = worker_pids(pid_dir, 2, 30);
     ASSERT_EQ(pids.size(), 2U) << job.describe();
     sleep_s(nine ? 0.2 : 0.7);

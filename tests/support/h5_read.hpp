@@ -69,7 +69,8 @@ struct ErrorRow {
 inline std::vector<ErrorRow> read_errors(const std::string& path) {
   const h5::File file = h5::File::open(path, h5::Access::ReadOnly);
   std::vector<ErrorRow> out;
-  for (auto& e : read_errors_table(file.group("compute"))) out.push_back({e.item, std::move(e.message)});
+  for (auto& e : read_errors_table(file.group("compute")))
+    out.push_back({e.item, std::move(e.message)});
   return out;
 }
 

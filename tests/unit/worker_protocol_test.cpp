@@ -48,8 +48,8 @@ TEST(WorkerProtocol, RangesAndManyAnswersAtOnce) {
   EXPECT_EQ(r.count, 3U);
   EXPECT_EQ(room, (std::vector<double>{1, 2, 3, 4, 5, 6}));
   EXPECT_EQ(wp::parse_reply("oks\t40\t2\t1\t2\t3\t4", room, 2).count, 2U);
-  for (const char* bad : {"oks\t40\t4\t1\t2\t3\t4\t5\t6\t7\t8", "oks\t40\t2\t1\t2\t3",
-                          "oks\t40\t0", "oks\t40", "oks\t40\tx\t1\t2"}) {
+  for (const char* bad : {"oks\t40\t4\t1\t2\t3\t4\t5\t6\t7\t8", "oks\t40\t2\t1\t2\t3", "oks\t40\t0",
+                          "oks\t40", "oks\t40\tx\t1\t2"}) {
     EXPECT_EQ(wp::parse_reply(bad, room, 2).kind, Kind::Bad) << bad;
   }
   EXPECT_NE(wp::parse_reply("oks\t40\t4\t1\t2\t3\t4\t5\t6\t7\t8", room, 2)
@@ -100,8 +100,8 @@ TEST(WorkerProtocol, WhatTheProtocolDoesNotAllow) {
 const pmap::Kernel& worker() { return pmap::find_kernel("worker"); }
 
 TEST(WorkerKernel, OtherArgumentsAreTheFunctionsAndColumnsAreChecked) {
-  const auto args = pmap::bind_args(worker(), {"cmd=python3 -m pmap_worker m:f", "y=3",
-                                               "columns=x, y"});
+  const auto args =
+      pmap::bind_args(worker(), {"cmd=python3 -m pmap_worker m:f", "y=3", "columns=x, y"});
   EXPECT_EQ(args.get_string("y"), "3");
   EXPECT_EQ(worker().output_columns(args), (std::vector<std::string>{"x", "y"}));
   EXPECT_EQ(args.to_json().find("\"y\":\"3\""), args.to_json().find("\"y\""));
