@@ -151,16 +151,22 @@ class _Channel:
             data = data[n:]
 
 
+_PLAIN = {int, float}
+
+
 class _Answers:
     """Answers waiting to be sent: a run of successes on consecutive rows becomes one "oks"
     line. They leave when the input runs dry, every `flush_count` values, or once
-    `flush_seconds` passed since the last send (checked after each item)."""
+    `flush_seconds` passed since the last send. Items are called in blocks (map over a slice),
+    sized to take about a millisecond: thousands of trivial calls, or one slow call at a time,
+    so that answers of slow items still leave within flush_seconds."""
 
     def __init__(self, channel, columns, flush_seconds, flush_count):
         self.channel, self.columns, self.k = channel, columns, len(columns)
         self.flush_seconds, self.flush_count = flush_seconds, flush_count
         self.lines, self.values, self.first_row = [], [], 0
         self.since = time.monotonic()
+        self.block = 1
 
     def close_run(self):
         if self.values:
@@ -176,32 +182,48 @@ class _Answers:
             self.lines = []
         self.since = time.monotonic()
 
+    def fail_next(self, error):
+        """The next item (after those kept) failed with `error`."""
+        bad_row = self.first_row + len(self.values) // self.k
+        self.close_run()
+        self.lines.append("error\t%d\t%s\n" % (bad_row, escape(describe(error))))
+        self.first_row = bad_row + 1
+
+    def keep(self, results):
+        """Results of consecutive items, as values (a result that is no number fails its item)."""
+        if self.k == 1 and set(map(type, results)) <= _PLAIN:
+            self.values.extend(results)
+            return
+        for r in results:
+            try:
+                self.values.extend(numbers(r, self.columns))
+            except (TypeError, ValueError) as error:
+                self.fail_next(error)
+
     def run(self, call, xs, row):
         """Calls `call` on each item of xs (at rows row, row + 1, ...) and keeps the answers."""
-        k, columns, clock = self.k, self.columns, time.monotonic
-        single = k == 1
-        if self.values and self.first_row + len(self.values) // k != row:
+        if self.values and self.first_row + len(self.values) // self.k != row:
             self.close_run()
         if not self.values:
             self.first_row = row
-        values = self.values
-        for x in xs:
+        clock, pos = time.monotonic, 0
+        while pos < len(xs):
+            results, error, t0 = [], None, clock()
             try:
-                r = call(x)
-                if single and (type(r) is int or type(r) is float):
-                    values.append(r)
-                else:
-                    values.extend(numbers(r, columns))
-            except Exception as error:  # the item's failure, not the worker's
-                bad_row = self.first_row + len(values) // k
-                self.close_run()
-                self.lines.append("error\t%d\t%s\n" % (bad_row, escape(describe(error))))
-                values, self.first_row = self.values, bad_row + 1
-                continue
-            if clock() - self.since >= self.flush_seconds or len(values) >= self.flush_count:
-                next_row = self.first_row + len(values) // k
+                results.extend(map(call, xs[pos:pos + self.block]))  # keeps what came before
+            except Exception as e:  # the item's failure, not the worker's
+                error = e
+            self.keep(results)
+            called = len(results) + (error is not None)
+            if error is not None:
+                self.fail_next(error)
+            pos += called
+            per_item = (clock() - t0) / called
+            self.block = max(1, min(1024, int(0.001 / per_item))) if per_item > 0 else 1024
+            if clock() - self.since >= self.flush_seconds or len(self.values) >= self.flush_count:
+                next_row = self.first_row + len(self.values) // self.k
                 self.flush()
-                values, self.first_row = self.values, next_row
+                self.first_row = next_row
 
 
 def _header(blocks):
