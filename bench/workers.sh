@@ -2,7 +2,7 @@
 # pmap's worker kernel (a Python function in long-lived worker processes) side by side with the
 # Python tools people use for the same job, in one run on this machine.
 #
-#   ./bench/workers.sh                      all three sections (~3-4 min with RUNS=3 on 2 vCPUs)
+#   ./bench/workers.sh                      all three sections (~3 min with RUNS=3 on 2 vCPUs)
 #   ONLY="trivial cpu" ./bench/workers.sh   a subset (trivial, compute_x, cpu)
 #   bench/workers_table.py bench/results-workers    re-print the tables from the raw results
 #
@@ -21,7 +21,7 @@
 #
 # Env knobs (defaults in brackets):
 #   RUNS [3]  RESULTS [bench/results-workers]  PMAP [./build/pmap]  PY [/usr/bin/python3: Debian's,
-#   with mpi4py and joblib]  N_TRIVIAL [1000000]  N_CPU [100]  LOAD_WAIT [0] (seconds to wait for
+#   with mpi4py and joblib]  N_TRIVIAL [1000000]  N_CPU [200]  LOAD_WAIT [0] (seconds to wait for
 #   idle CPUs before each section)
 set -euo pipefail
 export LC_ALL=C
@@ -36,7 +36,7 @@ PMAP=${PMAP:-./build/pmap}
 PMAP=$(cd "$(dirname "$PMAP")" && pwd)/$(basename "$PMAP")
 PY=${PY:-/usr/bin/python3}
 N_TRIVIAL=${N_TRIVIAL:-1000000}
-N_CPU=${N_CPU:-100}
+N_CPU=${N_CPU:-200}
 LOAD_WAIT=${LOAD_WAIT:-0}
 ONLY=${ONLY:-trivial compute_x cpu}
 
