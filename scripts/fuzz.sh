@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Fuzzes pmap's parsers with libFuzzer (clang; ASan + UBSan): the --range parser, the --arg
-# binder, --input files and URL lists (tests/fuzz/). Not part of CI: run it by hand, e.g. before
+# binder, --input files, URL lists and results files read back (tests/fuzz/). Not part of CI: run it by hand, e.g. before
 # a release or after touching one of those parsers.
 #
 #   scripts/fuzz.sh                    every target for 10 minutes, one after the other
-#   scripts/fuzz.sh range urls         only these targets (range, args, input, urls)
+#   scripts/fuzz.sh range urls         only these targets (range, args, input, urls, results)
 #   FUZZ_SECONDS=90 scripts/fuzz.sh    a short run
 #
 # Knobs (environment):
@@ -36,7 +36,7 @@ FUZZ_TIMEOUT="${FUZZ_TIMEOUT:-10}"
 FUZZ_MAX_LEN="${FUZZ_MAX_LEN:-}"
 FUZZ_BUILD_JOBS="${FUZZ_BUILD_JOBS:-2}"
 
-all_targets=(range args input urls)
+all_targets=(range args input urls results)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 for t in "${targets[@]}"; do
@@ -60,6 +60,7 @@ max_len() {
     args) echo 1024 ;;
     input) echo 4096 ;;
     urls) echo 12288 ;;
+    results) echo 65536 ;;
   esac
 }
 

@@ -7,6 +7,7 @@
 #include "pmap/error.hpp"
 #include "pmap/h5.hpp"
 #include "pmap/results.hpp"
+#include "pmap/results_file.hpp"
 #include "url_file.hpp"
 
 namespace pmap::detail {
@@ -20,12 +21,9 @@ std::string shard_name(const UrlShard& s) {
 }  // namespace
 
 UrlShard read_url_shard(const std::string& path) {
-  h5::silence_errors();
-  h5::Handle f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
-  if (H5Lexists(f.get(), "urls", H5P_DEFAULT) <= 0) {
-    throw UsageError("merge: " + path + ": no /urls stage");
-  }
-  h5::Handle g(H5Gopen2(f.get(), "urls", H5P_DEFAULT), "open /urls");
+  const ResultsFile r = open_results_file(path, "merge:", "; give the shards of one job");
+  if (!r.urls) throw UsageError("merge: " + path + ": no /urls stage");
+  const h5::Group g = r.file.group("urls");
   const auto int_attr = [&](const char* name, std::int64_t fallback) {
     return h5::has_attr(g.get(), name) ? h5::read_attr_int(g.get(), name) : fallback;
   };
@@ -85,10 +83,10 @@ void check_url_shards(const std::vector<UrlShard>& shards) {
 
 UrlTotals merge_url_rows(hid_t dst, const std::vector<UrlShard>& shards,
                          const std::string& command) {
-  std::vector<h5::Handle> files;
+  std::vector<h5::File> files;
   std::vector<UrlDatasets> in;
   for (const UrlShard& s : shards) {
-    files.emplace_back(H5Fopen(s.path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + s.path);
+    files.push_back(h5::File::open(s.path, h5::Access::ReadOnly));
     in.emplace_back(files.back().get());
   }
   const UrlShard& first = shards.front();
