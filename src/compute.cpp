@@ -251,6 +251,7 @@ void ComputeStage::work(Channel& channel) {
   stop_runners();
   dispatcher.finish();
   remote_claims_ = dispatcher.remote_claims();
+  coordinator_seconds_ = dispatcher.coordinator_seconds();
   if (failure) std::rethrow_exception(failure);
 }
 
@@ -295,6 +296,9 @@ void ComputeStage::fill_report(MPI_Comm comm, const Ending& ending) {
   std::uint64_t claims = remote_claims_;
   mpi::check(MPI_Bcast(&claims, 1, MPI_UINT64_T, 0, comm), "MPI_Bcast");
   r.remote_claims = claims;
+  double coordinator = coordinator_seconds_;
+  mpi::check(MPI_Bcast(&coordinator, 1, MPI_DOUBLE, 0, comm), "MPI_Bcast");
+  r.coordinator_seconds = coordinator;
   r.interrupted = ending.interrupted;
   r.resumed = job_.resume;
   if (job_.resume) {

@@ -136,43 +136,52 @@ Stages probe(const std::string& path) {
   return {r.compute, r.urls};
 }
 
-}  // namespace
+/// The shards given, read: which stages they hold, and each one's identity.
+struct Shards {
+  bool compute = false, urls = false;
+  std::vector<ShardInfo> info;  ///< index and count from /compute (or /urls for a URL job)
+  std::vector<detail::UrlShard> url_info;
+};
 
-MergeReport merge_shards(const std::string& output, const std::vector<std::string>& shards,
-                         bool force, const std::string& command) {
-  if (shards.empty()) throw UsageError("merge: give the shard files to merge");
+/// Reads every shard; they must hold the same stages.
+Shards read_shards(const std::vector<std::string>& paths) {
+  if (paths.empty()) throw UsageError("merge: give the shard files to merge");
   std::vector<Stages> stages;
-  for (const auto& p : shards) stages.push_back(probe(p));
-  for (std::size_t i = 1; i < shards.size(); ++i) {
+  for (const auto& p : paths) stages.push_back(probe(p));
+  for (std::size_t i = 1; i < paths.size(); ++i) {
     const auto mismatch = [&](bool first_has, const char* group) {
-      const std::string& with = first_has ? shards[0] : shards[i];
-      const std::string& without = first_has ? shards[i] : shards[0];
+      const std::string& with = first_has ? paths[0] : paths[i];
+      const std::string& without = first_has ? paths[i] : paths[0];
       throw UsageError("merge: " + with + " has " + group + " but " + without +
                        " has not: not shards of one job");
     };
     if (stages[i].compute != stages[0].compute) mismatch(stages[0].compute, "/compute");
     if (stages[i].urls != stages[0].urls) mismatch(stages[0].urls, "/urls");
   }
-  const bool with_compute = stages[0].compute;
-  const bool with_urls = stages[0].urls;
-
-  // Each shard's index and count, from /compute (or /urls for a URL-only job).
-  std::vector<ShardInfo> info;
-  std::vector<detail::UrlShard> url_info;
-  for (const auto& p : shards) {
-    if (with_urls) url_info.push_back(detail::read_url_shard(p));
-    if (with_compute) {
-      info.push_back(read_shard(p));
+  Shards all{stages[0].compute, stages[0].urls, {}, {}};
+  for (const auto& p : paths) {
+    if (all.urls) all.url_info.push_back(detail::read_url_shard(p));
+    if (all.compute) {
+      all.info.push_back(read_shard(p));
     } else {
       ShardInfo s;
       s.path = p;
-      s.index = url_info.back().index;
-      s.count = url_info.back().count;
-      info.push_back(std::move(s));
+      s.index = all.url_info.back().index;
+      s.count = all.url_info.back().count;
+      all.info.push_back(std::move(s));
     }
   }
-  const ShardInfo& first = info.front();
-  for (const auto& s : info) {
+  return all;
+}
+
+std::string shard_name(std::int64_t index, std::int64_t count) {
+  return std::to_string(index) + "/" + std::to_string(count);
+}
+
+/// Every shard belongs to the first one's job, and its /urls and /compute are the same shard.
+void check_same_job(const Shards& all) {
+  const ShardInfo& first = all.info.front();
+  for (const auto& s : all.info) {
     for (std::size_t i = 0; i < s.identity.size(); ++i) {
       if (s.identity[i].second != first.identity[i].second) {
         throw UsageError("merge: " + s.path + ": not a shard of the same job as " + first.path +
@@ -181,23 +190,23 @@ MergeReport merge_shards(const std::string& output, const std::vector<std::strin
       }
     }
   }
-  if (with_compute && with_urls) {
-    for (std::size_t i = 0; i < info.size(); ++i) {
-      if (url_info[i].index != info[i].index || url_info[i].count != info[i].count) {
-        throw UsageError("merge: " + info[i].path + ": /urls is shard " +
-                         std::to_string(url_info[i].index) + "/" +
-                         std::to_string(url_info[i].count) + " but /compute is shard " +
-                         std::to_string(info[i].index) + "/" + std::to_string(info[i].count));
-      }
+  if (!all.compute || !all.urls) return;
+  for (std::size_t i = 0; i < all.info.size(); ++i) {
+    const auto& u = all.url_info[i];
+    const auto& c = all.info[i];
+    if (u.index != c.index || u.count != c.count) {
+      throw UsageError("merge: " + c.path + ": /urls is shard " + shard_name(u.index, u.count) +
+                       " but /compute is shard " + shard_name(c.index, c.count));
     }
   }
-  const auto count = first.count;
-  const auto shard_name = [&](std::int64_t i) {
-    return std::to_string(i) + "/" + std::to_string(count);
-  };
+}
+
+/// Each shard of the job is given exactly once.
+void check_each_shard_once(const std::vector<ShardInfo>& info) {
+  const auto count = info.front().count;
   for (const auto& s : info) {
     if (count < 1 || s.index < 0 || s.index >= count) {
-      throw UsageError("merge: " + s.path + ": shard " + shard_name(s.index) +
+      throw UsageError("merge: " + s.path + ": shard " + shard_name(s.index, count) +
                        " is out of range (damaged attributes /compute/shard_index, shard_count?)");
     }
   }
@@ -212,7 +221,7 @@ MergeReport merge_shards(const std::string& output, const std::vector<std::strin
                          ": give each shard once");
       }
       throw UsageError("merge: " + s.path + " and " + slot->path + " are both shard " +
-                       shard_name(s.index) + ": give each shard once");
+                       shard_name(s.index, count) + ": give each shard once");
     }
     slot = &s;
   }
@@ -220,35 +229,40 @@ MergeReport merge_shards(const std::string& output, const std::vector<std::strin
   std::int64_t missing_count = 0;
   for (std::int64_t i = 0; i < count; ++i) {
     if (by_index[static_cast<std::size_t>(i)] != nullptr) continue;
-    if (++missing_count <= 8) missing += (missing.empty() ? "" : ", ") + shard_name(i);
+    if (++missing_count <= 8) missing += (missing.empty() ? "" : ", ") + shard_name(i, count);
   }
   if (missing_count > 0) {
     throw UsageError("merge: " + std::string(missing_count == 1 ? "shard " : "shards ") + missing +
                      (missing_count > 8 ? ", ..." : "") + (missing_count == 1 ? " is" : " are") +
-                     " missing (the job of " + first.path + " has " + std::to_string(count) +
-                     " shards, " + std::to_string(info.size()) + " files were given)");
+                     " missing (the job of " + info.front().path + " has " +
+                     std::to_string(count) + " shards, " + std::to_string(info.size()) +
+                     " files were given)");
   }
-  if (with_urls) detail::check_url_shards(url_info);
-  const auto n = static_cast<std::uint64_t>(first.items);
-  // Every row of a shard must be done (resume unfinished shards first), none outside it.
-  for (const auto& s : with_compute ? info : std::vector<ShardInfo>{}) {
+}
+
+/// Every row of a compute shard is done (resume unfinished shards first), none outside it.
+void check_compute_rows(const std::vector<ShardInfo>& info, std::uint64_t n) {
+  const auto count = info.front().count;
+  for (const auto& s : info) {
     const Chunk w = block(n, static_cast<int>(count), static_cast<int>(s.index));
     const StatusTally inside = scan_results(s.path, w, kUse);
     if (inside.not_run > 0) {
-      throw UsageError("merge: " + s.path + " (shard " + std::to_string(s.index) + "/" +
-                       std::to_string(count) + ") has " + std::to_string(inside.not_run) +
+      throw UsageError("merge: " + s.path + " (shard " + shard_name(s.index, count) + ") has " +
+                       std::to_string(inside.not_run) +
                        " rows not run; finish it with `pmap run ... --shard " +
-                       std::to_string(s.index) + "/" + std::to_string(count) + " --resume`");
+                       shard_name(s.index, count) + " --resume`");
     }
     for (const Chunk outside : {Chunk{0, w.begin}, Chunk{w.end, n}}) {
-      const StatusTally t = scan_results(s.path, outside, kUse);
-      if (t.ok + t.failed + t.timed_out > 0) {
+      if (scan_results(s.path, outside, kUse).ran() > 0) {
         throw UsageError("merge: " + s.path + " has rows outside its shard " +
-                         std::to_string(s.index) + "/" + std::to_string(count) +
-                         ": the shards overlap");
+                         shard_name(s.index, count) + ": the shards overlap");
       }
     }
   }
+}
+
+/// The output is none of the shards and may be written.
+void check_output(const std::string& output, const std::vector<ShardInfo>& info, bool force) {
   for (const auto& s : info) {
     std::error_code ec;
     if (std::filesystem::equivalent(output, s.path, ec)) {
@@ -257,42 +271,71 @@ MergeReport merge_shards(const std::string& output, const std::vector<std::strin
     }
   }
   check_output_path(output, force);
+}
 
+/// What the merged file says before its rows: root, the first shard's settings, one shard.
+ComputeMeta merged_meta(const ShardInfo& first, const std::string& command) {
   ComputeMeta meta;
-  meta.items = n;
+  meta.items = static_cast<std::uint64_t>(first.items);
   meta.columns = first.columns;
   meta.root = root_attributes(command, 0, 0);
   meta.compute = first.carried;
   meta.compute.emplace_back("shard_index", std::int64_t{0});
   meta.compute.emplace_back("shard_count", std::int64_t{1});
-  meta.compute.emplace_back("merged_from", static_cast<std::int64_t>(count));
+  meta.compute.emplace_back("merged_from", static_cast<std::int64_t>(first.count));
+  return meta;
+}
 
+/// A name next to the output for the file being written.
+std::string partial_path(const std::string& output) {
+  const std::filesystem::path out_path(output);
+  std::string name = ".";
+  name.append(out_path.filename().string()).append(".merge-");
+  name.append(std::to_string(getpid())).append(".partial");
+  return (out_path.parent_path() / name).string();
+}
+
+/// Writes the merged stages into `partial`.
+void write_merged(const std::string& partial, const Shards& all, const std::string& command,
+                  MergeReport& report) {
+  const ComputeMeta meta = merged_meta(all.info.front(), command);
+  if (all.compute) {
+    merge_compute(partial, meta, all.info, meta.items, report);
+  } else {
+    h5::File f = h5::File::create(partial, true);
+    write_attrs(f.get(), meta.root);
+    f.close("close " + partial);
+  }
+  if (all.urls) {
+    h5::File dst = h5::File::open(partial, h5::Access::ReadWrite);
+    const UrlTally t = detail::merge_url_rows(dst.get(), all.url_info, command);
+    report.urls = t.total();
+    report.exists = t.exists;
+    report.does_not_exist = t.does_not_exist;
+    report.unknown = t.unknown;
+    dst.close("close " + partial);
+  }
+}
+
+}  // namespace
+
+MergeReport merge_shards(const std::string& output, const std::vector<std::string>& shards,
+                         bool force, const std::string& command) {
+  const Shards all = read_shards(shards);
+  check_same_job(all);
+  check_each_shard_once(all.info);
+  if (all.urls) detail::check_url_shards(all.url_info);
+  if (all.compute) {
+    check_compute_rows(all.info, static_cast<std::uint64_t>(all.info.front().items));
+  }
+  check_output(output, all.info, force);
   // Written under a temporary name next to the output and renamed when complete: a failure on
   // the way leaves no half-merged file, and an existing output (--force) stays until then.
-  const std::filesystem::path out_path(output);
-  std::string partial_name = ".";
-  partial_name.append(out_path.filename().string()).append(".merge-");
-  partial_name.append(std::to_string(getpid())).append(".partial");
-  const std::string partial = (out_path.parent_path() / partial_name).string();
+  const std::string partial = partial_path(output);
   MergeReport report;
-  report.shards = static_cast<int>(count);
+  report.shards = static_cast<int>(all.info.front().count);
   try {
-    if (!with_compute) {
-      h5::File f = h5::File::create(partial, true);
-      write_attrs(f.get(), meta.root);
-      f.close("close " + partial);
-    } else {
-      merge_compute(partial, meta, info, n, report);
-    }
-    if (with_urls) {
-      h5::File dst = h5::File::open(partial, h5::Access::ReadWrite);
-      const detail::UrlTotals t = detail::merge_url_rows(dst.get(), url_info, command);
-      report.urls = t.urls;
-      report.exists = t.exists;
-      report.does_not_exist = t.does_not_exist;
-      report.unknown = t.unknown;
-      dst.close("close " + partial);
-    }
+    write_merged(partial, all, command, report);
     if (!force && std::filesystem::exists(output)) {
       throw UsageError("--output " + output +
                        ": file appeared during the merge; pass --force to "

@@ -72,6 +72,7 @@ class ComputeStage final : public Stage {
   std::vector<RowSink*> extra_;
   WorkerTotals totals_;
   std::uint64_t remote_claims_ = 0;
+  double coordinator_seconds_ = 0;  // rank 0: the coordinator thread's CPU time
   double write_seconds_ = 0;
   std::vector<RowError> errors_;
   RunReport report_;

@@ -8,7 +8,6 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <random>
 #include <string>
@@ -20,20 +19,9 @@
 
 namespace {
 
-namespace fs = std::filesystem;
 using pmap::test::Args;
 using pmap::test::pmap_cmd;
 using pmap::test::TempDir;
-
-std::string read_file(const std::string& path) {
-  std::string bytes(fs::file_size(path), '\0');
-  std::ifstream(path, std::ios::binary).read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  return bytes;
-}
-
-void write_file(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
-}
 
 /// The n-th damaged copy of `bytes`: truncated, a few bytes flipped, or a 64-byte block zeroed,
 /// at offsets drawn from a fixed seed (the same copies on every run).
@@ -91,13 +79,13 @@ TEST(CorruptFile, DamagedComputeFilesAreRefusedNeverCrash) {
   const std::string cwd = dir.path().string();
   const std::string good = dir.file("good.h5");
   ASSERT_EQ(pmap_cmd(with(kCompute, {"--output", good}), cwd).exit_code, 1);
-  const std::string bytes = read_file(good);
+  const std::string bytes = pmap::test::slurp(good);
   Outcomes inspect, resume, merge;
   for (int n = 0; n < kCopies; ++n) {
     const std::string copy = dir.file("copy" + std::to_string(n) + ".h5");
     const std::string out = dir.file("merged" + std::to_string(n) + ".h5");
     std::string what;
-    write_file(copy, damaged(bytes, n));
+    pmap::test::write_bytes(copy, damaged(bytes, n));
     inspect.add(pmap_cmd({"inspect", copy}, cwd, &what), copy, what);
     merge.add(pmap_cmd({"merge", out, copy}, cwd, &what), copy, what);
     resume.add(pmap_cmd(with(kCompute, {"--output", copy, "--resume"}), cwd, &what), copy, what);
@@ -119,17 +107,17 @@ TEST(CorruptFile, DamagedUrlFilesAreRefusedNeverCrash) {
     list += i % 2 ? "not a url " + std::to_string(i) + "\n"
                   : "http://127.0.0.1:9/page" + std::to_string(i) + "\n";
   }
-  write_file(dir.file("list.txt"), list);
+  pmap::test::write_bytes(dir.file("list.txt"), list);
   const Args urls = {"urls", "--input", "list.txt", "--timeout", "2", "--retries", "0",
                      "--progress", "none"};
   const std::string good = dir.file("good.h5");
   ASSERT_EQ(pmap_cmd(with(urls, {"--output", good}), cwd).exit_code, 0);
-  const std::string bytes = read_file(good);
+  const std::string bytes = pmap::test::slurp(good);
   Outcomes inspect, resume;
   for (int n = 0; n < kCopies; ++n) {
     const std::string copy = dir.file("copy" + std::to_string(n) + ".h5");
     std::string what;
-    write_file(copy, damaged(bytes, n));
+    pmap::test::write_bytes(copy, damaged(bytes, n));
     inspect.add(pmap_cmd({"inspect", copy}, cwd, &what), copy, what);
     resume.add(pmap_cmd(with(urls, {"--output", copy, "--resume"}), cwd, &what), copy, what);
   }
