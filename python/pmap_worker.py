@@ -16,8 +16,8 @@ calls ``myfunction(item, **args)`` for each item:
 * an exception fails that item (status 1, ``TypeName: message (file:line)`` in
   ``/compute/errors``) and the worker goes on with the next one.
 
-Answers leave in groups (a run of successes is one line), so that a trivial function costs
-about a microsecond a call.
+Answers leave in groups (a run of successes is one line) and the function is called over
+slices of a range at once, so that a trivial function costs ~150 ns a call here.
 
 ``module`` is imported the way ``python3 -m`` finds modules: from the current directory first,
 then PYTHONPATH. The module is imported and the function's signature checked against the
