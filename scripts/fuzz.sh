@@ -94,6 +94,10 @@ run_target() {
               -rss_limit_mb="$FUZZ_RSS_MB" -timeout="$FUZZ_TIMEOUT" -print_final_stats=1
               -artifact_prefix="$artifacts/")
   [ -f "$root/tests/fuzz/$t.dict" ] && args+=(-dict="$root/tests/fuzz/$t.dict")
+  # A damaged results file makes libhdf5 malloc what its headers claim (4 GiB seen) before the
+  # read past the end fails: virtual memory never touched (pmap inspect peaks at 16 MB on it),
+  # so only resident memory (-rss_limit_mb) is a finding there, not the size of one malloc.
+  [ "$t" = results ] && args+=(-malloc_limit_mb=1048576)
   local logs=("$log") workdir="$build/logs" i
   if [ "$FUZZ_JOBS" -gt 1 ]; then  # each job logs to fuzz-<i>.log in the working directory
     args+=(-jobs="$FUZZ_JOBS" -workers="$FUZZ_JOBS")
@@ -105,7 +109,12 @@ run_target() {
   echo "fuzz.sh: $t for ${FUZZ_SECONDS}s (log $log)"
   local start end rc=0
   start=$(date +%s)
-  (cd "$workdir" && exec "$bin" "${args[@]}" "$corpus") >"$log" 2>&1 || rc=$?
+  # Leaks inside HDF5 and MPI (their one-time allocations; libhdf5's on error paths of a damaged
+  # file, target results) are suppressed as in the sanitized tests; pmap's own are findings.
+  # A huge malloc returns NULL as glibc's does (a damaged file makes libhdf5 ask for 2^56 bytes
+  # and handle the failure) instead of counting as a crash.
+  (cd "$workdir" && LSAN_OPTIONS="suppressions=$root/tests/support/lsan.supp:print_suppressions=0" \
+    ASAN_OPTIONS="allocator_may_return_null=1" exec "$bin" "${args[@]}" "$corpus") >"$log" 2>&1 || rc=$?
   end=$(date +%s)
 
   # Figures from libFuzzer's final stats (summed over jobs) and its last status line.
