@@ -74,8 +74,9 @@ class ChunkRunner {
     std::uint64_t j = 0;
     for (; j < seg.size(); ++j) {
       if (stop_requested()) break;
-      const auto [thrown, secs] = call_kernel(seg.begin + j, j);
-      if (!finish_item(seg.begin + j, j, thrown, secs, totals, failed)) break;
+      const Item item = plan_.space->at(seg.begin + j);
+      const auto [thrown, secs] = call_kernel(item, j);
+      if (!finish_item(item, j, thrown, secs, totals, failed)) break;
     }
     return j;
   }
@@ -88,14 +89,13 @@ class ChunkRunner {
     }
     const BatchContext ctx{stop_flag(), plan_.item_timeout};
     return runner_->run(items_, value_, ctx, [&](std::size_t j, const ItemResult& r) {
-      return finish_item(seg.begin + j, j, r.error, r.seconds, totals, failed);
+      return finish_item(items_[j], j, r.error, r.seconds, totals, failed);
     });
   }
 
-  /// Runs row `row` into slot j: what it threw (if it did) and its seconds.
-  std::pair<std::optional<std::string>, double> call_kernel(std::uint64_t row, std::uint64_t j) {
+  /// Runs `item` into slot j: what it threw (if it did) and its seconds.
+  std::pair<std::optional<std::string>, double> call_kernel(const Item& item, std::uint64_t j) {
     const std::size_t k = plan_.columns;
-    const Item item = plan_.space->at(row);
     double* out = value_.data() + j * k;
     const auto start = clock_type::now();
     const auto budget = std::chrono::duration_cast<clock_type::duration>(
@@ -113,15 +113,15 @@ class ChunkRunner {
     return {thrown, seconds_between(start, clock_type::now())};
   }
 
-  /// Decides row `row` (slot j) once and records it; false when a stop cut it short.
-  bool finish_item(std::uint64_t row, std::uint64_t j, const std::optional<std::string>& thrown,
+  /// Decides `item` (slot j) once and records it; false when a stop cut it short.
+  bool finish_item(const Item& item, std::uint64_t j, const std::optional<std::string>& thrown,
                    double secs, WorkerTotals& totals, std::uint64_t& failed) {
     const std::size_t k = plan_.columns;
     const auto outcome =
         decide_outcome(thrown ? std::optional(detail::printable_utf8(*thrown)) : std::nullopt, secs,
                        plan_.item_timeout, stop_requested());
     if (!outcome) return false;
-    item_[j] = plan_.space->at(row).value;
+    item_[j] = item.value;
     rank_[j] = plan_.rank;
     thread_ids_[j] = thread_;
     seconds_[j] = secs;
@@ -134,7 +134,7 @@ class ChunkRunner {
     status_[j] = static_cast<std::int8_t>(outcome->status);
     totals.busy += secs;
     totals.tally.count(outcome->status,
-                       outcome->status == ItemStatus::Ok ? row_checksum(row, out, k) : 0);
+                       outcome->status == ItemStatus::Ok ? row_checksum(item.row, out, k) : 0);
     return true;
   }
 
@@ -169,17 +169,11 @@ bool fits_deadline(const WorkPlan& plan, double per_item, std::uint64_t items) {
 
 }  // namespace
 
-std::optional<Outcome> decide_outcome(const std::optional<std::string>& thrown, double seconds,
-                                      double item_timeout, bool stopped) {
-  if (stopped) return std::nullopt;
-  if (item_timeout > 0 && seconds > item_timeout) {
-    char text[96];
-    std::snprintf(text, sizeof text, "timed out after %.3f s (--item-timeout %g)", seconds,
-                  item_timeout);
-    return Outcome{ItemStatus::TimedOut, text};
-  }
-  if (thrown) return Outcome{ItemStatus::Failed, *thrown};
-  return Outcome{};
+Outcome timed_out(double seconds, double item_timeout) {
+  char text[96];
+  std::snprintf(text, sizeof text, "timed out after %.3f s (--item-timeout %g)", seconds,
+                item_timeout);
+  return Outcome{ItemStatus::TimedOut, text};
 }
 
 WorkerTotals run_worker(const WorkPlan& plan, int thread, Dispatcher& dispatcher, Channel& channel,
