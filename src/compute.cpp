@@ -105,6 +105,8 @@ void ComputeStage::prepare(MPI_Comm comm) {
   }
   comm_ = comm;
   columns_ = job_.kernel->output_columns(job_.args);
+  field_args_ = bind_field_args(*job_.kernel, job_.space.fields());
+  job_.kernel->check_fields(job_.args, job_.space.fields());
   window_ = block(job_.space.size(), job_.shard_count, job_.shard_index);
   max_failures_ = job_.max_failures;
   if (job_.max_failures_fraction > 0) {
@@ -150,15 +152,17 @@ Attrs ComputeStage::identity() const {
   return {{"kernel", std::string(job_.kernel->name())},
           {"args", job_.args.to_json()},
           {"items", static_cast<std::int64_t>(job_.space.size())},
-          {"item_kind", std::string(job_.space.from_input() ? "input" : "range")},
+          {"item_kind", job_.space.kind()},
           {"items_fnv", job_.space.fingerprint()},
           {"shard_index", std::int64_t{job_.shard_index}},
           {"shard_count", std::int64_t{job_.shard_count}}};
 }
 
 void ComputeStage::preflight() const {
+  std::uint64_t param_bytes = 0;
+  for (const FieldSpec& f : job_.space.fields()) param_bytes += f.type == FieldType::String ? f.width : 8;
   check_output_path(job_.output, job_.force,
-                    results_file_bytes(job_.space.size(), columns_.size()));
+                    results_file_bytes(job_.space.size(), columns_.size(), param_bytes));
 }
 
 void ComputeStage::create(const Attrs& root) {
@@ -166,6 +170,8 @@ void ComputeStage::create(const Attrs& root) {
   ComputeMeta meta;
   meta.items = job_.space.size();
   meta.columns = columns_;
+  meta.fields = job_.space.fields();
+  if (const FieldSource* source = job_.space.source()) meta.params = source->attributes();
   meta.root = root;
   meta.compute = identity();
   meta.compute.emplace_back("schedule", std::string(to_string(job_.schedule)));
@@ -173,7 +179,7 @@ void ComputeStage::create(const Attrs& root) {
   meta.compute.emplace_back("space",
                             job_.space_spec.empty() ? job_.space.describe() : job_.space_spec);
   meta.compute.emplace_back("threads_source", threads_.source);
-  if (!job_.space.from_input()) {
+  if (job_.space.kind() == "range") {
     meta.compute.emplace_back("range_start", job_.space.range().start);
     meta.compute.emplace_back("range_stop", job_.space.range().stop);
     meta.compute.emplace_back("range_step", job_.space.range().step);
@@ -226,7 +232,7 @@ void ComputeStage::work(Channel& channel) {
   mpi::check(MPI_Barrier(comm_), "MPI_Barrier");
   t0_ = clock_type::now();
   WorkPlan plan{job_.kernel,     &job_.args,       &job_.space,       &rows_,
-                columns_.size(), mpi::rank(comm_), job_.item_timeout, runners_};
+                columns_.size(), mpi::rank(comm_), job_.item_timeout, runners_, field_args_};
   if (job_.deadline > 0) {
     plan.deadline = t0_ + std::chrono::duration_cast<clock_type::duration>(
                               std::chrono::duration<double>(job_.deadline));

@@ -115,6 +115,7 @@ InputLines read_input(const std::string& path) {
 }
 
 std::int64_t Item::as_int() const {
+  if (!fields.empty()) return fields.as_int(0);
   if (!from_input) return value;
   std::int64_t v = 0;
   if (parse_int64(text, v)) return v;
@@ -123,6 +124,7 @@ std::int64_t Item::as_int() const {
 }
 
 double Item::as_double() const {
+  if (!fields.empty()) return fields.as_double(0);
   if (!from_input) return static_cast<double>(value);
   const std::string s(trim(text));
   if (!s.empty()) {
@@ -135,12 +137,52 @@ double Item::as_double() const {
                   "' is not a number");
 }
 
+std::string Item::to_text() const {
+  if (!fields.empty()) {
+    std::string out;
+    for (std::size_t j = 0; j < fields.size(); ++j) {
+      if (j > 0) out += ' ';
+      out += fields.text(j);
+    }
+    return out;
+  }
+  return from_input ? std::string(text) : std::to_string(value);
+}
+
+const std::vector<FieldSpec>& ItemSpace::fields() const noexcept {
+  static const std::vector<FieldSpec> none;
+  return source_ ? source_->fields() : none;
+}
+
+std::string ItemSpace::kind() const {
+  if (source_) return std::string(source_->kind());
+  return from_input_ ? "input" : "range";
+}
+
 Item ItemSpace::at(std::uint64_t i) const noexcept {
+  if (source_) return Item{i, static_cast<std::int64_t>(i), {}, false};
   if (from_input_) return Item{i, lines_.line_number[i], lines_.text[i], true};
   return Item{i, range_.at(i), {}, false};
 }
 
+void ItemSpace::read(std::uint64_t begin, std::uint64_t end, ItemBlock& block) const {
+  const std::uint64_t n = end - begin;
+  block.items.resize(n);
+  if (!source_) {
+    for (std::uint64_t j = 0; j < n; ++j) block.items[j] = at(begin + j);
+    return;
+  }
+  source_->read(begin, n, block.fields);
+  const auto& specs = source_->fields();
+  const std::size_t k = specs.size();
+  for (std::uint64_t j = 0; j < n; ++j) {
+    block.items[j] = Item{begin + j, block.fields.item[j], {}, false,
+                          Fields(&specs, block.fields.values.data() + j * k)};
+  }
+}
+
 std::optional<std::uint64_t> ItemSpace::row_of(std::int64_t value) const {
+  if (source_) return source_->row_of(value);
   if (from_input_) {
     const auto& ln = lines_.line_number;
     const auto it = std::lower_bound(ln.begin(), ln.end(), value);
@@ -159,6 +201,7 @@ std::optional<std::uint64_t> ItemSpace::row_of(std::int64_t value) const {
 }
 
 std::string ItemSpace::fingerprint() const {
+  if (source_) return source_->fingerprint();
   detail::Fnv1a64 h;
   if (from_input_) {
     for (std::size_t i = 0; i < lines_.text.size(); ++i) {
@@ -174,6 +217,7 @@ std::string ItemSpace::fingerprint() const {
 }
 
 std::string ItemSpace::describe() const {
+  if (source_) return source_->describe();
   if (from_input_) return "input (" + std::to_string(size_) + " items)";
   return "range " + std::to_string(range_.start) + ":" + std::to_string(range_.stop) + ":" +
          std::to_string(range_.step) + " (" + std::to_string(size_) + " items)";

@@ -3,8 +3,11 @@
 // printed in the CLI's words and mapped to its exit code in one place (src/cli/messages.cpp):
 // 0 ok, 1 items failed, 2 bad usage or input, 3 the run failed, 75 interrupted.
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -13,6 +16,7 @@
 #include "cli/options.hpp"
 #include "pmap/compute.hpp"
 #include "pmap/error.hpp"
+#include "pmap/export.hpp"
 #include "pmap/inspect.hpp"
 #include "pmap/kernel.hpp"
 #include "pmap/merge.hpp"
@@ -67,6 +71,10 @@ int run_command(int& argc, char**& argv, const pmap::cli::RunOptions& o) {
   job.command = session()->command();
   if (!o.deadline) job.deadline = slurm_deadline(session()->comm());
   const auto report = pmap::run_compute(job, session()->comm());
+  if ((o.print || o.default_job()) && pmap::mpi::rank(session()->comm()) == 0) {
+    pmap::export_results(job.output, pmap::ExportFormat::Print, std::cout);  // item order
+    std::cout.flush();
+  }
   if (report.stop_reason == "signal" || report.stop_reason == "deadline") return kInterrupted;
   if (!urls.empty()) {
     pmap::UrlJob url_job = pmap::cli::make_appended_url_job(o, job, urls);
@@ -98,6 +106,31 @@ int merge_command(const pmap::cli::CommandLine& cli, const std::string& command)
   return r.failed + r.timed_out > 0 ? kItemsFailed : kOk;
 }
 
+int export_command(const pmap::cli::CommandLine& cli) {
+  const auto format = cli.export_jsonl ? pmap::ExportFormat::Jsonl : pmap::ExportFormat::Csv;
+  if (cli.export_output.empty()) {
+    pmap::export_results(cli.export_path, format, std::cout);
+    return kOk;
+  }
+  // Into a temporary name first: a failed export leaves no half-written table behind.
+  const std::string tmp = cli.export_output + ".part";
+  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+  if (!out) throw pmap::UsageError::cannot_open("export", cli.export_output, std::strerror(errno), "");
+  try {
+    pmap::export_results(cli.export_path, format, out);
+    out.close();
+    if (!out) throw pmap::RuntimeError("export", cli.export_output, "write failed");
+  } catch (...) {
+    std::remove(tmp.c_str());
+    throw;
+  }
+  if (std::rename(tmp.c_str(), cli.export_output.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw pmap::RuntimeError("export", cli.export_output, std::strerror(errno));
+  }
+  return kOk;
+}
+
 int dispatch(const pmap::cli::CommandLine& cli, const std::string& sub, int& argc, char**& argv) {
   if (sub == "kernels") {
     for (const auto& p : cli.kernel_plugins) pmap::load_plugin(p);
@@ -108,6 +141,7 @@ int dispatch(const pmap::cli::CommandLine& cli, const std::string& sub, int& arg
     std::cout << pmap::inspect(cli.inspect_path);
     return kOk;
   }
+  if (sub == "export") return export_command(cli);
   if (sub == "merge") return merge_command(cli, pmap::Session::command_line(argc, argv));
   if (sub == "urls") return urls_command(argc, argv, cli.urls);
   return run_command(argc, argv, cli.run);

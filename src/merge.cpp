@@ -11,6 +11,7 @@
 #include "pmap/error.hpp"
 #include "pmap/columns.hpp"
 #include "pmap/h5.hpp"
+#include "pmap/params.hpp"
 #include "pmap/partition.hpp"
 #include "pmap/report.hpp"
 #include "pmap/results.hpp"
@@ -27,6 +28,8 @@ struct ShardInfo {
   std::int64_t index = 0, count = 1, items = 0;
   std::vector<std::string> columns;
   Attrs carried;  // schedule, chunk, space, range_* (copied to the merged file)
+  std::vector<FieldSpec> fields;                             // /compute/params
+  std::vector<std::pair<std::string, std::string>> params;  // its attributes
 };
 
 /// What makes shards parts of one job: the /compute attributes compared, and how to name them.
@@ -60,6 +63,10 @@ ShardInfo read_shard(const std::string& path) {
   for (const char* key : {"chunk", "range_start", "range_stop", "range_step", "items"}) {
     if (h5::has_attr(g.get(), key)) s.carried.emplace_back(key, h5::read_attr_int(g.get(), key));
   }
+  s.fields = ParamColumns(g.get(), static_cast<std::uint64_t>(s.items)).fields();
+  if (!s.fields.empty()) {
+    s.params = read_param_attributes(g.get());
+  }
   return s;
   });
 }
@@ -81,6 +88,17 @@ void copy_rows(const ComputeColumns& src, const ComputeColumns& dst, Chunk w) {
   }
 }
 
+/// Copies rows [w.begin, w.end) of /compute/params from `src` to `dst`, in blocks.
+void copy_params(const ParamColumns& src, ParamColumns& dst, Chunk w) {
+  if (src.fields().empty()) return;
+  FieldBlock b;
+  for (std::uint64_t at = w.begin; at < w.end; at += kMaxChunk) {
+    const auto n = std::min<std::uint64_t>(kMaxChunk, w.end - at);
+    src.read(at, n, b);
+    dst.write(at, n, b.values.data());
+  }
+}
+
 /// Writes /compute of the merged file `partial` from the shards (checked already).
 void merge_compute(const std::string& partial, const ComputeMeta& meta,
                    const std::vector<ShardInfo>& info, std::uint64_t n, MergeReport& report) {
@@ -90,16 +108,20 @@ void merge_compute(const std::string& partial, const ComputeMeta& meta,
   std::vector<ErrorRecord> errors;
   {
     h5::File dst = h5::File::open(partial, h5::Access::ReadWrite);
-    ComputeColumns out(dst.group("compute"));
+    const h5::Group dst_group = dst.group("compute");
+    ComputeColumns out(dst_group);
+    ParamColumns out_params(dst_group.get(), n);
     for (const auto& s : info) {
       const Chunk w = block(n, static_cast<int>(count), static_cast<int>(s.index));
       const h5::File src = h5::File::open(s.path, h5::Access::ReadOnly);
       const h5::Group group = src.group("compute");
       copy_rows(ComputeColumns(group), out, w);
+      copy_params(ParamColumns(group.get(), n), out_params, w);
       auto e = read_errors_table(group);
       errors.insert(errors.end(), e.begin(), e.end());
     }
     out.close();
+    out_params.close();
     dst.close("close " + partial);
   }
   std::sort(errors.begin(), errors.end(),
@@ -278,6 +300,8 @@ ComputeMeta merged_meta(const ShardInfo& first, const std::string& command) {
   ComputeMeta meta;
   meta.items = static_cast<std::uint64_t>(first.items);
   meta.columns = first.columns;
+  meta.fields = first.fields;
+  meta.params = first.params;
   meta.root = root_attributes(command, 0, 0);
   meta.compute = first.carried;
   meta.compute.emplace_back("shard_index", std::int64_t{0});

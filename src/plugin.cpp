@@ -169,7 +169,7 @@ class PluginKernel final : public Kernel {
         v.s = sv->c_str();
       }
     }
-    const std::string text(item.text);  // NUL-terminated for C
+    const std::string text = item.fields.empty() ? std::string(item.text) : item.to_text();  // NUL-terminated for C
     const pmap_item it{item.row, item.value, text.c_str(), text.size(), item.from_input ? 1 : 0};
     const pmap_context c{&should_stop_thunk, &ctx};
     char error[1024] = {};

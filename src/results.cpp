@@ -116,6 +116,7 @@ void create_results_file(const std::string& path, const ComputeMeta& meta, bool 
   write_attrs(group.get(), meta.compute);
   h5::write_attr(group.get(), "columns", meta.columns);
   create_compute_columns(group.get(), meta.items, meta.columns.size());
+  create_params(group.get(), meta.items, meta.fields, meta.params);
   group.reset();
   file.flush();
   file.close("close " + path);
@@ -132,7 +133,9 @@ ComputeWriter::ComputeWriter(const std::string& path, MPI_Comm comm) : path_(pat
     h5::check(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), "set MPI-IO driver");
   }
   file_ = h5::File::open(path, h5::Access::ReadWrite, fapl.get());
-  columns_.emplace(file_.group("compute"));
+  const h5::Group compute = file_.group("compute");
+  columns_.emplace(compute);
+  params_.emplace(compute.get(), columns_->rows());
 }
 
 void ComputeWriter::write(const RowBlock& r) {
@@ -142,6 +145,7 @@ void ComputeWriter::write(const RowBlock& r) {
   // In kComputeColumns' order: status last, after the cells it vouches for.
   const void* cells[] = {r.item, r.value, r.rank, r.thread, r.seconds, r.status};
   try {
+    if (r.params != nullptr && !params_->fields().empty()) params_->write(r.begin, r.count, r.params);
     for (std::size_t i = 0; i < kComputeColumns.size(); ++i) {
       const Column& c = kComputeColumns[i];
       const h5::Handle mem = memory_type(c.cell);
@@ -157,7 +161,9 @@ void ComputeWriter::write(const RowBlock& r) {
 void ComputeWriter::close() {
   std::lock_guard lock(mutex_);
   if (columns_) columns_->close();
+  if (params_) params_->close();
   columns_.reset();
+  params_.reset();
   file_.close("close results file");
 }
 
@@ -227,8 +233,9 @@ std::vector<ErrorRecord> read_errors_table(const h5::Group& group) {
 
 namespace pmap {
 
-std::uint64_t results_file_bytes(std::uint64_t items, std::size_t columns) {
-  const std::uint64_t per_row = 8 + 8 * columns + 1 + 4 + 4 + 8;
+std::uint64_t results_file_bytes(std::uint64_t items, std::size_t columns,
+                                 std::uint64_t param_bytes) {
+  const std::uint64_t per_row = 8 + 8 * columns + 1 + 4 + 4 + 8 + param_bytes;
   return items * per_row + (std::uint64_t{1} << 20);  // + metadata and tables
 }
 

@@ -35,7 +35,8 @@ class ChunkRunner {
         thread_(thread),
         sinks_(sinks),
         runner_(plan.runners.empty() ? nullptr
-                                     : plan.runners[static_cast<std::size_t>(thread)].get()) {}
+                                     : plan.runners[static_cast<std::size_t>(thread)].get()),
+        local_args_(*plan.args) {}
 
   ChunkResult run(Chunk chunk, WorkerTotals& totals) {
     ChunkResult r;
@@ -59,12 +60,14 @@ class ChunkRunner {
     resize(seg.size());
     errors_.clear();
     std::fill(value_.begin(), value_.end(), 0.0);
+    plan_.space->read(seg.begin, seg.end, block_);
     const std::uint64_t j =
-        runner_ != nullptr ? run_batch(seg, totals, failed) : run_each(seg, totals, failed);
+        runner_ != nullptr ? run_batch(totals, failed) : run_each(seg, totals, failed);
     if (j > 0) {
-      sinks_.put({RowBlock{seg.begin, j, k, item_.data(), value_.data(), status_.data(),
-                           rank_.data(), thread_ids_.data(), seconds_.data()},
-                  std::span<const RowMessage>(errors_)});
+      RowBlock rows{seg.begin, j, k, item_.data(), value_.data(), status_.data(),
+                    rank_.data(), thread_ids_.data(), seconds_.data()};
+      if (!block_.fields.values.empty()) rows.params = block_.fields.values.data();
+      sinks_.put({rows, std::span<const RowMessage>(errors_)});
     }
     return j;
   }
@@ -74,7 +77,7 @@ class ChunkRunner {
     std::uint64_t j = 0;
     for (; j < seg.size(); ++j) {
       if (stop_requested()) break;
-      const Item item = plan_.space->at(seg.begin + j);
+      const Item& item = block_.items[j];
       const auto [thrown, secs] = call_kernel(item, j);
       if (!finish_item(item, j, thrown, secs, totals, failed)) break;
     }
@@ -82,14 +85,10 @@ class ChunkRunner {
   }
 
   /// Hands the whole segment to the thread's batch runner; returns the rows done.
-  std::uint64_t run_batch(Chunk seg, WorkerTotals& totals, std::uint64_t& failed) {
-    items_.clear();
-    for (std::uint64_t row = seg.begin; row < seg.end; ++row) {
-      items_.push_back(plan_.space->at(row));
-    }
+  std::uint64_t run_batch(WorkerTotals& totals, std::uint64_t& failed) {
     const BatchContext ctx{stop_flag(), plan_.item_timeout};
-    return runner_->run(items_, value_, ctx, [&](std::size_t j, const ItemResult& r) {
-      return finish_item(items_[j], j, r.error, r.seconds, totals, failed);
+    return runner_->run(block_.items, value_, ctx, [&](std::size_t j, const ItemResult& r) {
+      return finish_item(block_.items[j], j, r.error, r.seconds, totals, failed);
     });
   }
 
@@ -104,7 +103,7 @@ class ChunkRunner {
         stop_flag(), plan_.item_timeout > 0 ? start + budget : clock_type::time_point::max());
     std::optional<std::string> thrown;
     try {
-      plan_.kernel->run(item, *plan_.args, std::span<double>(out, k), ctx);
+      plan_.kernel->run(item, args_for(item), std::span<double>(out, k), ctx);
     } catch (const std::exception& e) {
       thrown = e.what();
     } catch (...) {
@@ -138,6 +137,13 @@ class ChunkRunner {
     return true;
   }
 
+  /// The bound arguments, with those the item's fields give taken from the item.
+  const BoundArgs& args_for(const Item& item) {
+    if (plan_.field_args.empty()) return *plan_.args;
+    for (const FieldArg& b : plan_.field_args) local_args_.set(b.name, field_arg(item.fields, b));
+    return local_args_;
+  }
+
   void resize(std::uint64_t n) {
     item_.resize(n);
     value_.resize(n * plan_.columns);
@@ -151,7 +157,8 @@ class ChunkRunner {
   int thread_;
   const SinkSet& sinks_;
   BatchRunner* runner_;  // the thread's, when the kernel runs items in batches
-  std::vector<Item> items_;
+  ItemBlock block_;       // the segment's items and their fields
+  BoundArgs local_args_;  // the arguments with the item's fields (when fields give arguments)
   std::vector<std::int64_t> item_;
   std::vector<double> value_;
   std::vector<std::int8_t> status_;

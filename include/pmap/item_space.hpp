@@ -1,11 +1,15 @@
-// pmap — the iteration space: a Python-style range or the lines of an input file.
+// pmap — the iteration space: a Python-style range, the lines of an input file, or items with
+// named fields (a grid, a table, the C++ API's tuples; see fields.hpp).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "pmap/fields.hpp"
 
 namespace pmap {
 
@@ -43,11 +47,20 @@ struct Item {
   std::int64_t value = 0;   ///< the range value, or the line number for --input
   std::string_view text{};  ///< the input line (empty for ranges)
   bool from_input = false;  ///< true for --input items
+  Fields fields{};          ///< named fields (grids, tables, tuples); empty otherwise
 
-  /// The item as an integer; throws ItemError when an input line is not one.
+  /// The item as an integer (with fields: the first); throws ItemError when it is not one.
   [[nodiscard]] std::int64_t as_int() const;
-  /// The item as a number; throws ItemError when an input line is not one.
+  /// The item as a number (with fields: the first); throws ItemError when it is not one.
   [[nodiscard]] double as_double() const;
+  /// The whole item as text: the line, the range value, or the field values joined by spaces.
+  [[nodiscard]] std::string to_text() const;
+};
+
+/// Items of consecutive rows, filled by ItemSpace::read (reused from block to block).
+struct ItemBlock {
+  std::vector<Item> items;
+  FieldBlock fields;  ///< what the items' field views point into
 };
 
 /// The iteration space of a run: either a Range or InputLines.
@@ -59,16 +72,27 @@ class ItemSpace {
   /// A space over input lines.
   explicit ItemSpace(InputLines lines)
       : lines_(std::move(lines)), from_input_(true), size_(lines_.text.size()) {}
+  /// A space of items with fields (a Grid, a Table).
+  explicit ItemSpace(std::shared_ptr<const FieldSource> source)
+      : source_(std::move(source)), size_(source_->size()) {}
 
   [[nodiscard]] std::uint64_t size() const noexcept { return size_; }
   [[nodiscard]] bool from_input() const noexcept { return from_input_; }
   [[nodiscard]] const Range& range() const noexcept { return range_; }
-  /// The item at row i (i < size()).
+  /// The source of the fields; nullptr for a range or input lines.
+  [[nodiscard]] const FieldSource* source() const noexcept { return source_.get(); }
+  /// The fields of every item (empty for a range or input lines).
+  [[nodiscard]] const std::vector<FieldSpec>& fields() const noexcept;
+  /// "range", "input" or the source's kind ("grid", "table", "values").
+  [[nodiscard]] std::string kind() const;
+  /// The item at row i (i < size()), without fields: use read() for a space with fields.
   [[nodiscard]] Item at(std::uint64_t i) const noexcept;
+  /// The items of rows [begin, end) with their fields, into `block` (thread-safe).
+  void read(std::uint64_t begin, std::uint64_t end, ItemBlock& block) const;
   /// The row holding item value `value` (a range value, or a line number for input).
   [[nodiscard]] std::optional<std::uint64_t> row_of(std::int64_t value) const;
-  /// FNV-1a 64 of the items (their text and line numbers, or the range), as 16 hex digits:
-  /// --resume refuses an input file whose items changed.
+  /// FNV-1a 64 of the items (their text and line numbers, the range, or the fields' specs and
+  /// values), as 16 hex digits: --resume and merge refuse a file of other items.
   [[nodiscard]] std::string fingerprint() const;
   /// Short human description, e.g. "range 0:10:1" or "input (7 lines)".
   [[nodiscard]] std::string describe() const;
@@ -76,6 +100,7 @@ class ItemSpace {
  private:
   Range range_{};
   InputLines lines_{};
+  std::shared_ptr<const FieldSource> source_;
   bool from_input_ = false;
   std::uint64_t size_ = 0;
 };

@@ -96,6 +96,12 @@ class Kernel {
   /// Computes one item into `out` (size K). Throws (e.g. ItemError) to fail the item.
   virtual void run(const Item& item, const BoundArgs& args, std::span<double> out,
                    const KernelContext& ctx) const = 0;
+  /// Checks what the kernel makes of the items' fields before anything runs (exec: every
+  /// {name} placeholder names a field); throws UsageError. Default: nothing to check.
+  virtual void check_fields(const BoundArgs& args, const std::vector<FieldSpec>& fields) const {
+    (void)args;
+    (void)fields;
+  }
   /// True when `--arg` may bind names the kernel does not declare (the worker kernel passes
   /// them on to its function); they are bound as strings. Default: false.
   [[nodiscard]] virtual bool takes_any_argument() const { return false; }

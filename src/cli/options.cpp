@@ -7,6 +7,8 @@
 #include <utility>
 
 #include "pmap/error.hpp"
+#include "pmap/grid.hpp"
+#include "pmap/table.hpp"
 #include "pmap/kernel.hpp"
 #include "pmap/slurm.hpp"
 
@@ -61,9 +63,24 @@ void parse_max_failures(const std::string& text, ComputeJob& job) {
 
 /// The items: --input, --range, or the kernel's own default space.
 void set_space(const RunOptions& o, ComputeJob& job) {
+  if (!o.grid.empty()) {
+    job.space = ItemSpace(make_grid(o.grid));
+    job.space_spec = job.space.describe();
+    return;
+  }
   if (!o.input.empty()) {
-    job.space = ItemSpace(read_input(o.input));
-    job.space_spec = "input " + o.input;
+    const TableFormat format = resolve_table_format(o.input, parse_table_format(o.format));
+    if (format == TableFormat::Lines) {
+      if (!o.fields.empty()) {
+        throw UsageError("field", o.fields.front(),
+                         "needs a table: give a .csv, .tsv or .jsonl file or `format`");
+      }
+      job.space = ItemSpace(read_input(o.input));  // one item a line, as pmap always read it
+      job.space_spec = "input " + o.input;
+      return;
+    }
+    job.space = ItemSpace(open_table(o.input, format, o.fields));
+    job.space_spec = job.space.describe();
     return;
   }
   std::string spec = o.range;
@@ -118,8 +135,23 @@ void add_run_options(CLI::App& run, RunOptions& o) {
                                std::string("items START:STOP[:STEP], Python range semantics "
                                            "(default job: ") +
                                    kDefaultRange + ")");
-  auto* input = run.add_option("-i,--input", o.input, "items from a file, one a line");
+  auto* input = run.add_option("-i,--input", o.input,
+                               "items from a file: one a line, or a table with a header line "
+                               "(.csv, .tsv, .jsonl) whose columns become the items' fields");
   range->excludes(input);
+  auto* grid = run.add_option("-g,--grid", o.grid,
+                              "a sweep axis NAME=SPEC (repeatable; the product, last fastest): "
+                              "START:STOP[:STEP], 1,2,4, linspace(A,B,N), logspace(A,B,N)");
+  grid->excludes(range);
+  grid->excludes(input);
+  run.add_option("--field", o.fields, "force a table column's type NAME:int|float|string "
+                                      "(repeatable)")
+      ->needs(input);
+  run.add_option("--format", o.format, "csv|tsv|jsonl|lines (default: by the extension of --input)")
+      ->needs(input);
+  run.add_flag("-p,--print", o.print,
+               "print every item's fields and values in item order at the end (the default "
+               "job does)");
   run.add_option("-a,--arg", o.args, "bind a kernel argument KEY=VALUE (repeatable)");
   run.add_option("--plugin", o.plugins,
                  "load kernels from this shared library (repeatable; see pmap/plugin_abi.h)");
@@ -203,6 +235,16 @@ ComputeJob make_compute_job(const RunOptions& o) {
   job.output = o.output;
   job.force = o.force;
   set_space(o, job);
+  for (const auto& a : o.args) {
+    const std::string key = a.substr(0, a.find('='));
+    for (const auto& f : job.space.fields()) {
+      if (f.name == key) {
+        throw UsageError("args", a,
+                         key + " is also a field of the items, which gives it per item; drop "
+                               "`args` " + key + " or rename the field");
+      }
+    }
+  }
   return job;
 }
 
@@ -265,6 +307,12 @@ CommandLine::CommandLine()
   app.add_subcommand("inspect", "summary of a results file")
       ->add_option("file", inspect_path, "results file (HDF5)")
       ->required();
+  auto* ex = app.add_subcommand("export", "write a results file's items, fields, values and "
+                                          "status as one table (CSV or JSON Lines)");
+  ex->add_option("file", export_path, "results file (HDF5)")->required();
+  auto* csv = ex->add_flag("--csv", export_csv, "comma-separated values with a header (default)");
+  ex->add_flag("--jsonl", export_jsonl, "one JSON object a line")->excludes(csv);
+  ex->add_option("-o,--output", export_output, "write here instead of stdout");
 }
 
 void CommandLine::parse(int argc, const char* const* argv) {

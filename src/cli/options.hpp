@@ -36,6 +36,10 @@ struct RunOptions {
   std::optional<std::string> kernel;  ///< unset: kDefaultKernel
   std::string range;
   std::string input;
+  std::vector<std::string> grid;    ///< --grid NAME=SPEC axes (repeatable)
+  std::vector<std::string> fields;  ///< --field NAME:TYPE, a table column's type forced
+  std::string format;               ///< --format csv|tsv|jsonl|lines (default: by extension)
+  bool print = false;               ///< print every item's fields and values (rank 0)
   std::vector<std::string> args;
   std::vector<std::string> plugins;  ///< shared libraries adding kernels (--plugin)
   std::string schedule{to_string(ComputeJob{}.schedule)};
@@ -55,7 +59,7 @@ struct RunOptions {
 
   /// No --kernel, --range or --input: the tutorial's job.
   [[nodiscard]] bool default_job() const noexcept {
-    return !kernel && range.empty() && input.empty();
+    return !kernel && range.empty() && input.empty() && grid.empty();
   }
   [[nodiscard]] std::string kernel_name() const { return kernel.value_or(kDefaultKernel); }
 };
@@ -99,6 +103,10 @@ struct CommandLine {
   std::vector<std::string> merge_inputs;
   bool merge_force = false;
   std::string inspect_path;
+  std::string export_path;
+  bool export_csv = false;
+  bool export_jsonl = false;
+  std::string export_output;
 
   /// Declares every subcommand and option (bound to the members: not copyable).
   CommandLine();
@@ -108,7 +116,7 @@ struct CommandLine {
   /// Parses main's arguments; options without a subcommand mean `run`. Throws CLI::ParseError
   /// (also for --help and --version, whose exit code is 0).
   void parse(int argc, const char* const* argv);
-  /// The subcommand given: "run", "urls", "kernels", "merge" or "inspect".
+  /// The subcommand given: "run", "urls", "kernels", "merge", "inspect" or "export".
   [[nodiscard]] std::string subcommand() const;
 };
 

@@ -3,12 +3,13 @@
 #include <utility>
 
 #include "pmap/error.hpp"
+#include "pmap/fields.hpp"
 
 namespace pmap::detail {
 namespace {
 
 /// What a placeholder stands for.
-enum class Slot { Item, Row, NoExt, Base, Dir, BaseNoExt };
+enum class Slot { Item, Row, NoExt, Base, Dir, BaseNoExt, Field };
 
 /// A piece of one word of the template: literal text or a placeholder.
 struct Piece {
@@ -18,8 +19,17 @@ struct Piece {
 };
 using Word = std::vector<Piece>;
 
-/// Recognises a placeholder at `s[i]`: {} {#} {.} {/} {//} {/.}; returns its length (0: none).
-std::size_t placeholder_at(std::string_view s, std::size_t i, Slot& slot) {
+/// Recognises a placeholder at `s[i]`: {} {#} {.} {/} {//} {/.}, or {name} of a field (not
+/// after '$', so a shell's ${VAR} stays the shell's); returns its length (0: none).
+std::size_t placeholder_at(std::string_view s, std::size_t i, Slot& slot, std::string& name) {
+  if (s.substr(i, 1) == "{" && (i == 0 || s[i - 1] != '$')) {
+    const auto close = s.find('}', i);
+    if (close != std::string_view::npos && valid_field_name(s.substr(i + 1, close - i - 1))) {
+      slot = Slot::Field;
+      name = std::string(s.substr(i + 1, close - i - 1));
+      return close - i + 1;
+    }
+  }
   static constexpr std::pair<std::string_view, Slot> kSlots[] = {
       {"{}", Slot::Item},  {"{#}", Slot::Row},  {"{.}", Slot::NoExt},
       {"{/}", Slot::Base}, {"{//}", Slot::Dir}, {"{/.}", Slot::BaseNoExt}};
@@ -55,6 +65,7 @@ std::vector<Word> split_template(std::string_view cmd) {
   for (std::size_t i = 0; i < cmd.size();) {
     const char c = cmd[i];
     Slot slot{};
+    std::string name;
     if (c == ' ' || c == '\t' || c == '\n') {
       end_word();
       ++i;
@@ -68,8 +79,8 @@ std::vector<Word> split_template(std::string_view cmd) {
       if (close == std::string_view::npos) throw fail("unbalanced single quote");
       in_word = true;
       for (std::size_t j = i + 1; j < close;) {
-        if (const auto len = placeholder_at(cmd, j, slot); len > 0 && j + len <= close) {
-          word.push_back({false, {}, slot});
+        if (const auto len = placeholder_at(cmd, j, slot, name); len > 0 && j + len <= close) {
+          word.push_back({false, name, slot});
           j += len;
         } else {
           add_char(word, cmd[j++]);
@@ -87,8 +98,8 @@ std::vector<Word> split_template(std::string_view cmd) {
             std::string_view("\"\\$`\n").find(cmd[j + 1]) != std::string_view::npos) {
           add_char(word, cmd[j + 1]);
           j += 2;
-        } else if (const auto len = placeholder_at(cmd, j, slot); len > 0) {
-          word.push_back({false, {}, slot});
+        } else if (const auto len = placeholder_at(cmd, j, slot, name); len > 0) {
+          word.push_back({false, name, slot});
           j += len;
         } else {
           add_char(word, d);
@@ -96,9 +107,9 @@ std::vector<Word> split_template(std::string_view cmd) {
         }
       }
       i = j + 1;
-    } else if (const auto len = placeholder_at(cmd, i, slot); len > 0) {
+    } else if (const auto len = placeholder_at(cmd, i, slot, name); len > 0) {
       in_word = true;
-      word.push_back({false, {}, slot});
+      word.push_back({false, name, slot});
       i += len;
     } else {
       in_word = true;
@@ -111,18 +122,25 @@ std::vector<Word> split_template(std::string_view cmd) {
   return words;
 }
 
+/// True when placeholder `p` stands for something: {name} only when the item has that field
+/// (without one it is literal text, as it was before items had fields).
+bool resolves(Slot slot, const std::string& name, const Fields& fields) {
+  return slot != Slot::Field || fields.find(name).has_value();
+}
+
 /// True when the template uses a placeholder of the item (not only {#}).
-bool uses_item(const std::vector<Word>& words) {
+bool uses_item(const std::vector<Word>& words, const Fields& fields) {
   for (const auto& w : words) {
     for (const auto& p : w) {
-      if (!p.literal && p.slot != Slot::Row) return true;
+      if (!p.literal && p.slot != Slot::Row && resolves(p.slot, p.text, fields)) return true;
     }
   }
   return false;
 }
 
 /// The value of a placeholder for an item (GNU parallel's meanings).
-std::string expand(Slot slot, std::string_view item, std::uint64_t row) {
+std::string expand(Slot slot, std::string_view item, std::uint64_t row, const std::string& name,
+                   const Fields& fields) {
   const auto slash = item.rfind('/');
   const std::string_view base = slash == std::string_view::npos ? item : item.substr(slash + 1);
   const auto strip_ext = [](std::string_view path, std::size_t from) {
@@ -143,6 +161,10 @@ std::string expand(Slot slot, std::string_view item, std::uint64_t row) {
                                              : std::string(item.substr(0, slash));
     case Slot::BaseNoExt:
       return strip_ext(base, 0);
+    case Slot::Field: {
+      const auto j = fields.find(name);
+      return j ? fields.text(*j) : "{" + name + "}";
+    }
   }
   return {};
 }
@@ -164,16 +186,21 @@ std::string shell_quote(std::string_view s) {
 
 /// argv for one item.
 std::vector<std::string> build_argv(std::string_view cmd, bool shell, std::string_view item,
-                                    std::uint64_t row) {
+                                    std::uint64_t row, const Fields& fields) {
   if (shell) {
     // The template is the script; placeholders become single-quoted words.
     std::string script;
     bool used = false;
     for (std::size_t i = 0; i < cmd.size();) {
       Slot slot{};
-      if (const auto len = placeholder_at(cmd, i, slot); len > 0) {
-        script += shell_quote(expand(slot, item, row));
-        used = used || slot != Slot::Row;
+      std::string name;
+      if (const auto len = placeholder_at(cmd, i, slot, name); len > 0) {
+        if (resolves(slot, name, fields)) {
+          script += shell_quote(expand(slot, item, row, name, fields));
+          used = used || slot != Slot::Row;
+        } else {
+          script += cmd.substr(i, len);
+        }
         i += len;
       } else {
         script += cmd[i++];
@@ -193,10 +220,10 @@ std::vector<std::string> build_argv(std::string_view cmd, bool shell, std::strin
   argv.reserve(words.size() + 1);
   for (const auto& w : words) {
     std::string a;
-    for (const auto& p : w) a += p.literal ? p.text : expand(p.slot, item, row);
+    for (const auto& p : w) a += p.literal ? p.text : expand(p.slot, item, row, p.text, fields);
     argv.push_back(std::move(a));
   }
-  if (!uses_item(words)) argv.emplace_back(item);
+  if (!uses_item(words, fields)) argv.emplace_back(item);
   return argv;
 }
 
@@ -222,6 +249,16 @@ std::vector<std::string> parse_columns(const std::string& text) {
 
 void check_template(std::string_view cmd) { (void)split_template(cmd); }
 
+std::vector<std::string> field_placeholders(std::string_view cmd) {
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < cmd.size(); ++i) {
+    Slot slot{};
+    std::string name;
+    if (placeholder_at(cmd, i, slot, name) > 0 && slot == Slot::Field) names.push_back(name);
+  }
+  return names;
+}
+
 std::vector<std::string> fixed_argv(std::string_view cmd, bool shell, std::string_view what) {
   if (shell) {
     if (cmd.find_first_not_of(" \t\n") == std::string_view::npos) {
@@ -233,6 +270,10 @@ std::vector<std::string> fixed_argv(std::string_view cmd, bool shell, std::strin
   for (const auto& word : split_template(cmd)) {
     std::string a;
     for (const auto& p : word) {
+      if (!p.literal && p.slot == Slot::Field) {
+        a += "{" + p.text + "}";  // no fields here: literal text, as before fields existed
+        continue;
+      }
       if (!p.literal) {
         throw UsageError("args", "cmd=" + std::string(cmd),
                          "placeholders such as {} have no meaning here: " + std::string(what));

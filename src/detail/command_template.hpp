@@ -12,13 +12,19 @@
 #include <string_view>
 #include <vector>
 
+#include "pmap/fields.hpp"
+
 namespace pmap::detail {
 
 /// argv for one item. Without a placeholder of the item the item is appended as the last word.
-/// With `shell`, the template is a /bin/sh -c script and substituted values are single-quoted.
+/// {name} is the item's field `name` (literal text when the item has no such field). With
+/// `shell`, the template is a /bin/sh -c script and substituted values are single-quoted.
 /// Throws UsageError (subject "args", value "cmd=...") for unbalanced quotes or an empty command.
 std::vector<std::string> build_argv(std::string_view cmd, bool shell, std::string_view item,
-                                    std::uint64_t row);
+                                    std::uint64_t row, const Fields& fields = {});
+
+/// The names of the {name} placeholders of `cmd`, in order (for checking them against fields).
+std::vector<std::string> field_placeholders(std::string_view cmd);
 
 /// Checks that `cmd` splits (quotes balanced, not empty); throws what build_argv would throw.
 void check_template(std::string_view cmd);

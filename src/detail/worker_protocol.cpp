@@ -108,7 +108,9 @@ void append_item(std::string& out, const Item& item) {
   auto r = std::to_chars(num, num + sizeof num, item.row);
   out.append(num, r.ptr);
   out += '\t';
-  if (item.from_input) {
+  if (!item.fields.empty()) {
+    append_escaped(out, item.to_text());
+  } else if (item.from_input) {
     append_escaped(out, item.text);
   } else {
     r = std::to_chars(num, num + sizeof num, item.value);

@@ -19,10 +19,13 @@ class ComputeX final : public BasicKernel {
 
   void run(const Item& item, const BoundArgs& args, std::span<double> out,
            const KernelContext& ctx) const override {
-    const double x = item.as_double();
+    // Over a sweep, x is the field called x (else the first field, or the item itself).
+    const auto field = item.fields.find("x");
+    const double x = field ? item.fields.as_double(*field) : item.as_double();
     const auto every = args.get_int("fail_every");
-    if (every > 0 && item.as_int() % every == 0) {
-      throw ItemError("x=" + std::to_string(item.as_int()) +
+    const auto x_int = [&] { return field ? item.fields.as_int(*field) : item.as_int(); };
+    if (every > 0 && x_int() % every == 0) {
+      throw ItemError("x=" + std::to_string(x_int()) +
                       " is a multiple of fail_every=" + std::to_string(every));
     }
     ctx.sleep_for(args.get_double("sleep"));

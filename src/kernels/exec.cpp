@@ -207,7 +207,7 @@ class Exec final : public BasicKernel {
   Exec()
       : BasicKernel(
             "exec",
-            "runs a program per item, without a shell: {} is the item, {#} its row, {.} {/} {//} "
+            "runs a program per item, without a shell: {} is the item, {name} its field name, {#} its row, {.} {/} {//} "
             "{/.} as in GNU parallel (the item is appended when the command has no placeholder); "
             "a non-zero exit fails the item, --item-timeout kills its process group; the last "
             "line of stdout holds the numbers of `columns`",
@@ -243,13 +243,30 @@ class Exec final : public BasicKernel {
     return cols.empty() ? columns() : detail::parse_columns(cols);
   }
 
+  void check_fields(const BoundArgs& args, const std::vector<FieldSpec>& fields) const override {
+    if (fields.empty()) return;  // {name} stays literal text, as before items had fields
+    std::string known;
+    for (const auto& f : fields) known += (known.empty() ? "" : ", ") + f.name;
+    for (const auto& name : detail::field_placeholders(args.get_string("cmd"))) {
+      bool found = false;
+      for (const auto& f : fields) found = found || f.name == name;
+      if (!found) {
+        throw UsageError("args", "cmd=" + args.get_string("cmd"),
+                         "{" + name + "} names no field of the items (fields: " + known + ")");
+      }
+    }
+  }
+
   void run(const Item& item, const BoundArgs& args, std::span<double> out,
            const KernelContext& ctx) const override {
-    const std::string text = item.from_input ? std::string(item.text) : std::to_string(item.value);
-    const auto argv =
-        detail::build_argv(args.get_string("cmd"), args.get_bool("shell"), text, item.row);
-    const auto env = detail::child_environment(
-        args.get_bool("mpi_env"), {"PMAP_ITEM=" + text, "PMAP_ROW=" + std::to_string(item.row)});
+    const std::string text = item.to_text();
+    const auto argv = detail::build_argv(args.get_string("cmd"), args.get_bool("shell"), text,
+                                         item.row, item.fields);
+    std::vector<std::string> extra{"PMAP_ITEM=" + text, "PMAP_ROW=" + std::to_string(item.row)};
+    for (std::size_t j = 0; j < item.fields.size(); ++j) {
+      extra.push_back("PMAP_FIELD_" + item.fields.spec(j).name + "=" + item.fields.text(j));
+    }
+    const auto env = detail::child_environment(args.get_bool("mpi_env"), extra);
     const Outcome o = run_child(argv, env, args.get_double("grace"), ctx);
     const std::string err = o.stderr_tail.empty() ? std::string() : "; stderr: " + o.stderr_tail;
     if (o.stopped) {

@@ -17,8 +17,10 @@
 #include <vector>
 
 #include "pmap/columns.hpp"
+#include "pmap/fields.hpp"
 #include "pmap/h5.hpp"
 #include "pmap/item_status.hpp"
+#include "pmap/params.hpp"
 
 namespace pmap {
 
@@ -37,6 +39,8 @@ struct ComputeMeta {
   Attrs compute;                     ///< kernel, args, schedule, chunk, items, space...
   std::vector<std::string> columns;  ///< names of the K value columns
   std::uint64_t items = 0;           ///< N
+  std::vector<FieldSpec> fields;     ///< the items' fields: /compute/params (empty: none)
+  std::vector<std::pair<std::string, std::string>> params;  ///< /compute/params attributes
 };
 
 /// Creates (or with `overwrite`, replaces) the results file with the /compute group allocated.
@@ -54,6 +58,7 @@ struct RowBlock {
   const std::int32_t* rank = nullptr;
   const std::int32_t* thread = nullptr;
   const double* seconds = nullptr;
+  const FieldValue* params = nullptr;  ///< count x fields, row-major (nullptr: no fields)
 };
 
 /// All ranks' handle on /compute for writing rows in parallel (MPI-IO, independent writes).
@@ -73,6 +78,7 @@ class ComputeWriter {
   std::string path_;
   h5::File file_;
   std::optional<ComputeColumns> columns_;
+  std::optional<ParamColumns> params_;
   double write_seconds_ = 0;
 };
 
@@ -115,7 +121,9 @@ namespace pmap {
 /// has room for `needed_bytes` (0: do not check).
 void check_output_path(const std::string& path, bool overwrite, std::uint64_t needed_bytes = 0);
 
-/// Bytes a results file of `items` rows and `columns` value columns needs (with slack).
-std::uint64_t results_file_bytes(std::uint64_t items, std::size_t columns);
+/// Bytes a results file of `items` rows, `columns` value columns and `param_bytes` bytes of
+/// fields a row needs (with slack).
+std::uint64_t results_file_bytes(std::uint64_t items, std::size_t columns,
+                                 std::uint64_t param_bytes = 0);
 
 }  // namespace pmap

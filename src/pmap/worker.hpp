@@ -13,6 +13,7 @@
 #include <string>
 
 #include "pmap/channel.hpp"
+#include "pmap/field_args.hpp"
 #include "pmap/item_space.hpp"
 #include "pmap/kernel.hpp"
 #include "pmap/partition.hpp"
@@ -57,6 +58,8 @@ struct WorkPlan {
   double item_timeout = 0;  ///< seconds (0: none)
   /// One runner per thread when the kernel runs items in batches (start_runners), else empty.
   std::span<const std::unique_ptr<BatchRunner>> runners;
+  /// Kernel arguments that every item's fields give (per-item overrides of `args`).
+  std::span<const FieldArg> field_args;
   /// No chunk starts that cannot finish before this (max: no deadline).
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };

@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "pmap/error.hpp"
+#include "pmap/grid.hpp"
+#include "pmap/item_space.hpp"
 #include "pmap/kernel.hpp"
 #include "support/h5_read.hpp"
 #include "support/process.hpp"
@@ -445,6 +447,29 @@ TEST(ExecKernelCli, ExitCodesAndTimeouts) {
   EXPECT_LT(seconds_since(t0), 10.0);
   EXPECT_EQ(pmap::test::read_int8s(dir.file("x.h5"), "/compute/status"),
             (std::vector<std::int8_t>{2, 2, 2, 2}));
+}
+
+}  // namespace
+
+namespace {
+
+TEST(ExecKernel, FieldPlaceholdersTakeTheItemsFields) {
+  TempDir dir;
+  const std::string out = dir.file("f.txt");
+  const pmap::ItemSpace space(pmap::make_grid({"alpha=0.5", "name=a b", "n=3"}));
+  pmap::ItemBlock block;
+  space.read(0, 1, block);
+  const std::string cmd = "cmd=sh -c 'printf \"%s|\" \"$@\" > " + out +
+                          "' sh {alpha} --n={n} {name} {} {other} ${HOME}";
+  run_exec({cmd}, block.items[0]);
+  // {other} is no field: literal, as before fields existed; ${HOME} is the shell's.
+  EXPECT_EQ(slurp(out), "0.5|--n=3|a b|0.5 a b 3|{other}|${HOME}|");
+  // A template naming no field is refused before anything runs.
+  const auto args = pmap::bind_args(exec(), {"cmd=echo {nope}"});
+  EXPECT_NE(thrown<pmap::UsageError>([&] { exec().check_fields(args, space.fields()); })
+                .find("{nope} names no field"),
+            std::string::npos);
+  EXPECT_NO_THROW(exec().check_fields(args, {}));
 }
 
 }  // namespace
