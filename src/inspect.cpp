@@ -10,6 +10,7 @@
 #include "pmap/columns.hpp"
 #include "pmap/error.hpp"
 #include "pmap/h5.hpp"
+#include "pmap/params.hpp"
 #include "pmap/partition.hpp"
 #include "pmap/results_file.hpp"
 #include "pmap/tally.hpp"
@@ -108,6 +109,52 @@ void print_errors(std::ostream& os, const h5::Group& g) {
   }
 }
 
+/// The items' fields (/compute/params): where they come from, each one's type and range over
+/// the rows that ran.
+void print_fields(std::ostream& os, const h5::Group& g, const ComputeColumns& cols) {
+  const ParamColumns params(g.get(), cols.rows());
+  const auto& fields = params.fields();
+  if (fields.empty()) return;
+  std::string source;
+  for (const auto& [key, value] : read_param_attributes(g.get())) {
+    if (key == "grid" || key == "table") source = key + " " + value;
+    if (key == "table_fnv") source += " (fnv " + value + ")";
+  }
+  os << "  fields: " << fields.size() << (source.empty() ? "" : ", from " + source) << "\n";
+  const std::size_t k = fields.size();
+  std::vector<double> lo(k, std::numeric_limits<double>::infinity()), hi(k, -lo[0]);
+  std::vector<std::int8_t> s;
+  FieldBlock b;
+  for (std::uint64_t at = 0; at < cols.rows(); at += kMaxChunk) {
+    const auto n = std::min<std::uint64_t>(kMaxChunk, cols.rows() - at);
+    cols[ComputeColumn::Status].read(H5T_NATIVE_INT8, at, n, 0, s);
+    params.read(at, n, b);
+    for (std::uint64_t r = 0; r < n; ++r) {
+      if (s[r] < 0) continue;  // not run: its params were never written
+      const Fields f(&fields, b.values.data() + r * k);
+      for (std::size_t j = 0; j < k; ++j) {
+        if (fields[j].type == FieldType::String) continue;
+        lo[j] = std::min(lo[j], f.as_double(j));
+        hi[j] = std::max(hi[j], f.as_double(j));
+      }
+    }
+  }
+  char line[256];
+  for (std::size_t j = 0; j < k; ++j) {
+    const std::string type(to_string(fields[j].type));
+    if (fields[j].type == FieldType::String) {
+      std::snprintf(line, sizeof line, "    %-16s %-8s %zu bytes\n", fields[j].name.c_str(),
+                    type.c_str(), fields[j].width);
+    } else if (lo[j] <= hi[j]) {
+      std::snprintf(line, sizeof line, "    %-16s %-8s %g .. %g\n", fields[j].name.c_str(),
+                    type.c_str(), lo[j], hi[j]);
+    } else {
+      std::snprintf(line, sizeof line, "    %-16s %-8s\n", fields[j].name.c_str(), type.c_str());
+    }
+    os << line;
+  }
+}
+
 void print_compute(std::ostream& os, const h5::Group& g) {
   const auto a = [&](const char* name) { return h5::attr_text(g.get(), name); };
   os << "compute: kernel " << a("kernel") << ", args " << a("args") << "\n  space " << a("space")
@@ -120,6 +167,7 @@ void print_compute(std::ostream& os, const h5::Group& g) {
   const StatusTally& c = sum.tally;
   os << "  status: " << cols.rows() << " items: " << c.ok << " ok, " << c.failed << " failed, "
      << c.timed_out << " timed out, " << c.not_run << " not run\n";
+  print_fields(os, g, cols);
   print_values(os, sum, columns);
   const double ran = static_cast<double>(c.ran());
   os << format("  item seconds: total %.3f, mean %.6f, max %.6f\n", sum.seconds_sum,

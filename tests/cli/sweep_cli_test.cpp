@@ -122,6 +122,9 @@ TEST(SweepCli, ResumeAndExportKnowTheGrid) {
   EXPECT_NE(jsonl.find(R"({"item":0,"x":1,"value.x":1.0,"y":2.0,"status":"ok"})"),
             std::string::npos)
       << jsonl;
+  const auto inspect = run_ok({"inspect", "pmap.h5"}, dir);
+  EXPECT_NE(inspect.find("fields: 1, from grid x=1:4"), std::string::npos) << inspect;
+  EXPECT_NE(inspect.find("x                int64    1 .. 3"), std::string::npos) << inspect;
   run_ok({"export", "pmap.h5", "-o", "t.csv"}, dir);
   EXPECT_EQ(slurp(dir.file("t.csv")).substr(0, 10), "item,x,val");
 }
@@ -201,6 +204,28 @@ TEST(SweepCli, BadTablesExitTwoWithLineAndColumn) {
     EXPECT_NE(err.find(message), std::string::npos) << err;
     EXPECT_EQ(slurp(dir.file("pmap.h5")), before) << "the existing file changed: " << err;
   }
+}
+
+TEST(SweepCli, ShardsOfAGridMergeWithTheirParams) {
+  TempDir dir;
+  const Args sweep = {"--grid", "x=1:4", "--grid", "w=a,bb", "-k", "exec", "--arg", "cmd=true",
+                      "--progress", "none"};
+  for (const char* shard : {"0/2", "1/2"}) {
+    Args args = sweep;
+    args.insert(args.end(), {"--shard", shard, "-o", std::string("s") + shard[0] + ".h5"});
+    run_ok(args, dir);
+  }
+  Args other = sweep;
+  other[1] = "x=2:5";
+  other.insert(other.end(), {"--shard", "1/2", "-o", "o1.h5"});
+  run_ok(other, dir);
+  std::string what;
+  EXPECT_EQ(pmap_cmd({"merge", "bad.h5", "s0.h5", "o1.h5"}, dir.path().string(), &what).exit_code, 2)
+      << what;
+  run_ok({"merge", "all.h5", "s0.h5", "s1.h5"}, dir);
+  const auto csv = run_ok({"export", "all.h5"}, dir);
+  EXPECT_EQ(csv, "item,x,w,exit_code,status,error\n0,1,a,0,ok,\n1,1,bb,0,ok,\n2,2,a,0,ok,\n"
+                 "3,2,bb,0,ok,\n4,3,a,0,ok,\n5,3,bb,0,ok,\n");
 }
 
 TEST(SweepCli, ResumeRefusesAnotherTable) {
