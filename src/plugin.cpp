@@ -169,8 +169,20 @@ class PluginKernel final : public Kernel {
         v.s = sv->c_str();
       }
     }
-    const std::string text = item.fields.empty() ? std::string(item.text) : item.to_text();  // NUL-terminated for C
-    const pmap_item it{item.row, item.value, text.c_str(), text.size(), item.from_input ? 1 : 0};
+    // NUL-terminated for C: the item's text and its fields' names and values.
+    const std::string text = item.fields.empty() ? std::string(item.text) : item.to_text();
+    std::vector<std::string> field_text(item.fields.size());
+    std::vector<pmap_field> fields(item.fields.size());
+    for (std::size_t j = 0; j < fields.size(); ++j) {
+      const FieldSpec& f = item.fields.spec(j);
+      const FieldValue& v = item.fields.value(j);
+      field_text[j] = item.fields.text(j);
+      fields[j] = pmap_field{f.name.c_str(), static_cast<std::int32_t>(f.type), v.i,
+                             f.type == FieldType::Int ? static_cast<double>(v.i) : v.f,
+                             field_text[j].c_str()};
+    }
+    const pmap_item it{item.row,   item.value,     text.c_str(), text.size(),
+                       item.from_input ? 1 : 0, fields.size(), fields.data()};
     const pmap_context c{&should_stop_thunk, &ctx};
     char error[1024] = {};
     const int rc = def_.run(def_.user_data, &it, values.data(), args_.size(), out.data(),
@@ -234,6 +246,11 @@ const pmap_plugin& checked_plugin(const std::string& path, Library& lib) {
     throw fail("plugin ABI version mismatch: the plugin was built for version " +
                std::to_string(version) + ", this pmap " + abi_text() +
                ": rebuild the plugin against this pmap's <pmap/plugin_abi.h>");
+  }
+  // ABI 1.1's handshake: a plugin that asks learns that items carry their fields.
+  using minor_fn = std::uint32_t (*)(std::uint32_t);
+  if (auto* minor = reinterpret_cast<minor_fn>(lib.symbol(PMAP_PLUGIN_ABI_MINOR_SYMBOL))) {
+    (void)minor(PMAP_PLUGIN_ABI_MINOR);
   }
   auto* init_fn = reinterpret_cast<pmap_plugin_init_fn>(lib.symbol(PMAP_PLUGIN_INIT_SYMBOL));
   if (init_fn == nullptr) {

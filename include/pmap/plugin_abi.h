@@ -86,6 +86,28 @@ typedef struct pmap_arg_value {
   const char* s; /* PMAP_ARG_STRING, NUL-terminated; "" for the other types, never NULL */
 } pmap_arg_value;
 
+/* Types of item fields (pmap_field.type). */
+#define PMAP_FIELD_INT 0
+#define PMAP_FIELD_FLOAT 1
+#define PMAP_FIELD_STRING 2
+
+/* One named field of an item (ABI 1.1). */
+typedef struct pmap_field {
+  const char* name; /* NUL-terminated */
+  int32_t type;     /* PMAP_FIELD_* */
+  int64_t i;        /* PMAP_FIELD_INT */
+  double d;         /* PMAP_FIELD_FLOAT (also set, converted, for PMAP_FIELD_INT) */
+  const char* s;    /* the value as text, NUL-terminated, for every type */
+} pmap_field;
+
+/* The minor version of the ABI this header describes: 1 adds pmap_item's fields. */
+#define PMAP_PLUGIN_ABI_MINOR 1u
+/* Optional: `uint32_t pmap_plugin_abi_minor(uint32_t host_minor)`. pmap 1.1 and later call it
+ * before pmap_plugin_init() with their minor version; a plugin that never hears from it runs in
+ * an older pmap and must not read pmap_item's fields. PMAP_PLUGIN_DECLARE_ABI_MINOR() defines it
+ * and PMAP_ITEM_HAS_FIELDS() tells whether the fields are there. */
+#define PMAP_PLUGIN_ABI_MINOR_SYMBOL "pmap_plugin_abi_minor"
+
 /* The item being computed. */
 typedef struct pmap_item {
   uint64_t row;       /* 0-based row of /compute */
@@ -93,6 +115,11 @@ typedef struct pmap_item {
   const char* text;   /* the --input line, NUL-terminated; "" for ranges */
   size_t text_size;   /* strlen(text) */
   int32_t from_input; /* 1 for --input items, 0 for ranges */
+  /* ABI 1.1, appended: the item's named fields (a grid's axes, a table's columns). Read them
+   * only when PMAP_ITEM_HAS_FIELDS() is true: a pmap older than 1.1 passes the struct without
+   * them (see PMAP_PLUGIN_DECLARE_ABI_MINOR). */
+  size_t n_fields;
+  const struct pmap_field* fields;
 } pmap_item;
 
 /* What run() may ask pmap while it works. */
@@ -135,6 +162,17 @@ typedef struct pmap_plugin {
 /* The two functions every plugin exports. */
 typedef uint32_t (*pmap_plugin_abi_version_fn)(void);
 typedef const pmap_plugin* (*pmap_plugin_init_fn)(void);
+
+/* Defines pmap_plugin_abi_minor() (the handshake of ABI 1.1): put it next to
+ * PMAP_PLUGIN_DECLARE_ABI_VERSION() in a plugin that reads item fields. */
+#define PMAP_PLUGIN_DECLARE_ABI_MINOR()                                                  \
+  static uint32_t pmap_host_abi_minor_ = 0;                                            \
+  PMAP_PLUGIN_EXPORT uint32_t pmap_plugin_abi_minor(uint32_t host_minor) {              \
+    pmap_host_abi_minor_ = host_minor;                                                   \
+    return PMAP_PLUGIN_ABI_MINOR;                                                        \
+  }
+/* True when pmap passed the item's fields (n_fields may still be 0: a range has none). */
+#define PMAP_ITEM_HAS_FIELDS() (pmap_host_abi_minor_ >= 1u)
 
 #ifdef __cplusplus
 }

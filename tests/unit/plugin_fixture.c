@@ -80,7 +80,44 @@ static const pmap_arg_spec bad_spec[] = {{"n", PMAP_ARG_INT, "twelve", "an int"}
 static const char* const args_columns[] = {"count", "ratio", "flag", "label_len", "value", "text"};
 static const char* const one_column[] = {"v"};
 
+#ifdef FIXTURE_FIELDS
+PMAP_PLUGIN_DECLARE_ABI_MINOR()
+#endif
+
+/* out = {number of fields (-1: this plugin does not read them), sum of the numeric ones,
+ *        length of the string ones}. */
+static int fixture_fields(void* user, const pmap_item* item, const pmap_arg_value* args,
+                          size_t n_args, double* out, size_t n_out, const pmap_context* ctx,
+                          char* error, size_t error_size) {
+  (void)user, (void)args, (void)n_args, (void)n_out, (void)ctx, (void)error, (void)error_size;
+  out[0] = -1;
+  out[1] = 0;
+  out[2] = 0;
+#ifdef FIXTURE_FIELDS
+  if (PMAP_ITEM_HAS_FIELDS()) {
+    out[0] = (double)item->n_fields;
+    for (size_t i = 0; i < item->n_fields; ++i) {
+      if (item->fields[i].type == PMAP_FIELD_STRING) {
+        out[2] += (double)strlen(item->fields[i].s);
+      } else {
+        out[1] += item->fields[i].d;
+      }
+    }
+  }
+#else
+  (void)item;
+#endif
+  return 0;
+}
+static const char* const fields_columns[] = {"n", "sum", "text"};
+#ifndef FIXTURE_FIELDS
+static const void* unused_fields_kernel[] = {(const void*)fixture_fields, fields_columns};
+#endif
+
 static const pmap_kernel_def kernels[] = {
+#ifdef FIXTURE_FIELDS
+    {"fixture_fields", "reads the item's fields", NULL, 0, fields_columns, 3, fixture_fields, NULL},
+#endif
 #ifdef FIXTURE_CLASH
     {"pi", "clashes with the built-in pi", NULL, 0, one_column, 1, fixture_fail, NULL},
 #endif

@@ -264,4 +264,23 @@ TEST(PluginCli, RunsAPluginKernelAcrossRanks) {
   EXPECT_EQ(pmap::test::read_string_attr(dir.file("c.h5"), "/compute", "kernel"), "collatz");
 }
 
+TEST(PluginCli, FieldsReachPluginsOfAbi11AndOldPluginsStillRun) {
+  pmap::test::TempDir dir;
+  const auto run = [&](const std::string& variant, const char* kernel) {
+    const auto r = pmap::test::run_process(
+        {PMAP_BIN, "run", "--plugin", fixture(variant), "--kernel", kernel, "--grid", "a=1,2",
+         "--grid", "b=0.5", "--grid", "w=xyz", "--output", "f.h5", "--force", "--progress",
+         "none"},
+        dir.path().string(), kMpiEnv);
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    return pmap::test::read_doubles(dir.file("f.h5"), "/compute/value");
+  };
+  EXPECT_EQ(run("_fields", "fixture_fields"), (std::vector<double>{3, 1.5, 3, 3, 2.5, 3}));
+  // An ABI 1.0 plugin loads and runs over a grid: it sees the item as text ("1 0.5 xyz").
+  const auto v = run("", "fixture_args");
+  ASSERT_EQ(v.size(), 12U);
+  EXPECT_EQ(v[5], 9);
+  EXPECT_EQ(v[6 + 5], 9 + 1e6);
+}
+
 }  // namespace
