@@ -1,3 +1,4 @@
+#include "pmap/values_source.hpp"
 #include "pmap/map.hpp"
 
 #include <omp.h>
@@ -245,7 +246,12 @@ ComputeJob map_job(Session& session, const MapCall& call, const MapOptions& opti
   ComputeJob job;
   job.kernel = &kernel;
   job.args = call.args;
-  job.space = make_space(call, job.space_spec);
+  if (options.field_names.empty()) {
+    job.space = make_space(call, job.space_spec);
+  } else {
+    job.space = ItemSpace(values_source(call, options.field_names));
+    job.space_spec = job.space.describe();
+  }
   job.schedule = options.schedule;
   job.chunk = options.chunk;
   job.threads = options.threads ? options.threads : session.options().threads;

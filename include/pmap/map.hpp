@@ -40,6 +40,7 @@
 #include <utility>
 #include <vector>
 
+#include "pmap/fields.hpp"
 #include "pmap/item_status.hpp"
 #include "pmap/kernel.hpp"
 #include "pmap/mpi.hpp"
@@ -95,6 +96,9 @@ struct MapOptions {
   std::chrono::milliseconds stream_interval{50};  ///< how often ranks ship finished results
   std::uint64_t max_failures = 0;  ///< stop claiming work after this many failures (0: never)
   std::string name = "map";        ///< recorded as /compute@kernel
+  /// Names of the members of tuple or pair items (numbers and strings), recorded per item in
+  /// /compute/params/NAME like a grid's or a table's fields (empty: items are not recorded).
+  std::vector<std::string> field_names;
 };
 
 /// A failed item: its index and the exception's message.
@@ -350,7 +354,42 @@ struct MapCall {
   std::int64_t (*item_value)(const void* bound, std::uint64_t row) = nullptr;
   std::string item_type;  ///< for /compute@space
   BoundArgs args;         ///< recorded as /compute@args
+  std::vector<FieldType> field_types;  ///< of a tuple or pair item's members (else empty)
+  /// Writes the members of item `row` into out[0 .. field_types.size()) (strings point into it).
+  void (*field_values)(const void* bound, std::uint64_t row, FieldValue* out) = nullptr;
 };
+
+/// A tuple or pair of numbers and strings: items whose members can be recorded as fields.
+template <class T>
+struct FieldTuple : std::false_type {};
+template <class... T>
+struct FieldTuple<std::tuple<T...>> {
+  static constexpr bool value =
+      ((std::is_arithmetic_v<T> || std::is_convertible_v<const T&, std::string_view>) && ...);
+  static std::vector<FieldType> types() { return {type_of<T>()...}; }
+  template <class U>
+  static constexpr FieldType type_of() {
+    if constexpr (std::is_integral_v<U>) return FieldType::Int;
+    if constexpr (std::is_floating_point_v<U>) return FieldType::Float;
+    return FieldType::String;
+  }
+};
+template <class A, class B>
+struct FieldTuple<std::pair<A, B>> : FieldTuple<std::tuple<A, B>> {};
+
+/// One member as a field value.
+template <class T>
+FieldValue to_field(const T& v) {
+  FieldValue f;
+  if constexpr (std::is_integral_v<T>) {
+    f.i = static_cast<std::int64_t>(v);
+  } else if constexpr (std::is_floating_point_v<T>) {
+    f.f = static_cast<double>(v);
+  } else {
+    f.s = std::string_view(v);
+  }
+  return f;
+}
 
 /// What run_map leaves for the template to convert.
 struct MapRaw {
@@ -426,6 +465,8 @@ using map_result_t =
 /// * `items`: any random-access sized range (std::vector, std::span, std::array,
 ///   std::views::iota(0, n), ...), addressed by index and never copied; /compute/item holds the
 ///   index, or the value for integer items.
+/// * Tuple or pair items of numbers and strings are recorded as fields (/compute/params) under
+///   MapOptions::field_names, one name a member: map over a table of cases.
 /// * `fn(item)`: any callable returning a number, a std::tuple / std::pair / std::array of
 ///   numbers, or a struct of up to 8 numbers (K columns). It runs concurrently on many threads:
 ///   it must be thread-safe. An exception fails only its item (status 1, message in
@@ -482,6 +523,19 @@ MapResult<map_result_t<Items, Fn>> map(Session& session, Items&& items, Fn&& fn,
     call.item_type = "items";
   }
   call.args = detail::bound_args_of(fn);
+  using Ref = std::ranges::range_reference_t<ItemsRange>;
+  if constexpr (detail::FieldTuple<Value>::value && std::is_lvalue_reference_v<Ref>) {
+    call.field_types = detail::FieldTuple<Value>::types();
+    call.field_values = [](const void* p, std::uint64_t row, FieldValue* out) {
+      const auto& b = *static_cast<const Bound*>(p);
+      auto it = std::ranges::begin(*b.items);
+      const auto& item = it[static_cast<std::ranges::range_difference_t<ItemsRange>>(row)];
+      std::apply([out](const auto&... x) {
+        std::size_t j = 0;
+        ((out[j++] = detail::to_field(x)), ...);
+      }, item);
+    };
+  }
 
   detail::MapRaw raw = detail::run_map(session, call, options);
   MapResult<R> out;

@@ -190,6 +190,40 @@ TEST(MapApi, ResultTypesBecomeColumns) {
   }
 }
 
+TEST(MapApi, TupleItemsAreRecordedAsFields) {
+  auto dir = pmap::test::shared_temp_dir();
+  pmap::MapOptions opt;
+  opt.output = dir->file("cases.h5");
+  opt.field_names = {"n", "x", "label"};
+  const std::vector<std::tuple<int, double, std::string>> cases = {
+      {1, 0.5, "a"}, {2, 1.5, "long"}, {3, 2.5, "c"}};
+  const auto r = pmap::map(
+      session(), cases,
+      [](const std::tuple<int, double, std::string>& c) {
+        return std::get<0>(c) * std::get<1>(c) + static_cast<double>(std::get<2>(c).size());
+      },
+      opt);
+  EXPECT_EQ(r.values, (std::vector<double>{1.5, 7, 8.5}));
+  // Pairs too; a name count that does not match, or items that are not tuples, are usage errors.
+  opt.output = dir->file("pairs.h5");
+  opt.field_names = {"a", "b"};
+  const std::vector<std::pair<long, float>> pairs = {{1, 2.f}, {3, 4.f}};
+  (void)pmap::map(session(), pairs, [](const auto& p) { return p.first + p.second; }, opt);
+  opt.field_names = {"a"};
+  EXPECT_THROW((void)pmap::map(session(), pairs, [](const auto& p) { return p.first; }, opt),
+               pmap::UsageError);
+  const std::vector<int> plain = {1, 2};
+  EXPECT_THROW((void)pmap::map(session(), plain, [](int i) { return i; }, opt), pmap::UsageError);
+  if (pmap::test::world_rank() == 0) {
+    const std::string f = dir->file("cases.h5");
+    EXPECT_EQ(pmap::test::read_int64s(f, "/compute/params/n"), (std::vector<std::int64_t>{1, 2, 3}));
+    EXPECT_EQ(pmap::test::read_doubles(f, "/compute/params/x"), (std::vector<double>{0.5, 1.5, 2.5}));
+    EXPECT_EQ(pmap::test::read_string_attr(f, "/compute/params", "kind"), "values");
+    EXPECT_EQ(pmap::test::read_doubles(dir->file("pairs.h5"), "/compute/params/b"),
+              (std::vector<double>{2, 4}));
+  }
+}
+
 TEST(MapApi, ItemColumnHoldsIntegerItemsOrTheIndex) {
   auto dir = pmap::test::shared_temp_dir();
   pmap::MapOptions opt;
