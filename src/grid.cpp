@@ -29,12 +29,25 @@ struct Axis {
   std::vector<FieldValue> list;      // List
   std::vector<std::string> words;    // List of strings: what `list` points into
 
+  /// Values from..from+n-1 into out[0], out[stride], ...: one switch for the whole run.
+  void fill(std::uint64_t from, std::uint64_t n, FieldValue* out, std::size_t stride) const {
+    if (kind == AxisKind::IntRange) {
+      for (std::uint64_t t = 0; t < n; ++t) out[t * stride] = FieldValue{at_int(from + t), 0, {}};
+      return;
+    }
+    for (std::uint64_t t = 0; t < n; ++t) out[t * stride] = at(from + t);
+  }
+
+  [[nodiscard]] std::int64_t at_int(std::uint64_t i) const {
+    return static_cast<std::int64_t>(static_cast<std::uint64_t>(start) +
+                                     i * static_cast<std::uint64_t>(step));
+  }
+
   [[nodiscard]] FieldValue at(std::uint64_t i) const {
     FieldValue v;
     switch (kind) {
       case AxisKind::IntRange:
-        v.i = static_cast<std::int64_t>(static_cast<std::uint64_t>(start) +
-                                        i * static_cast<std::uint64_t>(step));
+        v.i = at_int(i);
         break;
       case AxisKind::Decimal:
         v.f = static_cast<double>(start + static_cast<std::int64_t>(i) * step) / scale;
@@ -260,25 +273,34 @@ class Grid final : public FieldSource {
     const std::size_t k = axes_.size();
     out.values.resize(count * k);
     out.item.resize(count);
-    // The digits of `begin` once, then an odometer: no division per item.
+    for (std::uint64_t r = 0; r < count; ++r) out.item[r] = static_cast<std::int64_t>(begin + r);
+    // The digits of `begin` once; then runs of the last axis, the outer ones as an odometer:
+    // no division per item.
     std::vector<std::uint64_t> digit(k);
     std::uint64_t rest = begin;
     for (std::size_t j = k; j-- > 0;) {
       digit[j] = rest % axes_[j].size;
       rest /= axes_[j].size;
     }
-    std::vector<FieldValue> current(k);
-    for (std::size_t j = 0; j < k; ++j) current[j] = axes_[j].at(digit[j]);
-    for (std::uint64_t r = 0; r < count; ++r) {
-      out.item[r] = static_cast<std::int64_t>(begin + r);
-      std::copy(current.begin(), current.end(), out.values.begin() + static_cast<std::ptrdiff_t>(r * k));
-      for (std::size_t j = k; j-- > 0;) {
+    std::vector<FieldValue> outer(k);
+    for (std::size_t j = 0; j + 1 < k; ++j) outer[j] = axes_[j].at(digit[j]);
+    const Axis& last = axes_[k - 1];
+    for (std::uint64_t r = 0; r < count;) {
+      const std::uint64_t n = std::min(count - r, last.size - digit[k - 1]);
+      FieldValue* rows = out.values.data() + r * k;
+      for (std::uint64_t t = 0; t < n; ++t) {
+        for (std::size_t j = 0; j + 1 < k; ++j) rows[t * k + j] = outer[j];
+      }
+      last.fill(digit[k - 1], n, rows + (k - 1), k);
+      r += n;
+      digit[k - 1] = 0;
+      for (std::size_t j = k - 1; j-- > 0;) {  // carry into the outer axes
         if (++digit[j] < axes_[j].size) {
-          current[j] = axes_[j].at(digit[j]);
+          outer[j] = axes_[j].at(digit[j]);
           break;
         }
         digit[j] = 0;
-        current[j] = axes_[j].at(0);
+        outer[j] = axes_[j].at(0);
       }
     }
   }

@@ -75,16 +75,25 @@ void ParamColumns::write(std::uint64_t begin, std::uint64_t count, const FieldVa
     const FieldSpec& f = fields_[j];
     const Cell cell = cell_of(f.type);
     const std::size_t bytes = cell_bytes(cell, f.width);
-    buf_.assign(count * bytes, '\0');
-    for (std::uint64_t r = 0; r < count; ++r) {
-      const FieldValue& v = values[r * k + j];
-      char* at = buf_.data() + r * bytes;
-      if (f.type == FieldType::Int) std::memcpy(at, &v.i, 8);
-      if (f.type == FieldType::Float) std::memcpy(at, &v.f, 8);
-      if (f.type == FieldType::String) std::memcpy(at, v.s.data(), std::min(bytes, v.s.size()));
+    const void* data = nullptr;
+    if (f.type == FieldType::Int) {
+      ints_.resize(count);
+      for (std::uint64_t r = 0; r < count; ++r) ints_[r] = values[r * k + j].i;
+      data = ints_.data();
+    } else if (f.type == FieldType::Float) {
+      floats_.resize(count);
+      for (std::uint64_t r = 0; r < count; ++r) floats_[r] = values[r * k + j].f;
+      data = floats_.data();
+    } else {
+      text_.assign(count * bytes, '\0');  // NUL-padded, as the file's strings are
+      for (std::uint64_t r = 0; r < count; ++r) {
+        const std::string_view s = values[r * k + j].s;
+        std::memcpy(text_.data() + r * bytes, s.data(), std::min(bytes, s.size()));
+      }
+      data = text_.data();
     }
     const h5::Handle mem = memory_type(cell, f.width);
-    sets_[j].write(mem.get(), begin, count, 0, buf_.data());
+    sets_[j].write(mem.get(), begin, count, 0, data);
   }
 }
 

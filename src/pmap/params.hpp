@@ -39,7 +39,10 @@ class ParamColumns {
  private:
   std::vector<FieldSpec> fields_;
   std::vector<h5::Dataset> sets_;
-  std::vector<char> buf_;  // one column of a block, as written
+  // One column of a block, as written.
+  std::vector<std::int64_t> ints_;
+  std::vector<double> floats_;
+  std::vector<char> text_;
 };
 
 }  // namespace pmap
