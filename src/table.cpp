@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -21,6 +22,33 @@ namespace {
 
 constexpr std::uint64_t kIndexEvery = 1024;   // rows between two index entries
 constexpr std::size_t kReadBytes = 1U << 20;  // the scan's read size
+
+/// FNV-1a 64 fed 8 bytes at a time (the scan hashes every byte of a table that may be GBs):
+/// the table's fingerprint, compared only with itself.
+class WordHash {
+ public:
+  void add(const char* p, std::size_t n) noexcept {
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      std::uint64_t w = 0;
+      std::memcpy(&w, p + i, 8);
+      mix(w);
+    }
+    for (; i < n; ++i) mix(static_cast<unsigned char>(p[i]));
+  }
+  [[nodiscard]] std::string hex() const {
+    char buf[20];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h_));
+    return buf;
+  }
+
+ private:
+  void mix(std::uint64_t w) noexcept {
+    h_ ^= w;
+    h_ *= 0x100000001b3ULL;
+  }
+  std::uint64_t h_ = 0xcbf29ce484222325ULL;
+};
 
 /// Where row i * kIndexEvery starts.
 struct IndexEntry {
@@ -166,7 +194,7 @@ class Table final : public FieldSource {
   // --- the scan: header, types, widths, index, fingerprint ---------------------------------
 
   void scan(const std::vector<std::string>& forced) {
-    detail::Fnv1a64 h;
+    WordHash h;
     std::vector<ColumnScan> cols;
     std::uint64_t rows = 0;
     bool header = true;
@@ -222,15 +250,17 @@ class Table final : public FieldSource {
     std::int64_t i = 0;
     double d = 0;
     bool is_int = false, is_num = false, is_str = true;
-    std::string text(cell.text);
+    std::string json_text;  // JSON only: the value as text (CSV cells are text already)
+    std::string_view text = cell.text;
     if (cell.json != nullptr) {
       const auto& v = *cell.json;
       is_int = v.is_number_integer();
       is_num = v.is_number();
       is_str = v.is_string();
-      text = is_str ? v.get<std::string>() : v.dump();
+      json_text = is_str ? v.get<std::string>() : v.dump();
+      text = json_text;
       if (!is_num && !is_str) {
-        fail(line, cell.column, "column " + specs_[j].name + ": " + text + " is neither a number nor a string");
+        fail(line, cell.column, "column " + specs_[j].name + ": " + json_text + " is neither a number nor a string");
       }
       if (c.seen && is_str != c.strings && c.forced != FieldType::String) {
         fail(line, cell.column, "column " + specs_[j].name + ": " + detail::printable_utf8(v.dump(), 80) +
@@ -238,8 +268,10 @@ class Table final : public FieldSource {
       }
       c.strings = is_str;
     } else {
-      is_int = parse_int(cell.text, i);
-      is_num = is_int || parse_float(cell.text, d);
+      // Parse only while the column may still be of that type (or must be): most cells of a
+      // string column are then never parsed at all.
+      is_int = (c.ints || c.forced == FieldType::Int) && parse_int(cell.text, i);
+      is_num = is_int || ((c.numbers || c.forced == FieldType::Float) && parse_float(cell.text, d));
       is_str = !is_num;
     }
     c.seen = true;
@@ -260,7 +292,7 @@ class Table final : public FieldSource {
   /// (header first when offset is 0), checking the shape; `h` gets every byte when given.
   template <typename F>
   void each_record(std::uint64_t offset, std::uint64_t line, const std::uint64_t* end,
-                   detail::Fnv1a64* h, F&& on_row) const {
+                   WordHash* h, F&& on_row) const {
     if (format_ == TableFormat::Jsonl) return each_json(offset, line, end, h, on_row);
     std::vector<Cell> cells;
     std::string buf(kReadBytes, '\0');
@@ -316,7 +348,7 @@ class Table final : public FieldSource {
 
   template <typename F>
   void each_json(std::uint64_t offset, std::uint64_t line, const std::uint64_t* end,
-                 detail::Fnv1a64* h, F&& on_row) const {
+                 WordHash* h, F&& on_row) const {
     std::string buf(kReadBytes, '\0');
     std::string pending;
     std::uint64_t at = offset, line_start = offset;
