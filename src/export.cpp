@@ -44,6 +44,7 @@ std::string csv_cell(const std::string& s) {
 
 /// One row of the table, as read.
 struct Row {
+  std::uint64_t row = 0;
   std::int64_t item = 0;
   Fields fields;
   const double* values = nullptr;
@@ -70,6 +71,13 @@ class Writer {
     out_ << ",status,error\n";
   }
 
+  /// Print only: how many rows did not run (another shard's, or cut short), said once.
+  void finish() {
+    if (format_ == ExportFormat::Print && not_run_ > 0) {
+      out_ << "(" << not_run_ << (not_run_ == 1 ? " item" : " items") << " not run)\n";
+    }
+  }
+
   void put(const Row& r) {
     if (format_ == ExportFormat::Csv) return csv(r);
     if (format_ == ExportFormat::Jsonl) return jsonl(r);
@@ -78,10 +86,14 @@ class Writer {
 
  private:
   bool ok(const Row& r) const { return r.status == 0; }
+  /// A row that never ran has no item value or fields in the file: they are left empty.
+  bool ran(const Row& r) const { return r.status >= 0; }
 
   void csv(const Row& r) {
-    out_ << r.item;
-    for (std::size_t j = 0; j < r.fields.size(); ++j) out_ << ',' << csv_cell(r.fields.text(j));
+    if (ran(r)) out_ << r.item;
+    for (std::size_t j = 0; j < r.fields.size(); ++j) {
+      out_ << ',' << (ran(r) ? csv_cell(r.fields.text(j)) : std::string());
+    }
     for (std::size_t j = 0; j < names_.size(); ++j) {
       out_ << ',';
       if (ok(r)) out_ << number(r.values[j]);
@@ -91,11 +103,12 @@ class Writer {
 
   void jsonl(const Row& r) {
     nlohmann::ordered_json j;
-    j["item"] = r.item;
+    j["item"] = ran(r) ? nlohmann::ordered_json(r.item) : nlohmann::ordered_json(nullptr);
     for (std::size_t f = 0; f < r.fields.size(); ++f) {
       const FieldValue& v = r.fields.value(f);
       const FieldType t = r.fields.spec(f).type;
       auto& slot = j[r.fields.spec(f).name];
+      if (!ran(r)) continue;  // null
       if (t == FieldType::Int) slot = v.i;
       if (t == FieldType::Float) slot = v.f;
       if (t == FieldType::String) slot = std::string(v.s);
@@ -113,6 +126,10 @@ class Writer {
   }
 
   void print(const Row& r) {
+    if (!ran(r)) {
+      ++not_run_;
+      return;
+    }
     std::string line;
     for (std::size_t j = 0; j < r.fields.size(); ++j) {
       if (j > 0) line += ' ';
@@ -139,6 +156,7 @@ class Writer {
   ExportFormat format_;
   std::ostream& out_;
   std::vector<std::string> names_;
+  std::uint64_t not_run_ = 0;
 };
 
 std::uint64_t export_compute(const ResultsFile& f, const std::string& path, ExportFormat format,
@@ -168,7 +186,7 @@ std::uint64_t export_compute(const ResultsFile& f, const std::string& path, Expo
     cols[ComputeColumn::Status].read(H5T_NATIVE_INT8, b, n, 0, status);
     if (nf > 0) params.read(b, n, fb);
     for (std::uint64_t r = 0; r < n; ++r) {
-      Row row{item[r], nf ? Fields(&params.fields(), fb.values.data() + r * nf) : Fields(),
+      Row row{b + r, item[r], nf ? Fields(&params.fields(), fb.values.data() + r * nf) : Fields(),
               value.data() + r * k, status[r], nullptr};
       if (row.status == 1 || row.status == 2) {
         const auto it = errors.find(row.item);
@@ -177,6 +195,7 @@ std::uint64_t export_compute(const ResultsFile& f, const std::string& path, Expo
       w.put(row);
     }
   }
+  w.finish();
   return cols.rows();
 }
 

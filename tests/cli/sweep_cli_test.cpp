@@ -63,6 +63,19 @@ TEST(SweepCli, ComputeXOverAGridGivesEachItemItsY) {
   EXPECT_EQ(read_string_attr(h5, "/compute", "item_kind"), "grid");
 }
 
+TEST(SweepCli, TheDefaultJobPrintsItsResultsLikeTheTutorial) {
+  TempDir dir;
+  const auto out = run_ok({"--arg", "sleep=0", "--progress", "none"}, dir);
+  EXPECT_NE(out.find("1 -> (1, 2)\n2 -> (2, 2)\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("10 -> (10, 2)\n"), std::string::npos) << out;
+  // A shard prints its own items and counts the others.
+  const auto shard = run_ok({"--grid", "x=1:5", "--arg", "sleep=0", "--shard", "1/2", "--print",
+                             "--progress", "none", "--force"},
+                            dir);
+  EXPECT_NE(shard.find("x=3 -> (3, 2)\nx=4 -> (4, 2)\n(2 items not run)\n"), std::string::npos)
+      << shard;
+}
+
 TEST(SweepCli, FloatAxesAreStoredAsFloat64) {
   TempDir dir;
   run_ok({"--grid", "x=0:1:0.1", "--grid", "y=logspace(0,2,3)", "--arg", "sleep=0", "--progress",
