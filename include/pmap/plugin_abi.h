@@ -1,4 +1,5 @@
-/* pmap — the kernel plugin ABI (version 1): plain C structs and function pointers.
+/* pmap — the kernel plugin ABI (version 1.1: 1 plus item fields): plain C structs and function
+ * pointers.
  *
  * A plugin is a shared library that exports two functions and needs nothing else from pmap (it
  * does not link pmap; this header is all it includes), so it may be built by another compiler,
