@@ -16,7 +16,18 @@ get_filename_component(_pmap_url_root "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
 target_sources(pmap_core PRIVATE
   "${_pmap_url_root}/src/url_check.cpp"
   "${_pmap_url_root}/src/detail/curl_handle.cpp"
-  "${_pmap_url_root}/src/detail/url_queue.cpp")
+  "${_pmap_url_root}/src/detail/tls_trust.cpp"
+  "${_pmap_url_root}/src/detail/url_loop.cpp"
+  "${_pmap_url_root}/src/detail/url_queue.cpp"
+  "${_pmap_url_root}/src/detail/url_request.cpp"
+  "${_pmap_url_root}/src/detail/url_transfer.cpp")
+
+# International host names are converted with libidn2 (locale-independent), not by libcurl,
+# whose conversion needs a UTF-8 locale. A consumer of the installed static library links -lidn2.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(PMAP_IDN2 REQUIRED IMPORTED_TARGET GLOBAL libidn2)
+target_link_libraries(pmap_core PRIVATE $<BUILD_INTERFACE:PkgConfig::PMAP_IDN2>
+                                        $<INSTALL_INTERFACE:idn2>)
 
 # Flags shared by the test programs: the project's warnings and sanitizers when it has them.
 function(_pmap_url_common target)
