@@ -74,4 +74,15 @@ if(_pmap_url_tests)
   add_dependencies(pmap_url_tests pmap_http_fixture)
   # Each test starts its own fixture server on a free port: safe under ctest -j.
   pmap_add_test(urls KIND GTEST TARGET pmap_url_tests LABEL urls TIMEOUT 120)
+
+  # Against a real nginx (tests/support/nginx_fixture.sh), skipped where nginx is not installed.
+  add_executable(pmap_url_nginx_tests "${_pmap_url_root}/tests/unit/url_nginx_test.cpp")
+  _pmap_url_common(pmap_url_nginx_tests)
+  target_compile_options(pmap_url_nginx_tests PRIVATE $<$<CONFIG:Release>:-O1>)
+  target_link_libraries(pmap_url_nginx_tests PRIVATE
+    pmap_internal GTest::gtest_main Threads::Threads nlohmann_json::nlohmann_json)
+  target_include_directories(pmap_url_nginx_tests PRIVATE "${_pmap_url_root}/tests")
+  target_compile_definitions(pmap_url_nginx_tests PRIVATE
+    "PMAP_NGINX_FIXTURE=\"${_pmap_url_root}/tests/support/nginx_fixture.sh\"")
+  pmap_add_test(url_nginx KIND GTEST TARGET pmap_url_nginx_tests LABEL urls TIMEOUT 120)
 endif()

@@ -43,6 +43,8 @@ namespace {
 constexpr std::size_t max_url_bytes = std::size_t{8} * 1024;
 // Event loops at most, whatever the cores: each already drives hundreds of requests.
 constexpr unsigned max_loops = 8;
+// Share objects for DNS results and TLS sessions, by host (libcurl keeps 8 sessions in each).
+constexpr std::size_t tls_buckets = 64;
 
 char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -240,7 +242,7 @@ void UrlChecker::check_stream(const Source& next,
           ? options_.window
           : std::max<std::size_t>(16384,
                                   std::size_t{16} * static_cast<std::size_t>(options_.threads));
-  const detail::CurlSharedCache shared;  // outlives the loops' easy handles
+  const detail::CurlShareBank shares(tls_buckets);  // outlives the loops' easy handles
   const detail::TlsTrust trust = detail::tls_trust(options_);
   const int loop_total = loop_count(options_);
   std::vector<std::unique_ptr<detail::UrlLoop>> loops;  // made before the queue can wake one
@@ -250,7 +252,7 @@ void UrlChecker::check_stream(const Source& next,
   for (int i = 0; i < loop_total; ++i) {
     const int slots = options_.threads / loop_total + (i < options_.threads % loop_total ? 1 : 0);
     loops.push_back(
-        std::make_unique<detail::UrlLoop>(i, slots, options_, shared.get(), trust, queue, run));
+        std::make_unique<detail::UrlLoop>(i, slots, options_, shares, trust, queue, run));
   }
   std::vector<std::jthread> threads;  // joined before the loops, the queue and the cache go
   struct CloseQueue {

@@ -44,20 +44,21 @@ void validate_trust(const UrlOptions& options) {
   namespace fs = std::filesystem;
   std::error_code error;
   if (!options.cacert.empty()) {
-    const std::string what = "URL options: cacert '" + options.cacert + "': ";
-    if (!fs::exists(options.cacert, error)) throw UsageError(what + "no such file");
-    if (fs::is_directory(options.cacert, error)) {
-      throw UsageError(what + "is a directory (use capath for a directory of CA certificates)");
+    const std::string& file = options.cacert;
+    if (!fs::exists(file, error)) throw UsageError("urls.cacert", file, "no such file");
+    if (fs::is_directory(file, error)) {
+      throw UsageError("urls.cacert", file,
+                       "is a directory (`urls.capath` takes a directory of CA certificates)");
     }
-    if (!std::ifstream(options.cacert).good()) throw UsageError(what + "cannot be read");
+    if (!std::ifstream(file).good()) throw UsageError("urls.cacert", file, "cannot be read");
   }
   if (!options.capath.empty()) {
-    const std::string what = "URL options: capath '" + options.capath + "': ";
-    if (options.capath.find(':') != std::string::npos) {
-      throw UsageError(what + "must not contain ':'");
+    const std::string& dir = options.capath;
+    if (dir.find(':') != std::string::npos) {
+      throw UsageError("urls.capath", dir, "must not contain ':'");
     }
-    if (!fs::exists(options.capath, error)) throw UsageError(what + "no such directory");
-    if (!fs::is_directory(options.capath, error)) throw UsageError(what + "is not a directory");
+    if (!fs::exists(dir, error)) throw UsageError("urls.capath", dir, "no such directory");
+    if (!fs::is_directory(dir, error)) throw UsageError("urls.capath", dir, "is not a directory");
   }
 }
 

@@ -15,8 +15,9 @@ namespace {
 
 // Longest wait between looks at the stop flag.
 constexpr long poll_slice_ms = 100;
-// Connections a loop keeps alive for reuse, per slot (their share of kFdsPerUrlThread).
-constexpr long kept_connections_per_slot = 2;
+// Connections a loop keeps alive for reuse, per slot (their share of kFdsPerUrlThread): enough
+// for a list that cycles over a few dozen hosts to find its connections again.
+constexpr long kept_connections_per_slot = 4;
 constexpr std::string_view interrupted_text = "interrupted";
 
 bool retryable_status(long status) {
@@ -48,11 +49,11 @@ Verdict verdict_of(long status) {
 
 }  // namespace
 
-UrlLoop::UrlLoop(int id, int slots, const UrlOptions& options, CURLSH* shared,
+UrlLoop::UrlLoop(int id, int slots, const UrlOptions& options, const CurlShareBank& shares,
                  const TlsTrust& trust, UrlQueue& queue, UrlRun& run)
     : id_(id),
       options_(options),
-      shared_(shared),
+      shares_(shares),
       trust_(trust),
       queue_(queue),
       run_(run),
@@ -117,9 +118,10 @@ bool UrlLoop::fill() {
 
 void UrlLoop::start_url(Slot& slot) {
   if (!slot.transfer) {
-    slot.transfer = std::make_unique<UrlTransfer>(options_, shared_, trust_, &slot, cut_);
+    slot.transfer = std::make_unique<UrlTransfer>(options_, trust_, &slot, cut_);
   }
   slot.request_url = to_request_url(slot.job.url).url;  // valid: checked before it was queued
+  slot.shared = shares_.for_host(slot.job.host);
   slot.result = UrlResult{};
   slot.method = options_.method;
   slot.fell_back = false;
@@ -131,7 +133,7 @@ void UrlLoop::start_url(Slot& slot) {
 }
 
 void UrlLoop::start_attempt(Slot& slot) {
-  slot.transfer->prepare(slot.request_url, slot.method);
+  slot.transfer->prepare(slot.request_url, slot.method, slot.shared);
   curl_check(curl_multi_add_handle(multi_.get(), slot.transfer->easy()), "curl_multi_add_handle");
   slot.state = State::Running;
 }

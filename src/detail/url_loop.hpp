@@ -26,8 +26,8 @@ namespace pmap::detail {
 /// (wake()), and at least every 100 ms to look at the stop flag.
 class UrlLoop {
  public:
-  UrlLoop(int id, int slots, const UrlOptions& options, CURLSH* shared, const TlsTrust& trust,
-          UrlQueue& queue, UrlRun& run);
+  UrlLoop(int id, int slots, const UrlOptions& options, const CurlShareBank& shares,
+          const TlsTrust& trust, UrlQueue& queue, UrlRun& run);
   UrlLoop(const UrlLoop&) = delete;
   UrlLoop& operator=(const UrlLoop&) = delete;
   ~UrlLoop();
@@ -47,6 +47,7 @@ class UrlLoop {
     State state = State::Idle;
     UrlQueue::Job job;
     std::string request_url;
+    CURLSH* shared = nullptr;  // the host's share object
     UrlResult result;
     HttpMethod method = HttpMethod::Get;
     bool fell_back = false;
@@ -71,7 +72,7 @@ class UrlLoop {
 
   int id_;
   const UrlOptions& options_;
-  CURLSH* shared_;
+  const CurlShareBank& shares_;
   const TlsTrust& trust_;
   UrlQueue& queue_;
   UrlRun& run_;

@@ -109,7 +109,7 @@ UrlQueue::Take UrlQueue::try_acquire(int loop, Job& job) {
   }
   if (--waiting_ == 0 && closed_) wake_hungry();  // hungry loops may leave now
   const Entry& entry = jobs_.at(id);
-  job = Job{id, entry.index, entry.url};
+  job = Job{id, entry.index, entry.url, host->name};
   return Take::Job;
 }
 

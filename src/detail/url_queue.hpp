@@ -31,6 +31,7 @@ class UrlQueue {
     std::uint64_t id;   ///< order of arrival
     std::size_t index;  ///< the caller's index of the first occurrence of the URL
     std::string url;
+    std::string host;  ///< lower-case host name, as given to add()
   };
 
   /// What try_acquire() found.

@@ -55,8 +55,8 @@ bool starved(CURLcode code, long os_errno, std::string_view error) {
 
 }  // namespace
 
-UrlTransfer::UrlTransfer(const UrlOptions& options, CURLSH* shared, const TlsTrust& trust,
-                         void* owner, std::vector<UrlTransfer*>& cut)
+UrlTransfer::UrlTransfer(const UrlOptions& options, const TlsTrust& trust, void* owner,
+                         std::vector<UrlTransfer*>& cut)
     : cut_(cut), easy_(make_curl_easy()) {
   CURL* easy = easy_.get();
   const double connect =
@@ -89,11 +89,14 @@ UrlTransfer::UrlTransfer(const UrlOptions& options, CURLSH* shared, const TlsTru
   curl_set(easy, CURLOPT_OPENSOCKETFUNCTION, &UrlTransfer::on_open_socket,
            "CURLOPT_OPENSOCKETFUNCTION");
   curl_set(easy, CURLOPT_OPENSOCKETDATA, this, "CURLOPT_OPENSOCKETDATA");
-  curl_set(easy, CURLOPT_SHARE, shared, "CURLOPT_SHARE");
 }
 
-void UrlTransfer::prepare(const std::string& url, HttpMethod method) {
+void UrlTransfer::prepare(const std::string& url, HttpMethod method, CURLSH* shared) {
   CURL* easy = easy_.get();
+  if (shared != shared_) {
+    curl_set(easy, CURLOPT_SHARE, shared, "CURLOPT_SHARE");
+    shared_ = shared;
+  }
   curl_set(easy, CURLOPT_URL, url.c_str(), "CURLOPT_URL");
   if (method == HttpMethod::Head) {
     curl_set(easy, CURLOPT_NOBODY, 1L, "CURLOPT_NOBODY");

@@ -36,7 +36,7 @@ class UrlTransfer {
  public:
   /// `owner` is returned by owner() (CURLOPT_PRIVATE); `cut` is the loop's list of transfers
   /// whose verdict is known.
-  UrlTransfer(const UrlOptions& options, CURLSH* shared, const TlsTrust& trust, void* owner,
+  UrlTransfer(const UrlOptions& options, const TlsTrust& trust, void* owner,
               std::vector<UrlTransfer*>& cut);
 
   [[nodiscard]] CURL* easy() const noexcept { return easy_.get(); }
@@ -44,8 +44,9 @@ class UrlTransfer {
   /// The final response's headers arrived in the current request (reset by prepare()).
   [[nodiscard]] bool final_headers() const noexcept { return final_headers_; }
 
-  /// Resets the per-request state and points the handle at `url` with `method`.
-  void prepare(const std::string& url, HttpMethod method);
+  /// Resets the per-request state and points the handle at `url` with `method`, using `shared`
+  /// (the host's share object: DNS results and TLS sessions).
+  void prepare(const std::string& url, HttpMethod method, CURLSH* shared);
 
   /// Reads what the request came to: `code` from curl's done message (CURLE_GOT_NOTHING when it
   /// was ended early), `cut` when ended at the final headers, `interrupted` when stopped.
@@ -63,6 +64,7 @@ class UrlTransfer {
   bool location_ = false;       // the response whose headers are arriving has a Location
   bool final_headers_ = false;  // the final response's headers are complete
   int socket_errno_ = 0;        // errno of a socket() that failed in this request
+  CURLSH* shared_ = nullptr;    // the share object in use
   CurlEasy easy_;
 };
 
