@@ -101,6 +101,7 @@ void UrlLoop::loop() {
 
 /// Idle slots take jobs; false once the queue has nothing more for this loop.
 bool UrlLoop::fill() {
+  freed_ = false;
   for (Slot& slot : slots_) {
     if (slot.state != State::Idle) continue;
     switch (queue_.try_acquire(id_, slot.job)) {
@@ -203,6 +204,7 @@ void UrlLoop::finish_url(Slot& slot) {
   run_.report(merged, result);
   slot.state = State::Idle;
   --busy_;
+  freed_ = true;
 }
 
 /// Lets curl move every transfer on, then ends those that are done or whose verdict is known.
@@ -255,7 +257,8 @@ void UrlLoop::interrupt_all() {
 }
 
 int UrlLoop::poll_timeout_ms() const {
-  if (!cut_.empty()) return 0;
+  // A slot freed since the last fill() takes its next job without waiting for sockets.
+  if (!cut_.empty() || (freed_ && !done_)) return 0;
   auto wait = std::chrono::milliseconds(poll_slice_ms);
   const auto now = Clock::now();
   for (const Slot& slot : slots_) {

@@ -82,6 +82,7 @@ class UrlLoop {
   std::vector<Slot> slots_;
   int busy_ = 0;      // slots not Idle
   bool done_ = false;  // the queue has nothing more for this loop
+  bool freed_ = false;  // a slot became idle since the last fill()
 };
 
 }  // namespace pmap::detail
