@@ -4,9 +4,12 @@
 # schedule(dynamic,1) and schedule(guided) in one process (bench/balance_omp.cpp, the same item
 # costs) and GNU parallel (one process per item) where items are long enough for it.
 #
-#   ./bench/balance.sh                     everything (~25 min on 2 vCPUs with RUNS=3)
+#   ./bench/balance.sh                     everything (~30 min on 2 vCPUs with RUNS=3)
 #   ONLY="schedules" ./bench/balance.sh    a part: schedules (every schedule at MEAN_ALL),
-#                                          default (the default schedule at every mean in MEANS)
+#                                          default (the default schedule at every mean in MEANS),
+#                                          mandelbrot (issue 13's case: the whole 1024 x 2048
+#                                          image, max_iter 2000, mpirun -np 2 x 1 thread, every
+#                                          schedule and dynamic --chunk 1; MANDEL_RUNS runs each)
 #   ./bench/balance_table.py bench/results/balance   re-print the tables from the raw runs
 #
 # bound = max(sum of item seconds / workers, longest item), from the run's own /compute/seconds;
@@ -15,6 +18,7 @@
 #
 # Env knobs (defaults in brackets):
 #   RUNS [3]              repetitions of every configuration (the tables give medians)
+#   MANDEL_RUNS [5]       repetitions of every mandelbrot configuration
 #   WORK [1.5]            bound in seconds a run aims at (items = WORK x 2 / mean)
 #   PROFILES [all nine]   uniform increasing decreasing peak tail head bimodal pareto random
 #   LAYOUTS ["proc 1x2 2x1"]  proc: one process, 2 threads (no mpirun); 1x2: mpirun -np 1
@@ -44,7 +48,8 @@ OMP=${OMP:-./build/bench/pmap_balance_omp}
 PY=${PY:-/usr/bin/python3}
 RESULTS=${RESULTS:-bench/results/balance}
 LOAD_WAIT=${LOAD_WAIT:-0}
-ONLY=${ONLY:-schedules default}
+MANDEL_RUNS=${MANDEL_RUNS:-5}
+ONLY=${ONLY:-schedules default mandelbrot}
 PMAP_BEFORE=${PMAP_BEFORE:-}
 ANCHORS=${ANCHORS:-1}
 mkdir -p "$RESULTS"
@@ -145,6 +150,35 @@ if want default; then
     done
   done
   check_load "balance-default-after" nowait
+fi
+if want mandelbrot; then
+  # Issue 13's case: the image static splits evenly by symmetry, where the default used to lose
+  # 14% to static. Wall, load imbalance and remote claims from the pmap-report line; the bound
+  # from the run's own item seconds, as above.
+  check_load "balance-mandelbrot"
+  MRAW=$RESULTS/mandelbrot.tsv
+  [ -s "$MRAW" ] ||
+    printf 'schedule\tchunk\trun\twall\tbusy\tlongest\tworkers\tratio\tload_imbalance\tremote_claims\n' >"$MRAW"
+  for run in $(seq 1 "$MANDEL_RUNS"); do
+    for sc in static cyclic dynamic:auto dynamic:1 guided; do
+      s=${sc%%:*} c=auto
+      [ "$s" = "$sc" ] || c=${sc#*:}
+      chunk=()
+      [ "$c" = auto ] || chunk=(--chunk "$c")
+      line=$(mpirun -np 2 "$PMAP" run --kernel mandelbrot --arg width=1024 --arg height=2048 \
+        --arg max_iter=2000 --range 0:2048 --threads 1 --schedule "$s" "${chunk[@]}" \
+        --output "$H5" --force --progress none | grep '^pmap-report')
+      longest=$("$PY" -c 'import h5py, sys; print(float(h5py.File(sys.argv[1], "r")["compute/seconds"][()].max()))' "$H5")
+      wall=$(field wall_seconds "$line") busy=$(field busy_seconds "$line") workers=$(field workers "$line")
+      ratio=$(awk -v w="$wall" -v b="$busy" -v l="$longest" -v k="$workers" \
+        'BEGIN { d = b / k; if (l > d) d = l; printf "%.4f", w / d }')
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$c" "$run" "$wall" "$busy" "$longest" \
+        "$workers" "$ratio" "$(field load_imbalance "$line")" "$(field remote_claims "$line")" >>"$MRAW"
+      echo "  mandelbrot $s chunk=$c run=$run: wall $wall s, ratio $ratio, imbalance" \
+        "$(field load_imbalance "$line"), remote claims $(field remote_claims "$line")" >&2
+    done
+  done
+  check_load "balance-mandelbrot-after" nowait
 fi
 rm -f "$H5"
 "$PY" bench/balance_table.py "$RESULTS"

@@ -3,8 +3,11 @@
 bound, bound = max(sum of item seconds / workers, longest item).
 
     ./bench/balance_table.py bench/results/balance
+
+and of the issue's mandelbrot case (RESULTS/mandelbrot.tsv, ONLY=mandelbrot) when it was run.
 """
 import csv
+import os
 import statistics
 import sys
 from collections import defaultdict
@@ -63,8 +66,38 @@ def table(med, mean):
     return "\n".join(out) + "\n"
 
 
+def mandelbrot(path):
+    """The issue's mandelbrot case (RESULTS/mandelbrot.tsv): medians per schedule."""
+    runs = defaultdict(list)
+    with open(path) as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            runs[(row["schedule"], row["chunk"])].append(row)
+    order = {"static": 0, "cyclic": 1, "dynamic": 2, "guided": 3}
+    out = ["mandelbrot width=1024 height=2048 max_iter=2000, rows 0:2048, mpirun -np 2 --threads 1:"
+           " medians (min-max) of the runs\n",
+           "| schedule | runs | wall [s] | min-max [s] | bound [s] | wall / bound | load imbalance"
+           " | remote claims |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for (schedule, chunk), rows in sorted(runs.items(), key=lambda kv: (order.get(kv[0][0], 9),
+                                                                         kv[0][1] != "auto",
+                                                                         kv[0][1])):
+        def med(key):
+            return statistics.median(float(r[key]) for r in rows)
+        walls = [float(r["wall"]) for r in rows]
+        bounds = [max(float(r["busy"]) / float(r["workers"]), float(r["longest"])) for r in rows]
+        name = schedule if schedule == "static" else f"{schedule}, chunk {chunk}"
+        out.append(f"| {name} | {len(rows)} | {med('wall'):.3f} | {min(walls):.3f}-{max(walls):.3f}"
+                   f" | {statistics.median(bounds):.3f} | {med('ratio'):.3f}"
+                   f" | {med('load_imbalance'):.3f} | {med('remote_claims'):.0f} |")
+    return "\n".join(out) + "\n"
+
+
 def main():
     results = sys.argv[1] if len(sys.argv) > 1 else "bench/results/balance"
+    if os.path.exists(f"{results}/mandelbrot.tsv"):
+        print(mandelbrot(f"{results}/mandelbrot.tsv"))
+    if not os.path.exists(f"{results}/runs.tsv"):
+        return
     med = load(f"{results}/runs.tsv")
     means = sorted({k[4] for k in med}, key=float)
     for mean in means:

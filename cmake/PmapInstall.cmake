@@ -59,6 +59,9 @@ install(TARGETS pmap_core pmap_plugin_abi pmap
         LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}"
         RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}")
 install(EXPORT pmapTargets NAMESPACE pmap:: DESTINATION "${PMAP_INSTALL_CMAKEDIR}")
+# The worker kernel's Python helper: python3 -m pmap_worker module:function.
+install(FILES "${PROJECT_SOURCE_DIR}/python/pmap_worker.py"
+        DESTINATION "${CMAKE_INSTALL_DATADIR}/pmap/python")
 
 configure_package_config_file("${CMAKE_CURRENT_LIST_DIR}/pmapConfig.cmake.in"
   "${PROJECT_BINARY_DIR}/pmapConfig.cmake"

@@ -26,4 +26,10 @@ void agree_on_failure(MPI_Comm comm, const std::exception_ptr& error) {
   throw RuntimeError("rank " + std::to_string(first) + ": " + message);
 }
 
+void agree_on_first_error(MPI_Comm comm, const std::exception_ptr& error) {
+  const int size = mpi::size(comm);
+  const int first = all_min(comm, error ? mpi::rank(comm) : size);
+  if (first < size) mpi::agree_on_error(comm, error, first);
+}
+
 }  // namespace pmap

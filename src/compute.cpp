@@ -116,6 +116,7 @@ void ComputeStage::prepare(MPI_Comm comm) {
   const mpi::Comm node = mpi::Comm::split_shared(comm);
   threads_ = resolve_threads(job_.threads, node_cores(), node.size());
   ensure_threads(comm, threads_.threads, kComputeThreads);  // a clear error, not libgomp's exit
+  start_runners(comm);
   workers_ = all_sum(comm, threads_.threads);
   max_threads_ = all_max(comm, threads_.threads);
   const bool oversubscribed = any_rank(comm, threads_.threads > affinity_cores());
@@ -123,6 +124,25 @@ void ComputeStage::prepare(MPI_Comm comm) {
     std::cerr << "pmap: warning: a rank runs more threads than the cores it is bound to; "
                  "with mpirun, add --bind-to none (or bind each rank to its cores)\n";
   }
+}
+
+/// Kernels that keep processes between items start them now, one per thread, before anything
+/// is written: one that cannot start is bad usage on every rank (the first failing rank's
+/// message).
+void ComputeStage::start_runners(MPI_Comm comm) {
+  std::exception_ptr error;
+  try {
+    runners_ = job_.kernel->start_runners(job_.args, job_.space, threads_.threads);
+  } catch (...) {
+    error = std::current_exception();
+  }
+  agree_on_first_error(comm, error);
+}
+
+/// Tells the batch runners of this rank that the work is over, all at once: worker processes
+/// end while the rank reduces and writes; the stage's destructor waits for them (briefly).
+void ComputeStage::stop_runners() noexcept {
+  for (auto& r : runners_) r->begin_shutdown();
 }
 
 /// What identifies the job: --resume refuses a file written by another one.
@@ -205,8 +225,8 @@ void ComputeStage::work(Channel& channel) {
 
   mpi::check(MPI_Barrier(comm_), "MPI_Barrier");
   t0_ = clock_type::now();
-  WorkPlan plan{job_.kernel,     &job_.args,       &job_.space,      &rows_,
-                columns_.size(), mpi::rank(comm_), job_.item_timeout};
+  WorkPlan plan{job_.kernel,     &job_.args,       &job_.space,       &rows_,
+                columns_.size(), mpi::rank(comm_), job_.item_timeout, runners_};
   if (job_.deadline > 0) {
     plan.deadline = t0_ + std::chrono::duration_cast<clock_type::duration>(
                               std::chrono::duration<double>(job_.deadline));
@@ -228,8 +248,10 @@ void ComputeStage::work(Channel& channel) {
   }
   // This rank's own time, before the finish protocol waits for the slowest rank.
   own_seconds_ = seconds_since(t0_);
+  stop_runners();
   dispatcher.finish();
   remote_claims_ = dispatcher.remote_claims();
+  coordinator_seconds_ = dispatcher.coordinator_seconds();
   if (failure) std::rethrow_exception(failure);
 }
 
@@ -274,6 +296,9 @@ void ComputeStage::fill_report(MPI_Comm comm, const Ending& ending) {
   std::uint64_t claims = remote_claims_;
   mpi::check(MPI_Bcast(&claims, 1, MPI_UINT64_T, 0, comm), "MPI_Bcast");
   r.remote_claims = claims;
+  double coordinator = coordinator_seconds_;
+  mpi::check(MPI_Bcast(&coordinator, 1, MPI_DOUBLE, 0, comm), "MPI_Bcast");
+  r.coordinator_seconds = coordinator;
   r.interrupted = ending.interrupted;
   r.resumed = job_.resume;
   if (job_.resume) {

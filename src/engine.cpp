@@ -6,18 +6,10 @@
 
 #include "pmap/collective.hpp"
 #include "pmap/compute.hpp"
+#include "pmap/results_file.hpp"
 #include "pmap/stop.hpp"
 
 namespace pmap {
-
-Attrs root_attributes(const std::string& command, int ranks, int threads) {
-  return {{"pmap_version", std::string(kVersion)},
-          {"schema_version", kSchemaVersion},
-          {"created", iso8601_now()},
-          {"command", command},
-          {"mpi_ranks", std::int64_t{ranks}},
-          {"omp_threads", std::int64_t{threads}}};
-}
 
 Engine::Engine(MPI_Comm comm, EngineOptions options)
     : comm_(comm), opt_(std::move(options)), rank_(mpi::rank(comm)), size_(mpi::size(comm)) {}

@@ -1,283 +1,223 @@
 #include "pmap/inspect.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <limits>
 #include <sstream>
 #include <vector>
 
+#include "detail/url_file.hpp"
+#include "pmap/columns.hpp"
 #include "pmap/error.hpp"
 #include "pmap/h5.hpp"
 #include "pmap/partition.hpp"
+#include "pmap/results_file.hpp"
+#include "pmap/tally.hpp"
 
 namespace pmap {
 namespace {
 
-h5::Handle open_pmap_file(const std::string& path) {
-  h5::silence_errors();
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
-    throw UsageError(path + ": no such file (give a results file written by pmap)");
-  }
-  if (!h5::is_hdf5(path)) {
-    throw UsageError(path + ": not an HDF5 file (give a results file written by pmap)");
-  }
-  h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
-  if (!h5::has_attr(file.get(), "schema_version") || !h5::has_attr(file.get(), "pmap_version")) {
-    throw UsageError(path + ": an HDF5 file, but not a pmap results file (no schema_version)");
-  }
-  return file;
+constexpr const char* kUse = "inspect";
+
+std::string format(const char* fmt, double a, double b = 0, double c = 0) {
+  char line[160];
+  std::snprintf(line, sizeof line, fmt, a, b, c);
+  return line;
 }
 
-std::uint64_t rows_of(hid_t dset) {
-  h5::Handle space(H5Dget_space(dset), "dataset space");
-  hsize_t dims[2] = {0, 0};
-  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
-  return dims[0];
-}
+/// Min, mean and max of each value column over the ok rows, and the item seconds of every row
+/// that ran.
+struct ComputeSummary {
+  StatusTally tally;
+  std::vector<double> min, max, sum;
+  double seconds_sum = 0, seconds_max = 0;
 
-/// Reads rows [begin, begin+count) of a 1-D or 2-D dataset.
-template <typename T>
-void read_rows(hid_t dset, hid_t mem_type, std::uint64_t begin, std::uint64_t count,
-               std::size_t columns, std::vector<T>& out) {
-  out.resize(count * std::max<std::size_t>(columns, 1));
-  if (count == 0) return;
-  const int rank = columns > 0 ? 2 : 1;
-  const hsize_t start[2] = {begin, 0};
-  const hsize_t cnt[2] = {count, columns};
-  h5::Handle fspace(H5Dget_space(dset), "dataset space");
-  h5::check(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start, nullptr, cnt, nullptr),
-            "select");
-  h5::Handle mspace(H5Screate_simple(rank, cnt, nullptr), "memory space");
-  h5::check(H5Dread(dset, mem_type, mspace.get(), fspace.get(), H5P_DEFAULT, out.data()), "read");
-}
+  explicit ComputeSummary(std::size_t k)
+      : min(k, std::numeric_limits<double>::infinity()),
+        max(k, -std::numeric_limits<double>::infinity()),
+        sum(k, 0.0) {}
 
-std::string attr_text(hid_t obj, const char* name) {
-  if (!h5::has_attr(obj, name)) return "-";
-  h5::Handle a(H5Aopen(obj, name, H5P_DEFAULT), name);
-  h5::Handle t(H5Aget_type(a.get()), "type");
-  switch (H5Tget_class(t.get())) {
-    case H5T_STRING:
-      return h5::read_attr_string(obj, name);
-    case H5T_INTEGER:
-      return std::to_string(h5::read_attr_int(obj, name));
-    case H5T_FLOAT: {
-      char buf[64];
-      std::snprintf(buf, sizeof buf, "%.6g", h5::read_attr_double(obj, name));
-      return buf;
+  void add(std::int8_t status, const double* values, double seconds) {
+    tally.count_raw(status);
+    if (status == static_cast<std::int8_t>(ItemStatus::Ok)) {
+      for (std::size_t j = 0; j < sum.size(); ++j) {
+        min[j] = std::min(min[j], values[j]);
+        max[j] = std::max(max[j], values[j]);
+        sum[j] += values[j];
+      }
     }
-    default:
-      return "?";
+    if (status >= 0 && status <= 2) {
+      seconds_sum += seconds;
+      seconds_max = std::max(seconds_max, seconds);
+    }
   }
+};
+
+ComputeSummary summarize_rows(const ComputeColumns& cols) {
+  const std::size_t k = cols.width();
+  ComputeSummary sum(k);
+  std::vector<std::int8_t> s;
+  std::vector<double> v, t;
+  for (std::uint64_t b = 0; b < cols.rows(); b += kMaxChunk) {
+    const auto n = std::min<std::uint64_t>(kMaxChunk, cols.rows() - b);
+    cols[ComputeColumn::Status].read(H5T_NATIVE_INT8, b, n, 0, s);
+    cols[ComputeColumn::Value].read(H5T_NATIVE_DOUBLE, b, n, k, v);
+    cols[ComputeColumn::Seconds].read(H5T_NATIVE_DOUBLE, b, n, 0, t);
+    for (std::uint64_t i = 0; i < n; ++i) sum.add(s[i], v.data() + i * k, t[i]);
+  }
+  return sum;
+}
+
+void print_values(std::ostream& os, const ComputeSummary& sum,
+                  const std::vector<std::string>& columns) {
+  if (sum.tally.ok == 0) return;
+  char line[256];
+  std::snprintf(line, sizeof line, "  %-16s %14s %14s %14s\n", "column", "min", "mean", "max");
+  os << line;
+  for (std::size_t j = 0; j < sum.sum.size() && j < columns.size(); ++j) {
+    std::snprintf(line, sizeof line, "  %-16s %14.6g %14.6g %14.6g\n", columns[j].c_str(),
+                  sum.min[j], sum.sum[j] / static_cast<double>(sum.tally.ok), sum.max[j]);
+    os << line;
+  }
+}
+
+void print_run(std::ostream& os, const h5::Group& g) {
+  const auto a = [&](const char* name) { return h5::attr_text(g.get(), name); };
+  if (!g.has_attr("wall_seconds")) {
+    os << "  run: not finished (no end-of-run record: interrupted or still running)\n";
+    return;
+  }
+  os << "  run: wall " << a("wall_seconds") << " s, " << a("items_per_second")
+     << " items/s, efficiency " << a("parallel_efficiency") << ", imbalance "
+     << a("load_imbalance") << ", write " << a("write_seconds") << " s\n";
+  // The truth about a stop, whatever a launcher returned.
+  const std::string stop = a("stop_reason");
+  if (stop == "signal" || stop == "deadline") {
+    os << "  stop_reason=" << stop << ": interrupted: finish with --resume\n";
+  } else if (stop != "none" && stop != "-") {
+    os << "  stop_reason=" << stop << ": stopped early\n";
+  }
+}
+
+void print_errors(std::ostream& os, const h5::Group& g) {
+  const auto errors = read_errors_table(g);
+  if (errors.empty()) return;
+  os << "  errors (" << errors.size() << "):\n";
+  for (std::size_t i = 0; i < errors.size() && i < 5; ++i) {
+    os << "    item " << errors[i].item << ": " << errors[i].message << "\n";
+  }
+}
+
+void print_compute(std::ostream& os, const h5::Group& g) {
+  const auto a = [&](const char* name) { return h5::attr_text(g.get(), name); };
+  os << "compute: kernel " << a("kernel") << ", args " << a("args") << "\n  space " << a("space")
+     << ", schedule " << a("schedule") << ", chunk "
+     << (a("chunk") == "0" ? std::string("auto") : a("chunk")) << "\n";
+  const auto columns = h5::read_attr_strings(g.get(), "columns");
+  const ComputeColumns cols(g);
+  if (columns.size() != cols.width()) throw RuntimeError("attribute columns does not match value");
+  const ComputeSummary sum = summarize_rows(cols);
+  const StatusTally& c = sum.tally;
+  os << "  status: " << cols.rows() << " items: " << c.ok << " ok, " << c.failed << " failed, "
+     << c.timed_out << " timed out, " << c.not_run << " not run\n";
+  print_values(os, sum, columns);
+  const double ran = static_cast<double>(c.ran());
+  os << format("  item seconds: total %.3f, mean %.6f, max %.6f\n", sum.seconds_sum,
+               ran > 0 ? sum.seconds_sum / ran : 0.0, sum.seconds_max);
+  print_run(os, g);
+  print_errors(os, g);
+}
+
+/// Verdicts of /urls, the requests made and the slowest URL.
+struct UrlSummary {
+  UrlTally tally;
+  std::uint64_t not_checked = 0, requests = 0;
+  double slowest = 0;
+};
+
+UrlSummary summarize_urls(const detail::UrlDatasets& d) {
+  UrlSummary sum;
+  std::vector<std::int8_t> v;
+  std::vector<std::int32_t> a;
+  std::vector<double> t;
+  for (std::uint64_t b = 0; b < d.rows(); b += kMaxChunk) {
+    const auto n = std::min<std::uint64_t>(kMaxChunk, d.rows() - b);
+    d[detail::UrlColumn::Verdict].read(H5T_NATIVE_INT8, b, n, 0, v);
+    d[detail::UrlColumn::Attempts].read(H5T_NATIVE_INT32, b, n, 0, a);
+    d[detail::UrlColumn::Seconds].read(H5T_NATIVE_DOUBLE, b, n, 0, t);
+    for (std::uint64_t i = 0; i < n; ++i) {
+      if (v[i] < 0 || v[i] > 2) {
+        ++sum.not_checked;
+        continue;
+      }
+      sum.tally.count(v[i]);
+      sum.requests += static_cast<std::uint64_t>(std::max(a[i], 0));
+      sum.slowest = std::max(sum.slowest, t[i]);
+    }
+  }
+  return sum;
+}
+
+/// Finished when every URL of the shard (of the list) is checked for good; files of older
+/// versions, without `checked`, by their final wall time.
+void print_url_run(std::ostream& os, const h5::Group& g) {
+  const auto int_attr = [&](const char* name) -> std::int64_t {
+    return g.has_attr(name) ? h5::read_attr_int(g.get(), name) : -1;
+  };
+  const std::int64_t checked = int_attr("checked");
+  const std::int64_t shard_urls = int_attr("shard_urls");
+  if (int_attr("shard_count") > 1) {
+    os << "  shard " << int_attr("shard_index") << "/" << int_attr("shard_count") << ": "
+       << shard_urls << " of the list's URLs\n";
+  }
+  if (g.has_attr("merged_from")) os << "  merged from " << int_attr("merged_from") << " shards\n";
+  const bool finished = shard_urls >= 0 ? checked >= shard_urls : g.has_attr("wall_seconds");
+  if (!finished) {
+    os << "  run: not finished (" << std::max<std::int64_t>(checked, 0) << " of " << shard_urls
+       << " URLs checked; interrupted, killed or still running): "
+       << "pmap urls ... --resume completes it\n";
+    return;
+  }
+  os << "  run: finished";
+  if (g.has_attr("wall_seconds")) {
+    os << ", wall " << h5::attr_text(g.get(), "wall_seconds") << " s, "
+       << h5::attr_text(g.get(), "urls_per_second") << " URLs/s";
+  }
+  os << "\n";
+}
+
+void print_urls(std::ostream& os, const h5::File& f) {
+  const h5::Group g = f.group("urls");
+  const detail::UrlDatasets d(f.get());
+  const UrlSummary sum = summarize_urls(d);
+  const UrlTally& t = sum.tally;
+  const auto a = [&](const char* name) { return h5::attr_text(g.get(), name); };
+  os << "urls: " << d.rows() << " URLs from " << a("input") << " (timeout " << a("timeout")
+     << " s, " << a("threads") << " threads, per host " << a("per_host") << ")\n";
+  os << "  verdicts: " << t.exists << " exists, " << t.does_not_exist << " does not exist, "
+     << t.unknown << " unknown, " << sum.not_checked << " not checked\n";
+  os << format("  requests: %.0f, slowest URL %.3f s\n", static_cast<double>(sum.requests),
+               sum.slowest);
+  print_url_run(os, g);
 }
 
 }  // namespace
 
-StatusCounts count_status(const std::string& path) {
-  h5::Handle file = open_pmap_file(path);
-  h5::Handle status(H5Dopen2(file.get(), "/compute/status", H5P_DEFAULT), "open /compute/status");
-  const std::uint64_t n = rows_of(status.get());
-  StatusCounts c;
-  std::vector<std::int8_t> s;
-  for (std::uint64_t b = 0; b < n; b += kMaxChunk) {
-    const auto cnt = std::min<std::uint64_t>(kMaxChunk, n - b);
-    read_rows(status.get(), H5T_NATIVE_INT8, b, cnt, 0, s);
-    for (auto v : s) {
-      if (v == 0)
-        ++c.ok;
-      else if (v == 1)
-        ++c.failed;
-      else if (v == 2)
-        ++c.timed_out;
-      else
-        ++c.not_run;
-    }
-  }
-  return c;
-}
-
 std::string inspect(const std::string& path) {
-  h5::Handle file = open_pmap_file(path);
-  std::ostringstream os;
-  const hid_t f = file.get();
-  os << path << ": pmap results, schema " << attr_text(f, "schema_version") << ", written by pmap "
-     << attr_text(f, "pmap_version") << " on " << attr_text(f, "created") << "\n";
-  os << "  command: " << attr_text(f, "command") << "\n";
-  os << "  layout:  " << attr_text(f, "mpi_ranks") << " ranks x " << attr_text(f, "omp_threads")
-     << " threads\n";
-  if (H5Lexists(f, "compute", H5P_DEFAULT) > 0) {
-    h5::Handle g(H5Gopen2(f, "compute", H5P_DEFAULT), "open /compute");
-    const hid_t c = g.get();
-    os << "compute: kernel " << attr_text(c, "kernel") << ", args " << attr_text(c, "args")
-       << "\n  space " << attr_text(c, "space") << ", schedule " << attr_text(c, "schedule")
-       << ", chunk " << (attr_text(c, "chunk") == "0" ? "auto" : attr_text(c, "chunk")) << "\n";
-    const auto columns = h5::read_attr_strings(c, "columns");
-    h5::Handle status(H5Dopen2(c, "status", H5P_DEFAULT), "open /compute/status");
-    h5::Handle value(H5Dopen2(c, "value", H5P_DEFAULT), "open /compute/value");
-    h5::Handle secs(H5Dopen2(c, "seconds", H5P_DEFAULT), "open /compute/seconds");
-    const std::uint64_t n = rows_of(status.get());
-    const std::size_t k = columns.size();
-    StatusCounts counts;
-    std::vector<double> vmin(k, std::numeric_limits<double>::infinity());
-    std::vector<double> vmax(k, -std::numeric_limits<double>::infinity());
-    std::vector<double> vsum(k, 0.0);
-    double sec_sum = 0, sec_max = 0;
-    std::vector<std::int8_t> s;
-    std::vector<double> v, t;
-    for (std::uint64_t b = 0; b < n; b += kMaxChunk) {
-      const auto cnt = std::min<std::uint64_t>(kMaxChunk, n - b);
-      read_rows(status.get(), H5T_NATIVE_INT8, b, cnt, 0, s);
-      read_rows(value.get(), H5T_NATIVE_DOUBLE, b, cnt, k, v);
-      read_rows(secs.get(), H5T_NATIVE_DOUBLE, b, cnt, 0, t);
-      for (std::uint64_t i = 0; i < cnt; ++i) {
-        switch (s[i]) {
-          case 0:
-            ++counts.ok;
-            for (std::size_t j = 0; j < k; ++j) {
-              const double x = v[i * k + j];
-              vmin[j] = std::min(vmin[j], x);
-              vmax[j] = std::max(vmax[j], x);
-              vsum[j] += x;
-            }
-            break;
-          case 1:
-            ++counts.failed;
-            break;
-          case 2:
-            ++counts.timed_out;
-            break;
-          default:
-            ++counts.not_run;
-            continue;
-        }
-        sec_sum += t[i];
-        sec_max = std::max(sec_max, t[i]);
-      }
-    }
-    os << "  status: " << n << " items: " << counts.ok << " ok, " << counts.failed << " failed, "
-       << counts.timed_out << " timed out, " << counts.not_run << " not run\n";
-    if (counts.ok > 0) {
-      char line[256];
-      std::snprintf(line, sizeof line, "  %-16s %14s %14s %14s\n", "column", "min", "mean", "max");
-      os << line;
-      for (std::size_t j = 0; j < k; ++j) {
-        std::snprintf(line, sizeof line, "  %-16s %14.6g %14.6g %14.6g\n", columns[j].c_str(),
-                      vmin[j], vsum[j] / static_cast<double>(counts.ok), vmax[j]);
-        os << line;
-      }
-    }
-    const std::uint64_t ran = counts.ok + counts.failed + counts.timed_out;
-    char line[256];
-    std::snprintf(line, sizeof line, "  item seconds: total %.3f, mean %.6f, max %.6f\n", sec_sum,
-                  ran ? sec_sum / static_cast<double>(ran) : 0.0, sec_max);
-    os << line;
-    if (h5::has_attr(c, "wall_seconds")) {
-      os << "  run: wall " << attr_text(c, "wall_seconds") << " s, "
-         << attr_text(c, "items_per_second") << " items/s, efficiency "
-         << attr_text(c, "parallel_efficiency") << ", imbalance " << attr_text(c, "load_imbalance")
-         << ", write " << attr_text(c, "write_seconds") << " s\n";
-      // The truth about a stop, whatever a launcher returned (mpirun exits 1 on SIGTERM).
-      const std::string stop = attr_text(c, "stop_reason");
-      if (stop == "signal" || stop == "deadline") {
-        os << "  stop_reason=" << stop << ": interrupted: finish with --resume\n";
-      } else if (stop != "none" && stop != "-") {
-        os << "  stop_reason=" << stop << ": stopped early\n";
-      }
-    } else {
-      os << "  run: not finished (no end-of-run record: interrupted or still running)\n";
-    }
-    if (H5Lexists(c, "errors", H5P_DEFAULT) > 0) {
-      h5::Handle e(H5Dopen2(c, "errors", H5P_DEFAULT), "open /compute/errors");
-      const auto ne = rows_of(e.get());
-      if (ne > 0) {
-        struct Row {
-          std::int64_t item;
-          char* message;
-        };
-        h5::Handle str = h5::vlen_string_type();
-        h5::Handle type(H5Tcreate(H5T_COMPOUND, sizeof(Row)), "compound");
-        H5Tinsert(type.get(), "item", HOFFSET(Row, item), H5T_NATIVE_INT64);
-        H5Tinsert(type.get(), "message", HOFFSET(Row, message), str.get());
-        const std::uint64_t show = std::min<std::uint64_t>(ne, 5);
-        std::vector<Row> rows;
-        read_rows(e.get(), type.get(), 0, show, 0, rows);
-        os << "  errors (" << ne << "):\n";
-        for (const auto& r : rows) {
-          os << "    item " << r.item << ": " << (r.message ? r.message : "") << "\n";
-        }
-        const hsize_t cnt = show;
-        h5::Handle ms(H5Screate_simple(1, &cnt, nullptr), "space");
-        H5Dvlen_reclaim(type.get(), ms.get(), H5P_DEFAULT, rows.data());
-      }
-    }
-  }
-  if (H5Lexists(f, "urls", H5P_DEFAULT) > 0) {
-    h5::Handle g(H5Gopen2(f, "urls", H5P_DEFAULT), "open /urls");
-    h5::Handle verdict(H5Dopen2(g.get(), "verdict", H5P_DEFAULT), "open /urls/verdict");
-    h5::Handle attempts(H5Dopen2(g.get(), "attempts", H5P_DEFAULT), "open /urls/attempts");
-    h5::Handle secs(H5Dopen2(g.get(), "seconds", H5P_DEFAULT), "open /urls/seconds");
-    const std::uint64_t m = rows_of(verdict.get());
-    std::uint64_t counts[4] = {0, 0, 0, 0};  // exists, does not exist, unknown, not checked
-    std::uint64_t requests = 0;
-    double sec_max = 0;
-    std::vector<std::int8_t> v;
-    std::vector<std::int32_t> a;
-    std::vector<double> t;
-    for (std::uint64_t b = 0; b < m; b += kMaxChunk) {
-      const auto cnt = std::min<std::uint64_t>(kMaxChunk, m - b);
-      read_rows(verdict.get(), H5T_NATIVE_INT8, b, cnt, 0, v);
-      read_rows(attempts.get(), H5T_NATIVE_INT32, b, cnt, 0, a);
-      read_rows(secs.get(), H5T_NATIVE_DOUBLE, b, cnt, 0, t);
-      for (std::uint64_t i = 0; i < cnt; ++i) {
-        const int idx = v[i] >= 0 && v[i] <= 2 ? v[i] : 3;
-        ++counts[idx];
-        if (idx != 3) {
-          requests += static_cast<std::uint64_t>(std::max(a[i], 0));
-          sec_max = std::max(sec_max, t[i]);
-        }
-      }
-    }
-    os << "urls: " << m << " URLs from " << attr_text(g.get(), "input") << " (timeout "
-       << attr_text(g.get(), "timeout") << " s, " << attr_text(g.get(), "threads")
-       << " threads, per host " << attr_text(g.get(), "per_host") << ")\n";
-    os << "  verdicts: " << counts[0] << " exists, " << counts[1] << " does not exist, "
-       << counts[2] << " unknown, " << counts[3] << " not checked\n";
-    char line[160];
-    std::snprintf(line, sizeof line, "  requests: %llu, slowest URL %.3f s\n",
-                  static_cast<unsigned long long>(requests), sec_max);
-    os << line;
-    // Finished when every URL of the shard (of the list) is checked for good; files of older
-    // versions, without `checked`, by their final wall time.
-    const auto int_attr = [&](const char* name) -> std::int64_t {
-      return h5::has_attr(g.get(), name) ? h5::read_attr_int(g.get(), name) : -1;
-    };
-    const std::int64_t checked = int_attr("checked");
-    const std::int64_t shard_urls = int_attr("shard_urls");
-    const bool finished =
-        shard_urls >= 0 ? checked >= shard_urls : h5::has_attr(g.get(), "wall_seconds");
-    if (int_attr("shard_count") > 1) {
-      os << "  shard " << int_attr("shard_index") << "/" << int_attr("shard_count") << ": "
-         << shard_urls << " of the list's URLs\n";
-    }
-    if (h5::has_attr(g.get(), "merged_from")) {
-      os << "  merged from " << int_attr("merged_from") << " shards\n";
-    }
-    if (finished) {
-      os << "  run: finished";
-      if (h5::has_attr(g.get(), "wall_seconds")) {
-        os << ", wall " << attr_text(g.get(), "wall_seconds") << " s, "
-           << attr_text(g.get(), "urls_per_second") << " URLs/s";
-      }
-      os << "\n";
-    } else {
-      os << "  run: not finished (" << std::max<std::int64_t>(checked, 0) << " of " << shard_urls
-         << " URLs checked; interrupted, killed or still running): "
-         << "pmap urls ... --resume completes it\n";
-    }
-  }
-  return os.str();
+  return read_results(path, kUse, [&] {
+    const ResultsFile r =
+        open_results_file(path, kUse, " (give a results file written by pmap)");
+    const h5::File& f = r.file;
+    const auto a = [&](const char* name) { return h5::attr_text(f.get(), name); };
+    std::ostringstream os;
+    os << path << ": pmap results, schema " << r.schema << ", written by pmap "
+       << a("pmap_version") << " on " << a("created") << "\n";
+    os << "  command: " << a("command") << "\n";
+    os << "  layout:  " << a("mpi_ranks") << " ranks x " << a("omp_threads") << " threads\n";
+    if (r.compute) print_compute(os, f.group("compute"));
+    if (r.urls) print_urls(os, f);
+    return os.str();
+  });
 }
 
 }  // namespace pmap

@@ -140,6 +140,7 @@ const std::vector<std::unique_ptr<Kernel>>& builtin_kernels() {
     k.push_back(kernels::make_mandelbrot());
     k.push_back(kernels::make_skew());
     k.push_back(kernels::make_exec());
+    k.push_back(kernels::make_worker());
     return k;
   }();
   return kernels;
@@ -213,6 +214,10 @@ BoundArgs bind_args(const Kernel& kernel, const std::vector<std::string>& assign
     const ArgSpec* spec = nullptr;
     for (const auto& s : kernel.arguments()) {
       if (s.name == key) spec = &s;
+    }
+    if (spec == nullptr && kernel.takes_any_argument()) {
+      bound.set(key, text);
+      continue;
     }
     if (spec == nullptr) {
       throw UsageError("args", a,

@@ -9,11 +9,13 @@
 #include "detail/url_merge.hpp"
 #include "pmap/compute.hpp"
 #include "pmap/error.hpp"
+#include "pmap/columns.hpp"
 #include "pmap/h5.hpp"
 #include "pmap/partition.hpp"
 #include "pmap/report.hpp"
 #include "pmap/results.hpp"
 #include "pmap/resume.hpp"
+#include "pmap/results_file.hpp"
 
 namespace pmap {
 namespace {
@@ -35,28 +37,19 @@ constexpr std::pair<const char*, const char*> kIdentity[] = {{"kernel", "kernel"
                                                              {"items_fnv", "items (fingerprint)"},
                                                              {"shard_count", "shard count"}};
 
-std::string text_attr(hid_t obj, const std::string& name) {
-  if (!h5::has_attr(obj, name)) return "(missing)";
-  h5::Handle a(H5Aopen(obj, name.c_str(), H5P_DEFAULT), name);
-  h5::Handle t(H5Aget_type(a.get()), "type");
-  if (H5Tget_class(t.get()) == H5T_STRING) return h5::read_attr_string(obj, name);
-  if (H5Tget_class(t.get()) == H5T_INTEGER) return std::to_string(h5::read_attr_int(obj, name));
-  return std::to_string(h5::read_attr_double(obj, name));
-}
+constexpr const char* kUse = "merge:";
+constexpr const char* kHint = "; give the shards of one job";
 
 ShardInfo read_shard(const std::string& path) {
-  h5::silence_errors();
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) throw UsageError("merge: " + path + ": no such file");
-  if (!h5::is_hdf5(path)) throw UsageError("merge: " + path + ": not an HDF5 file");
-  h5::Handle f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
-  if (H5Lexists(f.get(), "compute", H5P_DEFAULT) <= 0 || !h5::has_attr(f.get(), "schema_version")) {
-    throw UsageError("merge: " + path + ": not a pmap results file with a /compute stage");
-  }
-  h5::Handle g(H5Gopen2(f.get(), "compute", H5P_DEFAULT), "open /compute");
+  return read_results(path, kUse, [&] {
+  const ResultsFile r = open_results_file(path, kUse, kHint);
+  if (!r.compute) throw UsageError("merge: " + path + ": no /compute stage" + std::string(kHint));
+  const h5::Group g = r.file.group("compute");
   ShardInfo s;
   s.path = path;
-  for (const auto& [key, label] : kIdentity) s.identity.emplace_back(key, text_attr(g.get(), key));
+  for (const auto& [key, label] : kIdentity) {
+    s.identity.emplace_back(key, h5::attr_text(g.get(), key, 17));
+  }
   s.index = h5::has_attr(g.get(), "shard_index") ? h5::read_attr_int(g.get(), "shard_index") : 0;
   s.count = h5::has_attr(g.get(), "shard_count") ? h5::read_attr_int(g.get(), "shard_count") : 1;
   s.items = h5::read_attr_int(g.get(), "items");
@@ -68,41 +61,22 @@ ShardInfo read_shard(const std::string& path) {
     if (h5::has_attr(g.get(), key)) s.carried.emplace_back(key, h5::read_attr_int(g.get(), key));
   }
   return s;
+  });
 }
 
-/// Copies rows [w.begin, w.end) of every /compute dataset from `src` to `dst`, in blocks.
-void copy_rows(hid_t src, hid_t dst, Chunk w, std::size_t k) {
-  struct Column {
-    const char* name;
-    hid_t type;
-    std::size_t width;  // elements per row
-    std::size_t bytes;  // bytes per element
-  };
-  const Column cols[] = {{"item", H5T_NATIVE_INT64, 0, 8},     {"value", H5T_NATIVE_DOUBLE, k, 8},
-                         {"rank", H5T_NATIVE_INT32, 0, 4},     {"thread", H5T_NATIVE_INT32, 0, 4},
-                         {"seconds", H5T_NATIVE_DOUBLE, 0, 8}, {"status", H5T_NATIVE_INT8, 0, 1}};
+/// Copies rows [w.begin, w.end) of every /compute column from `src` to `dst`, in blocks.
+void copy_rows(const ComputeColumns& src, const ComputeColumns& dst, Chunk w) {
   std::vector<char> buf;
-  for (const auto& c : cols) {
-    const std::string path = std::string("/compute/") + c.name;
-    h5::Handle in(H5Dopen2(src, path.c_str(), H5P_DEFAULT), "open " + path);
-    h5::Handle out(H5Dopen2(dst, path.c_str(), H5P_DEFAULT), "open " + path);
+  for (std::size_t i = 0; i < kComputeColumns.size(); ++i) {
+    const Column& c = kComputeColumns[i];
+    const auto column = static_cast<ComputeColumn>(i);
+    const std::size_t width = c.per_value ? src.width() : 0;
+    const h5::Handle mem = memory_type(c.cell);
     for (std::uint64_t b = w.begin; b < w.end; b += kMaxChunk) {
-      const auto cnt = std::min<std::uint64_t>(kMaxChunk, w.end - b);
-      const int rank = c.width > 0 ? 2 : 1;
-      const hsize_t start[2] = {b, 0};
-      const hsize_t count[2] = {cnt, c.width};
-      buf.resize(cnt * std::max<std::size_t>(c.width, 1) * c.bytes);
-      h5::Handle ms(H5Screate_simple(rank, count, nullptr), "memory space");
-      h5::Handle fs_in(H5Dget_space(in.get()), "space");
-      h5::check(H5Sselect_hyperslab(fs_in.get(), H5S_SELECT_SET, start, nullptr, count, nullptr),
-                "select");
-      h5::check(H5Dread(in.get(), c.type, ms.get(), fs_in.get(), H5P_DEFAULT, buf.data()),
-                "read " + path);
-      h5::Handle fs_out(H5Dget_space(out.get()), "space");
-      h5::check(H5Sselect_hyperslab(fs_out.get(), H5S_SELECT_SET, start, nullptr, count, nullptr),
-                "select");
-      h5::check(H5Dwrite(out.get(), c.type, ms.get(), fs_out.get(), H5P_DEFAULT, buf.data()),
-                "write " + path);
+      const auto n = std::min<std::uint64_t>(kMaxChunk, w.end - b);
+      buf.resize(n * std::max<std::size_t>(width, 1) * cell_bytes(c.cell));
+      src[column].read(mem.get(), b, n, width, static_cast<void*>(buf.data()));
+      dst[column].write(mem.get(), b, n, width, buf.data());
     }
   }
 }
@@ -115,19 +89,22 @@ void merge_compute(const std::string& partial, const ComputeMeta& meta,
   create_results_file(partial, meta, true);
   std::vector<ErrorRecord> errors;
   {
-    h5::Handle dst(H5Fopen(partial.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), "open " + partial);
+    h5::File dst = h5::File::open(partial, h5::Access::ReadWrite);
+    ComputeColumns out(dst.group("compute"));
     for (const auto& s : info) {
       const Chunk w = block(n, static_cast<int>(count), static_cast<int>(s.index));
-      h5::Handle src(H5Fopen(s.path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + s.path);
-      copy_rows(src.get(), dst.get(), w, first.columns.size());
-      auto e = read_errors(s.path);
+      const h5::File src = h5::File::open(s.path, h5::Access::ReadOnly);
+      const h5::Group group = src.group("compute");
+      copy_rows(ComputeColumns(group), out, w);
+      auto e = read_errors_table(group);
       errors.insert(errors.end(), e.begin(), e.end());
     }
+    out.close();
     dst.close("close " + partial);
   }
   std::sort(errors.begin(), errors.end(),
             [](const ErrorRecord& a, const ErrorRecord& b) { return a.item < b.item; });
-  const FileTotals t = scan_results(partial, Chunk{0, n});
+  const StatusTally t = scan_results(partial, Chunk{0, n}, kUse);
   report.items = n;
   report.ok = t.ok;
   report.failed = t.failed;
@@ -151,57 +128,60 @@ struct Stages {
 };
 
 Stages probe(const std::string& path) {
-  h5::silence_errors();
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) throw UsageError("merge: " + path + ": no such file");
-  if (!h5::is_hdf5(path)) throw UsageError("merge: " + path + ": not an HDF5 file");
-  h5::Handle f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
-  Stages st;
-  st.compute = H5Lexists(f.get(), "compute", H5P_DEFAULT) > 0;
-  st.urls = H5Lexists(f.get(), "urls", H5P_DEFAULT) > 0;
-  if ((!st.compute && !st.urls) || !h5::has_attr(f.get(), "schema_version")) {
-    throw UsageError("merge: " + path + ": not a pmap results file with a /compute or /urls stage");
+  const ResultsFile r = open_results_file(path, kUse, kHint);
+  if (!r.compute && !r.urls) {
+    throw UsageError("merge: " + path + ": a pmap results file with neither /compute nor /urls" +
+                     std::string(kHint));
   }
-  return st;
+  return {r.compute, r.urls};
 }
 
-}  // namespace
+/// The shards given, read: which stages they hold, and each one's identity.
+struct Shards {
+  bool compute = false, urls = false;
+  std::vector<ShardInfo> info;  ///< index and count from /compute (or /urls for a URL job)
+  std::vector<detail::UrlShard> url_info;
+};
 
-MergeReport merge_shards(const std::string& output, const std::vector<std::string>& shards,
-                         bool force, const std::string& command) {
-  if (shards.empty()) throw UsageError("merge: give the shard files to merge");
+/// Reads every shard; they must hold the same stages.
+Shards read_shards(const std::vector<std::string>& paths) {
+  if (paths.empty()) throw UsageError("merge: give the shard files to merge");
   std::vector<Stages> stages;
-  for (const auto& p : shards) stages.push_back(probe(p));
-  for (std::size_t i = 1; i < shards.size(); ++i) {
+  for (const auto& p : paths) stages.push_back(probe(p));
+  for (std::size_t i = 1; i < paths.size(); ++i) {
     const auto mismatch = [&](bool first_has, const char* group) {
-      const std::string& with = first_has ? shards[0] : shards[i];
-      const std::string& without = first_has ? shards[i] : shards[0];
+      const std::string& with = first_has ? paths[0] : paths[i];
+      const std::string& without = first_has ? paths[i] : paths[0];
       throw UsageError("merge: " + with + " has " + group + " but " + without +
                        " has not: not shards of one job");
     };
     if (stages[i].compute != stages[0].compute) mismatch(stages[0].compute, "/compute");
     if (stages[i].urls != stages[0].urls) mismatch(stages[0].urls, "/urls");
   }
-  const bool with_compute = stages[0].compute;
-  const bool with_urls = stages[0].urls;
-
-  // Each shard's index and count, from /compute (or /urls for a URL-only job).
-  std::vector<ShardInfo> info;
-  std::vector<detail::UrlShard> url_info;
-  for (const auto& p : shards) {
-    if (with_urls) url_info.push_back(detail::read_url_shard(p));
-    if (with_compute) {
-      info.push_back(read_shard(p));
+  Shards all{stages[0].compute, stages[0].urls, {}, {}};
+  for (const auto& p : paths) {
+    if (all.urls) all.url_info.push_back(detail::read_url_shard(p));
+    if (all.compute) {
+      all.info.push_back(read_shard(p));
     } else {
       ShardInfo s;
       s.path = p;
-      s.index = url_info.back().index;
-      s.count = url_info.back().count;
-      info.push_back(std::move(s));
+      s.index = all.url_info.back().index;
+      s.count = all.url_info.back().count;
+      all.info.push_back(std::move(s));
     }
   }
-  const ShardInfo& first = info.front();
-  for (const auto& s : info) {
+  return all;
+}
+
+std::string shard_name(std::int64_t index, std::int64_t count) {
+  return std::to_string(index) + "/" + std::to_string(count);
+}
+
+/// Every shard belongs to the first one's job, and its /urls and /compute are the same shard.
+void check_same_job(const Shards& all) {
+  const ShardInfo& first = all.info.front();
+  for (const auto& s : all.info) {
     for (std::size_t i = 0; i < s.identity.size(); ++i) {
       if (s.identity[i].second != first.identity[i].second) {
         throw UsageError("merge: " + s.path + ": not a shard of the same job as " + first.path +
@@ -210,23 +190,23 @@ MergeReport merge_shards(const std::string& output, const std::vector<std::strin
       }
     }
   }
-  if (with_compute && with_urls) {
-    for (std::size_t i = 0; i < info.size(); ++i) {
-      if (url_info[i].index != info[i].index || url_info[i].count != info[i].count) {
-        throw UsageError("merge: " + info[i].path + ": /urls is shard " +
-                         std::to_string(url_info[i].index) + "/" +
-                         std::to_string(url_info[i].count) + " but /compute is shard " +
-                         std::to_string(info[i].index) + "/" + std::to_string(info[i].count));
-      }
+  if (!all.compute || !all.urls) return;
+  for (std::size_t i = 0; i < all.info.size(); ++i) {
+    const auto& u = all.url_info[i];
+    const auto& c = all.info[i];
+    if (u.index != c.index || u.count != c.count) {
+      throw UsageError("merge: " + c.path + ": /urls is shard " + shard_name(u.index, u.count) +
+                       " but /compute is shard " + shard_name(c.index, c.count));
     }
   }
-  const auto count = first.count;
-  const auto shard_name = [&](std::int64_t i) {
-    return std::to_string(i) + "/" + std::to_string(count);
-  };
+}
+
+/// Each shard of the job is given exactly once.
+void check_each_shard_once(const std::vector<ShardInfo>& info) {
+  const auto count = info.front().count;
   for (const auto& s : info) {
     if (count < 1 || s.index < 0 || s.index >= count) {
-      throw UsageError("merge: " + s.path + ": shard " + shard_name(s.index) +
+      throw UsageError("merge: " + s.path + ": shard " + shard_name(s.index, count) +
                        " is out of range (damaged attributes /compute/shard_index, shard_count?)");
     }
   }
@@ -241,7 +221,7 @@ MergeReport merge_shards(const std::string& output, const std::vector<std::strin
                          ": give each shard once");
       }
       throw UsageError("merge: " + s.path + " and " + slot->path + " are both shard " +
-                       shard_name(s.index) + ": give each shard once");
+                       shard_name(s.index, count) + ": give each shard once");
     }
     slot = &s;
   }
@@ -249,35 +229,40 @@ MergeReport merge_shards(const std::string& output, const std::vector<std::strin
   std::int64_t missing_count = 0;
   for (std::int64_t i = 0; i < count; ++i) {
     if (by_index[static_cast<std::size_t>(i)] != nullptr) continue;
-    if (++missing_count <= 8) missing += (missing.empty() ? "" : ", ") + shard_name(i);
+    if (++missing_count <= 8) missing += (missing.empty() ? "" : ", ") + shard_name(i, count);
   }
   if (missing_count > 0) {
     throw UsageError("merge: " + std::string(missing_count == 1 ? "shard " : "shards ") + missing +
                      (missing_count > 8 ? ", ..." : "") + (missing_count == 1 ? " is" : " are") +
-                     " missing (the job of " + first.path + " has " + std::to_string(count) +
-                     " shards, " + std::to_string(info.size()) + " files were given)");
+                     " missing (the job of " + info.front().path + " has " +
+                     std::to_string(count) + " shards, " + std::to_string(info.size()) +
+                     " files were given)");
   }
-  if (with_urls) detail::check_url_shards(url_info);
-  const auto n = static_cast<std::uint64_t>(first.items);
-  // Every row of a shard must be done (resume unfinished shards first), none outside it.
-  for (const auto& s : with_compute ? info : std::vector<ShardInfo>{}) {
+}
+
+/// Every row of a compute shard is done (resume unfinished shards first), none outside it.
+void check_compute_rows(const std::vector<ShardInfo>& info, std::uint64_t n) {
+  const auto count = info.front().count;
+  for (const auto& s : info) {
     const Chunk w = block(n, static_cast<int>(count), static_cast<int>(s.index));
-    const FileTotals inside = scan_results(s.path, w);
+    const StatusTally inside = scan_results(s.path, w, kUse);
     if (inside.not_run > 0) {
-      throw UsageError("merge: " + s.path + " (shard " + std::to_string(s.index) + "/" +
-                       std::to_string(count) + ") has " + std::to_string(inside.not_run) +
+      throw UsageError("merge: " + s.path + " (shard " + shard_name(s.index, count) + ") has " +
+                       std::to_string(inside.not_run) +
                        " rows not run; finish it with `pmap run ... --shard " +
-                       std::to_string(s.index) + "/" + std::to_string(count) + " --resume`");
+                       shard_name(s.index, count) + " --resume`");
     }
     for (const Chunk outside : {Chunk{0, w.begin}, Chunk{w.end, n}}) {
-      const FileTotals t = scan_results(s.path, outside);
-      if (t.ok + t.failed + t.timed_out > 0) {
+      if (scan_results(s.path, outside, kUse).ran() > 0) {
         throw UsageError("merge: " + s.path + " has rows outside its shard " +
-                         std::to_string(s.index) + "/" + std::to_string(count) +
-                         ": the shards overlap");
+                         shard_name(s.index, count) + ": the shards overlap");
       }
     }
   }
+}
+
+/// The output is none of the shards and may be written.
+void check_output(const std::string& output, const std::vector<ShardInfo>& info, bool force) {
   for (const auto& s : info) {
     std::error_code ec;
     if (std::filesystem::equivalent(output, s.path, ec)) {
@@ -286,48 +271,71 @@ MergeReport merge_shards(const std::string& output, const std::vector<std::strin
     }
   }
   check_output_path(output, force);
+}
 
+/// What the merged file says before its rows: root, the first shard's settings, one shard.
+ComputeMeta merged_meta(const ShardInfo& first, const std::string& command) {
   ComputeMeta meta;
-  meta.items = n;
+  meta.items = static_cast<std::uint64_t>(first.items);
   meta.columns = first.columns;
-  meta.root = {{"pmap_version", std::string(kVersion)},
-               {"schema_version", kSchemaVersion},
-               {"created", iso8601_now()},
-               {"command", command},
-               {"mpi_ranks", std::int64_t{0}},
-               {"omp_threads", std::int64_t{0}}};
+  meta.root = root_attributes(command, 0, 0);
   meta.compute = first.carried;
   meta.compute.emplace_back("shard_index", std::int64_t{0});
   meta.compute.emplace_back("shard_count", std::int64_t{1});
-  meta.compute.emplace_back("merged_from", static_cast<std::int64_t>(count));
+  meta.compute.emplace_back("merged_from", static_cast<std::int64_t>(first.count));
+  return meta;
+}
 
+/// A name next to the output for the file being written.
+std::string partial_path(const std::string& output) {
+  const std::filesystem::path out_path(output);
+  std::string name = ".";
+  name.append(out_path.filename().string()).append(".merge-");
+  name.append(std::to_string(getpid())).append(".partial");
+  return (out_path.parent_path() / name).string();
+}
+
+/// Writes the merged stages into `partial`.
+void write_merged(const std::string& partial, const Shards& all, const std::string& command,
+                  MergeReport& report) {
+  const ComputeMeta meta = merged_meta(all.info.front(), command);
+  if (all.compute) {
+    merge_compute(partial, meta, all.info, meta.items, report);
+  } else {
+    h5::File f = h5::File::create(partial, true);
+    write_attrs(f.get(), meta.root);
+    f.close("close " + partial);
+  }
+  if (all.urls) {
+    h5::File dst = h5::File::open(partial, h5::Access::ReadWrite);
+    const UrlTally t = detail::merge_url_rows(dst.get(), all.url_info, command);
+    report.urls = t.total();
+    report.exists = t.exists;
+    report.does_not_exist = t.does_not_exist;
+    report.unknown = t.unknown;
+    dst.close("close " + partial);
+  }
+}
+
+}  // namespace
+
+MergeReport merge_shards(const std::string& output, const std::vector<std::string>& shards,
+                         bool force, const std::string& command) {
+  const Shards all = read_shards(shards);
+  check_same_job(all);
+  check_each_shard_once(all.info);
+  if (all.urls) detail::check_url_shards(all.url_info);
+  if (all.compute) {
+    check_compute_rows(all.info, static_cast<std::uint64_t>(all.info.front().items));
+  }
+  check_output(output, all.info, force);
   // Written under a temporary name next to the output and renamed when complete: a failure on
   // the way leaves no half-merged file, and an existing output (--force) stays until then.
-  const std::filesystem::path out_path(output);
-  std::string partial_name = ".";
-  partial_name.append(out_path.filename().string()).append(".merge-");
-  partial_name.append(std::to_string(getpid())).append(".partial");
-  const std::string partial = (out_path.parent_path() / partial_name).string();
+  const std::string partial = partial_path(output);
   MergeReport report;
-  report.shards = static_cast<int>(count);
+  report.shards = static_cast<int>(all.info.front().count);
   try {
-    if (!with_compute) {
-      h5::Handle f(H5Fcreate(partial.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
-                   "create " + partial);
-      write_attrs(f.get(), meta.root);
-      f.close("close " + partial);
-    } else {
-      merge_compute(partial, meta, info, n, report);
-    }
-    if (with_urls) {
-      h5::Handle dst(H5Fopen(partial.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), "open " + partial);
-      const detail::UrlTotals t = detail::merge_url_rows(dst.get(), url_info, command);
-      report.urls = t.urls;
-      report.exists = t.exists;
-      report.does_not_exist = t.does_not_exist;
-      report.unknown = t.unknown;
-      dst.close("close " + partial);
-    }
+    write_merged(partial, all, command, report);
     if (!force && std::filesystem::exists(output)) {
       throw UsageError("--output " + output +
                        ": file appeared during the merge; pass --force to "

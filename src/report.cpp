@@ -59,6 +59,7 @@ std::string RunReport::line() const {
      << " parallel_efficiency=" << fixed(parallel_efficiency, 4)
      << " load_imbalance=" << fixed(load_imbalance, 4)
      << " write_seconds=" << fixed(write_seconds, 6) << " remote_claims=" << remote_claims
+     << " coordinator_seconds=" << fixed(coordinator_seconds, 6)
      << " max_rss_mib=" << fixed(max_rss_mib, 1) << " interrupted=" << interrupted
      << " stop_reason=" << (stop_reason.empty() ? std::string("none") : stop_reason)
      << " ran=" << ran << " resumed=" << (resumed ? 1 : 0) << " checksum=" << hex(checksum);
@@ -95,6 +96,7 @@ Attrs report_attrs(const RunReport& r) {
           {"not_run", static_cast<std::int64_t>(r.not_run)},
           {"workers", static_cast<std::int64_t>(r.workers)},
           {"remote_claims", static_cast<std::int64_t>(r.remote_claims)},
+          {"coordinator_seconds", r.coordinator_seconds},
           {"max_rss_mib", r.max_rss_mib},
           {"interrupted", static_cast<std::int64_t>(r.interrupted)},
           {"stop_reason", r.stop_reason.empty() ? std::string("none") : r.stop_reason},

@@ -1,6 +1,8 @@
 #include "pmap/results.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstring>
 #include <limits>
 
@@ -10,16 +12,93 @@
 namespace pmap {
 namespace {
 
-void write_slab(hid_t dset, hid_t mem_type, std::uint64_t begin, std::uint64_t count,
-                std::size_t columns, const void* data) {
-  const int rank = columns > 0 ? 2 : 1;
-  const hsize_t start[2] = {begin, 0};
-  const hsize_t cnt[2] = {count, columns};
-  h5::Handle fspace(H5Dget_space(dset), "dataset space");
-  h5::check(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start, nullptr, cnt, nullptr),
-            "select rows");
-  h5::Handle mspace(H5Screate_simple(rank, cnt, nullptr), "memory space");
-  h5::check(H5Dwrite(dset, mem_type, mspace.get(), fspace.get(), H5P_DEFAULT, data), "write rows");
+/// A compound table `name` in `group` (replacing an older one): `rows` of `type`, from `data`.
+void write_table(hid_t group, const char* name, hid_t type, std::size_t rows, const void* data) {
+  if (H5Lexists(group, name, H5P_DEFAULT) > 0) {
+    h5::check(H5Ldelete(group, name, H5P_DEFAULT), std::string("replace table ") + name);
+  }
+  const hsize_t n = rows;
+  h5::Handle space(H5Screate_simple(1, &n, nullptr), std::string("space of ") + name);
+  h5::Handle d(
+      H5Dcreate2(group, name, type, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+      std::string("create table ") + name);
+  if (n > 0) {
+    h5::check(H5Dwrite(d.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data),
+              std::string("write table ") + name);
+  }
+}
+
+/// Adds `name` at `offset` of compound `t`.
+void member(hid_t t, const char* name, std::size_t offset, hid_t type) {
+  h5::check(H5Tinsert(t, name, offset, type), std::string("table field ") + name);
+}
+
+/// /<group>/ranks: one row per rank, host as a fixed-length string as wide as the longest.
+void write_ranks_table(hid_t group, const std::vector<RankRecord>& ranks) {
+  struct Row {
+    std::int32_t rank, threads;
+    std::int64_t items;
+    double busy_seconds, wall_seconds, write_seconds, max_rss_mib;
+  };
+  std::size_t host_len = 1;
+  for (const auto& r : ranks) host_len = std::max(host_len, r.host.size());
+  const std::size_t row_bytes = sizeof(Row) + host_len;
+  h5::Handle host = h5::fixed_string_type(host_len);
+  h5::Handle t(H5Tcreate(H5T_COMPOUND, row_bytes), "ranks table type");
+  member(t.get(), "rank", offsetof(Row, rank), H5T_NATIVE_INT32);
+  member(t.get(), "items", offsetof(Row, items), H5T_NATIVE_INT64);
+  member(t.get(), "busy_seconds", offsetof(Row, busy_seconds), H5T_NATIVE_DOUBLE);
+  member(t.get(), "wall_seconds", offsetof(Row, wall_seconds), H5T_NATIVE_DOUBLE);
+  member(t.get(), "write_seconds", offsetof(Row, write_seconds), H5T_NATIVE_DOUBLE);
+  member(t.get(), "threads", offsetof(Row, threads), H5T_NATIVE_INT32);
+  member(t.get(), "max_rss_mib", offsetof(Row, max_rss_mib), H5T_NATIVE_DOUBLE);
+  member(t.get(), "host", sizeof(Row), host.get());
+  std::vector<char> buf(ranks.size() * row_bytes, '\0');
+  for (std::size_t i = 0; i < ranks.size(); ++i) {
+    const auto& r = ranks[i];
+    const Row row{static_cast<std::int32_t>(i), r.threads,       r.items,      r.busy_seconds,
+                  r.wall_seconds,               r.write_seconds, r.max_rss_mib};
+    std::memcpy(buf.data() + i * row_bytes, &row, sizeof row);
+    std::memcpy(buf.data() + i * row_bytes + sizeof row, r.host.data(), r.host.size());
+  }
+  write_table(group, "ranks", t.get(), ranks.size(), buf.data());
+}
+
+/// /<group>/errors: item and message, the message fixed-length as wide as the longest.
+void write_errors_table(hid_t group, const std::vector<ErrorRecord>& errors) {
+  std::size_t len = 1;
+  for (const auto& e : errors) len = std::max(len, e.message.size());
+  const std::size_t row_bytes = sizeof(std::int64_t) + len;
+  h5::Handle text = h5::fixed_string_type(len);
+  h5::Handle t(H5Tcreate(H5T_COMPOUND, row_bytes), "errors table type");
+  member(t.get(), "item", 0, H5T_NATIVE_INT64);
+  member(t.get(), "message", sizeof(std::int64_t), text.get());
+  std::vector<char> buf(errors.size() * row_bytes, '\0');
+  for (std::size_t i = 0; i < errors.size(); ++i) {
+    std::memcpy(buf.data() + i * row_bytes, &errors[i].item, sizeof(std::int64_t));
+    std::memcpy(buf.data() + i * row_bytes + sizeof(std::int64_t), errors[i].message.data(),
+                errors[i].message.size());
+  }
+  write_table(group, "errors", t.get(), errors.size(), buf.data());
+}
+
+/// The message field of a stored errors table, checked: its string type, or throws.
+h5::Handle message_field(hid_t table_type) {
+  if (H5Tget_class(table_type) != H5T_COMPOUND || H5Tget_nmembers(table_type) != 2) {
+    throw RuntimeError("table errors has the wrong type");
+  }
+  const int item = H5Tget_member_index(table_type, "item");
+  const int message = H5Tget_member_index(table_type, "message");
+  if (item < 0 || message < 0 || H5Tget_member_class(table_type, static_cast<unsigned>(item)) !=
+                                     H5T_INTEGER) {
+    throw RuntimeError("table errors has the wrong fields");
+  }
+  h5::Handle field(H5Tget_member_type(table_type, static_cast<unsigned>(message)), "field type");
+  const std::size_t size = H5Tget_size(field.get());
+  if (H5Tget_class(field.get()) != H5T_STRING || size == 0 || size > (std::size_t{1} << 20)) {
+    throw RuntimeError("table errors: message is not a string");
+  }
+  return field;
 }
 
 }  // namespace
@@ -31,63 +110,44 @@ void write_attrs(hid_t obj, const Attrs& attrs) {
 }
 
 void create_results_file(const std::string& path, const ComputeMeta& meta, bool overwrite) {
-  h5::silence_errors();
-  h5::Handle file(
-      H5Fcreate(path.c_str(), overwrite ? H5F_ACC_TRUNC : H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT),
-      "create " + path);
+  h5::File file = h5::File::create(path, overwrite);
   write_attrs(file.get(), meta.root);
-  h5::Handle group(H5Gcreate2(file.get(), "compute", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                   "create group /compute");
+  h5::Group group = h5::Group::create(file.get(), "compute");
   write_attrs(group.get(), meta.compute);
   h5::write_attr(group.get(), "columns", meta.columns);
-  const hsize_t n = meta.items;
-  const hsize_t k = meta.columns.size();
-  const std::int8_t not_run = static_cast<std::int8_t>(ItemStatus::NotRun);
-  h5::create_dataset(group.get(), "item", H5T_STD_I64LE, {n});
-  h5::create_dataset(group.get(), "value", H5T_IEEE_F64LE, {n, k});
-  h5::create_dataset(group.get(), "status", H5T_STD_I8LE, {n}, &not_run, H5T_NATIVE_INT8);
-  h5::create_dataset(group.get(), "rank", H5T_STD_I32LE, {n});
-  h5::create_dataset(group.get(), "thread", H5T_STD_I32LE, {n});
-  h5::create_dataset(group.get(), "seconds", H5T_IEEE_F64LE, {n});
+  create_compute_columns(group.get(), meta.items, meta.columns.size());
   group.reset();
-  h5::check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "flush " + path);
+  file.flush();
   file.close("close " + path);
 }
 
 ComputeWriter::ComputeWriter(const std::string& path, MPI_Comm comm) : path_(path) {
-  h5::silence_errors();
   // One rank writes through HDF5's POSIX driver. MPI-IO buys nothing then, costs start-up
   // (Open MPI loads its file-system components), and in a singleton its shared-file-pointer
   // component mmaps a file in the session directory that concurrent singletons share
   // (/tmp/ompi.HOST.0/jf.0/1): one's teardown removed it under another, which then printed
   // "mca_sharedfp_sm_component_file_query: Error" (seen under ctest -j2).
   h5::Handle fapl(H5Pcreate(H5P_FILE_ACCESS), "file access properties");
-  const bool mpio = mpi::size(comm) > 1;
-  if (mpio) h5::check(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), "set MPI-IO driver");
-  file_ = h5::Handle(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get()),
-                     "open " + path + (mpio ? " (MPI-IO)" : ""));
-  const auto open = [&](const char* name) {
-    return h5::Handle(H5Dopen2(file_.get(), name, H5P_DEFAULT), std::string("open ") + name);
-  };
-  item_ = open("/compute/item");
-  value_ = open("/compute/value");
-  status_ = open("/compute/status");
-  rank_ = open("/compute/rank");
-  thread_ = open("/compute/thread");
-  seconds_ = open("/compute/seconds");
+  if (mpi::size(comm) > 1) {
+    h5::check(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), "set MPI-IO driver");
+  }
+  file_ = h5::File::open(path, h5::Access::ReadWrite, fapl.get());
+  columns_.emplace(file_.group("compute"));
 }
 
 void ComputeWriter::write(const RowBlock& r) {
   if (r.count == 0) return;
   std::lock_guard lock(mutex_);
   const auto t0 = std::chrono::steady_clock::now();
+  // In kComputeColumns' order: status last, after the cells it vouches for.
+  const void* cells[] = {r.item, r.value, r.rank, r.thread, r.seconds, r.status};
   try {
-    write_slab(item_.get(), H5T_NATIVE_INT64, r.begin, r.count, 0, r.item);
-    write_slab(value_.get(), H5T_NATIVE_DOUBLE, r.begin, r.count, r.columns, r.value);
-    write_slab(rank_.get(), H5T_NATIVE_INT32, r.begin, r.count, 0, r.rank);
-    write_slab(thread_.get(), H5T_NATIVE_INT32, r.begin, r.count, 0, r.thread);
-    write_slab(seconds_.get(), H5T_NATIVE_DOUBLE, r.begin, r.count, 0, r.seconds);
-    write_slab(status_.get(), H5T_NATIVE_INT8, r.begin, r.count, 0, r.status);
+    for (std::size_t i = 0; i < kComputeColumns.size(); ++i) {
+      const Column& c = kComputeColumns[i];
+      const h5::Handle mem = memory_type(c.cell);
+      (*columns_)[static_cast<ComputeColumn>(i)].write(mem.get(), r.begin, r.count,
+                                                       c.per_value ? r.columns : 0, cells[i]);
+    }
   } catch (const RuntimeError& e) {
     throw RuntimeError("writing results to " + path_ + ": " + e.what());
   }
@@ -96,93 +156,65 @@ void ComputeWriter::write(const RowBlock& r) {
 
 void ComputeWriter::close() {
   std::lock_guard lock(mutex_);
-  item_.close("close /compute/item");
-  value_.close("close /compute/value");
-  status_.close("close /compute/status");
-  rank_.close("close /compute/rank");
-  thread_.close("close /compute/thread");
-  seconds_.close("close /compute/seconds");
+  if (columns_) columns_->close();
+  columns_.reset();
   file_.close("close results file");
 }
 
 void finalize_results_file(const std::string& path, const std::string& group_name,
                            const Attrs& attrs, const std::vector<RankRecord>& ranks,
                            const std::vector<ErrorRecord>& errors) {
-  h5::silence_errors();
-  h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), "reopen " + path);
-  h5::Handle group(H5Gopen2(file.get(), group_name.c_str(), H5P_DEFAULT), "open /" + group_name);
+  h5::File file = h5::File::open(path, h5::Access::ReadWrite);
+  h5::Group group = file.group(group_name);
   write_attrs(group.get(), attrs);
-  h5::Handle str = h5::vlen_string_type();
-
-  // /<group>/ranks
-  {
-    struct Row {
-      std::int32_t rank;
-      std::int64_t items;
-      double busy_seconds;
-      double wall_seconds;
-      double write_seconds;
-      std::int32_t threads;
-      double max_rss_mib;
-      const char* host;
-    };
-    h5::Handle t(H5Tcreate(H5T_COMPOUND, sizeof(Row)), "compound type");
-    h5::check(H5Tinsert(t.get(), "rank", HOFFSET(Row, rank), H5T_NATIVE_INT32), "insert");
-    h5::check(H5Tinsert(t.get(), "items", HOFFSET(Row, items), H5T_NATIVE_INT64), "insert");
-    h5::check(H5Tinsert(t.get(), "busy_seconds", HOFFSET(Row, busy_seconds), H5T_NATIVE_DOUBLE),
-              "insert");
-    h5::check(H5Tinsert(t.get(), "wall_seconds", HOFFSET(Row, wall_seconds), H5T_NATIVE_DOUBLE),
-              "insert");
-    h5::check(H5Tinsert(t.get(), "write_seconds", HOFFSET(Row, write_seconds), H5T_NATIVE_DOUBLE),
-              "insert");
-    h5::check(H5Tinsert(t.get(), "threads", HOFFSET(Row, threads), H5T_NATIVE_INT32), "insert");
-    h5::check(H5Tinsert(t.get(), "max_rss_mib", HOFFSET(Row, max_rss_mib), H5T_NATIVE_DOUBLE),
-              "insert");
-    h5::check(H5Tinsert(t.get(), "host", HOFFSET(Row, host), str.get()), "insert");
-    std::vector<Row> rows;
-    for (std::size_t i = 0; i < ranks.size(); ++i) {
-      const auto& r = ranks[i];
-      rows.push_back({static_cast<std::int32_t>(i), r.items, r.busy_seconds, r.wall_seconds,
-                      r.write_seconds, r.threads, r.max_rss_mib, r.host.c_str()});
-    }
-    if (H5Lexists(group.get(), "ranks", H5P_DEFAULT) > 0) {
-      h5::check(H5Ldelete(group.get(), "ranks", H5P_DEFAULT), "delete old ranks table");
-    }
-    const hsize_t n = rows.size();
-    h5::Handle space(H5Screate_simple(1, &n, nullptr), "ranks space");
-    h5::Handle d(H5Dcreate2(group.get(), "ranks", t.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT,
-                            H5P_DEFAULT),
-                 "create ranks table");
-    if (n > 0)
-      h5::check(H5Dwrite(d.get(), t.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()),
-                "write ranks table");
-  }
-  // /<group>/errors
-  {
-    struct Row {
-      std::int64_t item;
-      const char* message;
-    };
-    h5::Handle t(H5Tcreate(H5T_COMPOUND, sizeof(Row)), "compound type");
-    h5::check(H5Tinsert(t.get(), "item", HOFFSET(Row, item), H5T_NATIVE_INT64), "insert");
-    h5::check(H5Tinsert(t.get(), "message", HOFFSET(Row, message), str.get()), "insert");
-    std::vector<Row> rows;
-    rows.reserve(errors.size());
-    for (const auto& e : errors) rows.push_back({e.item, e.message.c_str()});
-    if (H5Lexists(group.get(), "errors", H5P_DEFAULT) > 0) {
-      h5::check(H5Ldelete(group.get(), "errors", H5P_DEFAULT), "delete old errors table");
-    }
-    const hsize_t n = rows.size();
-    h5::Handle space(H5Screate_simple(1, &n, nullptr), "errors space");
-    h5::Handle d(H5Dcreate2(group.get(), "errors", t.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT,
-                            H5P_DEFAULT),
-                 "create errors table");
-    if (n > 0)
-      h5::check(H5Dwrite(d.get(), t.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()),
-                "write errors table");
-  }
+  write_ranks_table(group.get(), ranks);
+  write_errors_table(group.get(), errors);
   group.reset();
   file.close("close " + path);
+}
+
+std::vector<ErrorRecord> read_errors_table(const h5::Group& group) {
+  std::vector<ErrorRecord> out;
+  if (!group.has("errors")) return out;
+  const h5::Dataset d = group.dataset("errors");
+  const h5::Handle stored = d.type();
+  const h5::Handle field = message_field(stored.get());
+  const auto rows = d.dims();
+  if (rows.size() != 1) throw RuntimeError("table errors has the wrong shape");
+  const bool vlen = H5Tis_variable_str(field.get()) > 0;
+  const std::size_t len = vlen ? sizeof(char*) : H5Tget_size(field.get());
+  const std::size_t row_bytes = sizeof(std::int64_t) + len;
+  const h5::Handle text = vlen ? h5::vlen_string_type() : h5::fixed_string_type(len);
+  h5::Handle t(H5Tcreate(H5T_COMPOUND, row_bytes), "errors table type");
+  member(t.get(), "item", 0, H5T_NATIVE_INT64);
+  member(t.get(), "message", sizeof(std::int64_t), text.get());
+  // In blocks: memory bounded whatever size a damaged file claims.
+  constexpr std::uint64_t kBlock = 4096;
+  std::vector<char> buf;
+  for (std::uint64_t b = 0; b < rows[0]; b += kBlock) {
+    const std::uint64_t n = std::min<std::uint64_t>(kBlock, rows[0] - b);
+    buf.assign(n * row_bytes, '\0');
+    d.read(t.get(), b, n, 0, static_cast<void*>(buf.data()));
+    for (std::size_t i = 0; i < n; ++i) {
+      const char* row = buf.data() + i * row_bytes;
+      ErrorRecord e;
+      std::memcpy(&e.item, row, sizeof e.item);
+      if (vlen) {
+        const char* p = nullptr;
+        std::memcpy(&p, row + sizeof e.item, sizeof p);
+        e.message = p ? p : "";
+      } else {
+        e.message = h5::unpad(row + sizeof e.item, len);
+      }
+      out.push_back(std::move(e));
+    }
+    if (vlen) {
+      const hsize_t count = n;
+      h5::Handle space(H5Screate_simple(1, &count, nullptr), "space");
+      H5Dvlen_reclaim(t.get(), space.get(), H5P_DEFAULT, buf.data());
+    }
+  }
+  return out;
 }
 
 }  // namespace pmap

@@ -26,6 +26,7 @@
 #include "pmap/h5.hpp"
 #include "pmap/mpi.hpp"
 #include "pmap/results.hpp"
+#include "pmap/results_file.hpp"
 #include "pmap/schedule.hpp"
 #include "pmap/stop.hpp"
 #include "pmap/tally.hpp"
@@ -96,7 +97,7 @@ class UrlRowWriter {
     if (mpi::size(comm) > 1) {
       h5::check(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), "set MPI-IO driver");
     }
-    file_ = h5::Handle(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get()), "open " + path);
+    file_ = h5::File::open(path, h5::Access::ReadWrite, fapl.get());
     dsets_.emplace(file_.get());
     for (auto* c : {&pending_, &sorted_}) {
       c->url_len = dsets_->url_len();
@@ -154,7 +155,7 @@ class UrlRowWriter {
   }
 
  private:
-  h5::Handle file_;
+  h5::File file_;
   std::optional<detail::UrlDatasets> dsets_;
   detail::UrlColumns pending_, sorted_;
   std::vector<std::size_t> order_;
@@ -174,40 +175,32 @@ struct PriorRows {
 /// are done (checked and not interrupted), in blocks.
 PriorRows read_prior_rows(const std::string& path, std::uint64_t total, const std::string& list,
                           const UrlJob& job) {
-  h5::silence_errors();
   const std::string fix = "; run without --resume (with --force) to start over";
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
-    throw UsageError("--resume: " + path + " does not exist; run without --resume first");
-  }
-  if (!h5::is_hdf5(path)) throw UsageError("--resume: " + path + " is not an HDF5 file" + fix);
-  h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
-  if (H5Lexists(file.get(), "urls", H5P_DEFAULT) <= 0) {
-    throw UsageError("--resume: " + path + " has no /urls to resume" + fix);
-  }
+  ResultsFile results = open_results_file(path, "--resume", fix);
+  if (!results.urls) throw UsageError("--resume " + path + ": has no /urls to resume" + fix);
+  const h5::File& file = results.file;
   {
-    h5::Handle g(H5Gopen2(file.get(), "urls", H5P_DEFAULT), "open /urls");
+    const h5::Group g = file.group("urls");
     const auto int_attr = [&](const char* name, std::int64_t fallback) {
-      return h5::has_attr(g.get(), name) ? h5::read_attr_int(g.get(), name) : fallback;
+      return g.has_attr(name) ? h5::read_attr_int(g.get(), name) : fallback;
     };
-    const std::string had =
-        h5::has_attr(g.get(), "list_fnv") ? h5::read_attr_string(g.get(), "list_fnv") : "";
+    const std::string had = g.has_attr("list_fnv") ? h5::read_attr_string(g.get(), "list_fnv") : "";
     if (int_attr("urls", -1) != static_cast<std::int64_t>(total) || had != list) {
-      throw UsageError("--resume: " + path + " holds the results of another URL list (" +
+      throw UsageError("--resume " + path + ": holds the results of another URL list (" +
                        std::to_string(int_attr("urls", -1)) + " URLs, fingerprint " + had + "; " +
                        job.input + " has " + std::to_string(total) + ", " + list + ")" + fix);
     }
     if (int_attr("shard_index", 0) != job.shard_index ||
         int_attr("shard_count", 1) != job.shard_count) {
       throw UsageError(
-          "--resume: " + path + " is shard " + std::to_string(int_attr("shard_index", 0)) + "/" +
+          "--resume " + path + ": is shard " + std::to_string(int_attr("shard_index", 0)) + "/" +
           std::to_string(int_attr("shard_count", 1)) + ", not " + std::to_string(job.shard_index) +
           "/" + std::to_string(job.shard_count) + fix);
     }
   }
   detail::UrlDatasets dsets(file.get());
   if (dsets.rows() != total)
-    throw UsageError("--resume: " + path + ": /urls has the wrong size" + fix);
+    throw UsageError("--resume " + path + ": /urls has the wrong size" + fix);
   PriorRows prior;
   prior.done.assign((total + 7) / 8, 0);
   if (job.print) prior.verdicts.assign(total, -1);
@@ -228,7 +221,6 @@ PriorRows read_prior_rows(const std::string& path, std::uint64_t total, const st
     }
   }
   dsets.close();
-  file.close("close " + path);
   return prior;
 }
 
@@ -386,39 +378,31 @@ Attrs UrlStage::attributes() const {
 
 /// A new file with the root attributes, or /urls (re)placed in the compute stage's file.
 void UrlStage::create(const Attrs& root) {
-  h5::silence_errors();
-  h5::Handle file;
+  h5::File file;
   if (job_.append) {
-    file =
-        h5::Handle(H5Fopen(job_.output.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), "open " + job_.output);
-    if (H5Lexists(file.get(), "urls", H5P_DEFAULT) > 0) {
-      h5::check(H5Ldelete(file.get(), "urls", H5P_DEFAULT), "replace /urls");
-    }
+    file = h5::File::open(job_.output, h5::Access::ReadWrite);
+    if (file.has("urls")) h5::check(H5Ldelete(file.get(), "urls", H5P_DEFAULT), "replace /urls");
   } else {
-    file = h5::Handle(H5Fcreate(job_.output.c_str(), job_.force ? H5F_ACC_TRUNC : H5F_ACC_EXCL,
-                                H5P_DEFAULT, H5P_DEFAULT),
-                      "create " + job_.output);
+    file = h5::File::create(job_.output, job_.force);
     write_attrs(file.get(), root);
   }
   const std::size_t final_len = std::max<std::size_t>(detail::kUrlMinFinalLen, list_.url_len);
   detail::create_urls_group(file.get(), list_.total, list_.url_len, final_len, attributes());
-  h5::check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "flush");
+  file.flush();
   file.close("close " + job_.output);
 }
 
 /// Rows an earlier run finished, as "R", their count and a bit per row; a stage appended to a
 /// compute file that has no /urls yet starts afresh ("").
 std::string UrlStage::plan_resume() {
-  h5::silence_errors();
   if (job_.append && std::filesystem::exists(job_.output) && h5::is_hdf5(job_.output)) {
-    h5::Handle f(H5Fopen(job_.output.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + job_.output);
-    if (H5Lexists(f.get(), "urls", H5P_DEFAULT) <= 0) {
-      f.close("close " + job_.output);
+    if (!h5::File::open(job_.output, h5::Access::ReadOnly).has("urls")) {
       create({});
       return "";
     }
   }
-  prior_ = read_prior_rows(job_.output, list_.total, list_.fnv, job_);
+  prior_ = read_results(job_.output, "--resume",
+                        [&] { return read_prior_rows(job_.output, list_.total, list_.fnv, job_); });
   std::string plan = "R";
   const std::uint64_t done = prior_.tally.total();
   plan.append(reinterpret_cast<const char*>(&done), sizeof done);
@@ -550,8 +534,8 @@ void UrlStage::print_verdicts(MPI_Comm comm) {
 }
 
 void UrlStage::finalize() {
-  h5::Handle file(H5Fopen(job_.output.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), "reopen " + job_.output);
-  h5::Handle g(H5Gopen2(file.get(), "urls", H5P_DEFAULT), "open /urls");
+  h5::File file = h5::File::open(job_.output, h5::Access::ReadWrite);
+  h5::Group g = file.group("urls");
   write_attrs(g.get(), {{"timeout", job_.options.timeout},  // the last run's (--resume)
                         {"threads", std::int64_t{checker_.options().threads}},
                         {"threads_requested", std::int64_t{checker_.requested_threads()}},

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "detail/text.hpp"
@@ -30,7 +31,11 @@ struct ChunkResult {
 class ChunkRunner {
  public:
   ChunkRunner(const WorkPlan& plan, int thread, const SinkSet& sinks)
-      : plan_(plan), thread_(thread), sinks_(sinks) {}
+      : plan_(plan),
+        thread_(thread),
+        sinks_(sinks),
+        runner_(plan.runners.empty() ? nullptr
+                                     : plan.runners[static_cast<std::size_t>(thread)].get()) {}
 
   ChunkResult run(Chunk chunk, WorkerTotals& totals) {
     ChunkResult r;
@@ -53,23 +58,9 @@ class ChunkRunner {
     const std::size_t k = plan_.columns;
     resize(seg.size());
     errors_.clear();
-    std::uint64_t j = 0;
-    for (; j < seg.size(); ++j) {
-      if (stop_requested()) break;
-      const auto outcome = run_item(seg.begin + j, j);
-      if (!outcome) break;
-      double* out = value_.data() + j * k;
-      if (outcome->status != ItemStatus::Ok) {
-        std::fill(out, out + k, std::numeric_limits<double>::quiet_NaN());
-        errors_.push_back({j, outcome->error});
-        ++failed;
-      }
-      status_[j] = static_cast<std::int8_t>(outcome->status);
-      totals.busy += seconds_[j];
-      totals.tally.count(outcome->status, outcome->status == ItemStatus::Ok
-                                              ? row_checksum(seg.begin + j, out, k)
-                                              : 0);
-    }
+    std::fill(value_.begin(), value_.end(), 0.0);
+    const std::uint64_t j =
+        runner_ != nullptr ? run_batch(seg, totals, failed) : run_each(seg, totals, failed);
     if (j > 0) {
       sinks_.put({RowBlock{seg.begin, j, k, item_.data(), value_.data(), status_.data(),
                            rank_.data(), thread_ids_.data(), seconds_.data()},
@@ -78,12 +69,34 @@ class ChunkRunner {
     return j;
   }
 
-  /// Runs row `row` into slot j; nullopt when a stop cut it short.
-  std::optional<Outcome> run_item(std::uint64_t row, std::uint64_t j) {
+  /// Calls the kernel item by item; returns the rows done.
+  std::uint64_t run_each(Chunk seg, WorkerTotals& totals, std::uint64_t& failed) {
+    std::uint64_t j = 0;
+    for (; j < seg.size(); ++j) {
+      if (stop_requested()) break;
+      const auto [thrown, secs] = call_kernel(seg.begin + j, j);
+      if (!finish_item(seg.begin + j, j, thrown, secs, totals, failed)) break;
+    }
+    return j;
+  }
+
+  /// Hands the whole segment to the thread's batch runner; returns the rows done.
+  std::uint64_t run_batch(Chunk seg, WorkerTotals& totals, std::uint64_t& failed) {
+    items_.clear();
+    for (std::uint64_t row = seg.begin; row < seg.end; ++row) {
+      items_.push_back(plan_.space->at(row));
+    }
+    const BatchContext ctx{stop_flag(), plan_.item_timeout};
+    return runner_->run(items_, value_, ctx, [&](std::size_t j, const ItemResult& r) {
+      return finish_item(seg.begin + j, j, r.error, r.seconds, totals, failed);
+    });
+  }
+
+  /// Runs row `row` into slot j: what it threw (if it did) and its seconds.
+  std::pair<std::optional<std::string>, double> call_kernel(std::uint64_t row, std::uint64_t j) {
     const std::size_t k = plan_.columns;
     const Item item = plan_.space->at(row);
     double* out = value_.data() + j * k;
-    std::fill(out, out + k, 0.0);
     const auto start = clock_type::now();
     const auto budget = std::chrono::duration_cast<clock_type::duration>(
         std::chrono::duration<double>(plan_.item_timeout));
@@ -93,16 +106,36 @@ class ChunkRunner {
     try {
       plan_.kernel->run(item, *plan_.args, std::span<double>(out, k), ctx);
     } catch (const std::exception& e) {
-      thrown = detail::printable_utf8(e.what());
+      thrown = e.what();
     } catch (...) {
       thrown = "exception not derived from std::exception";
     }
-    const double secs = seconds_between(start, clock_type::now());
-    item_[j] = item.value;
+    return {thrown, seconds_between(start, clock_type::now())};
+  }
+
+  /// Decides row `row` (slot j) once and records it; false when a stop cut it short.
+  bool finish_item(std::uint64_t row, std::uint64_t j, const std::optional<std::string>& thrown,
+                   double secs, WorkerTotals& totals, std::uint64_t& failed) {
+    const std::size_t k = plan_.columns;
+    const auto outcome =
+        decide_outcome(thrown ? std::optional(detail::printable_utf8(*thrown)) : std::nullopt, secs,
+                       plan_.item_timeout, stop_requested());
+    if (!outcome) return false;
+    item_[j] = plan_.space->at(row).value;
     rank_[j] = plan_.rank;
     thread_ids_[j] = thread_;
     seconds_[j] = secs;
-    return decide_outcome(thrown, secs, plan_.item_timeout, stop_requested());
+    double* out = value_.data() + j * k;
+    if (outcome->status != ItemStatus::Ok) {
+      std::fill(out, out + k, std::numeric_limits<double>::quiet_NaN());
+      errors_.push_back({j, outcome->error});
+      ++failed;
+    }
+    status_[j] = static_cast<std::int8_t>(outcome->status);
+    totals.busy += secs;
+    totals.tally.count(outcome->status,
+                       outcome->status == ItemStatus::Ok ? row_checksum(row, out, k) : 0);
+    return true;
   }
 
   void resize(std::uint64_t n) {
@@ -117,6 +150,8 @@ class ChunkRunner {
   const WorkPlan& plan_;
   int thread_;
   const SinkSet& sinks_;
+  BatchRunner* runner_;  // the thread's, when the kernel runs items in batches
+  std::vector<Item> items_;
   std::vector<std::int64_t> item_;
   std::vector<double> value_;
   std::vector<std::int8_t> status_;

@@ -17,6 +17,7 @@
 #include <variant>
 #include <vector>
 
+#include "pmap/batch_runner.hpp"
 #include "pmap/item_space.hpp"
 
 namespace pmap {
@@ -95,6 +96,20 @@ class Kernel {
   /// Computes one item into `out` (size K). Throws (e.g. ItemError) to fail the item.
   virtual void run(const Item& item, const BoundArgs& args, std::span<double> out,
                    const KernelContext& ctx) const = 0;
+  /// True when `--arg` may bind names the kernel does not declare (the worker kernel passes
+  /// them on to its function); they are bound as strings. Default: false.
+  [[nodiscard]] virtual bool takes_any_argument() const { return false; }
+  /// Kernels that keep something alive between items (a process) start it here for `count`
+  /// worker threads of this rank, before any item runs, and return one runner a thread; the
+  /// engine then runs items through them instead of run(). Throws UsageError when they cannot
+  /// start (nothing was written yet). Default: none.
+  [[nodiscard]] virtual std::vector<std::unique_ptr<BatchRunner>> start_runners(
+      const BoundArgs& args, const ItemSpace& space, int count) const {
+    (void)args;
+    (void)space;
+    (void)count;
+    return {};
+  }
 };
 
 /// All built-in kernels, in display order.

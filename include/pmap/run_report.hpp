@@ -30,6 +30,7 @@ struct RunReport {
   double write_seconds = 0;         ///< max over ranks of time in HDF5 writes (incl. create, close)
   std::uint64_t checksum = 0;       ///< order-independent hash of (row, values) of ok rows
   std::uint64_t remote_claims = 0;  ///< chunks claimed from rank 0's coordinator by other ranks
+  double coordinator_seconds = 0;   ///< CPU time of rank 0's coordinator thread (0: none ran)
   double max_rss_mib = 0;           ///< peak resident memory of the largest rank
   int interrupted = 0;              ///< signal that stopped the run early (1: other stop), or 0
   std::string stop_reason;          ///< "", "signal", "max-failures" or "deadline"

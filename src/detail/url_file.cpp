@@ -11,14 +11,6 @@ namespace pmap::detail {
 
 namespace {
 
-h5::Handle fixed_string(std::size_t len) {
-  h5::Handle t(H5Tcopy(H5T_C_S1), "string type");
-  h5::check(H5Tset_size(t.get(), len), "string size");
-  h5::check(H5Tset_strpad(t.get(), H5T_STR_NULLPAD), "string pad");
-  h5::check(H5Tset_cset(t.get(), H5T_CSET_UTF8), "string charset");
-  return t;
-}
-
 void append_fixed(std::string& buf, std::string_view s, std::size_t len) {
   const std::size_t n = std::min(s.size(), len);
   buf.append(s.data(), n);
@@ -41,23 +33,29 @@ std::string_view unpadded(std::string_view s) {
 
 }  // namespace
 
+namespace {
+/// Bytes of a string column's cells: url and final_url as given, error fixed.
+std::size_t text_bytes(std::size_t column, std::size_t url_len, std::size_t final_len) {
+  switch (static_cast<UrlColumn>(column)) {
+    case UrlColumn::Url:
+      return url_len;
+    case UrlColumn::Error:
+      return kUrlErrorLen;
+    case UrlColumn::FinalUrl:
+      return final_len;
+    default:
+      return 0;
+  }
+}
+}  // namespace
+
 void create_urls_group(hid_t file, std::uint64_t rows, std::size_t url_len, std::size_t final_len,
                        const Attrs& attrs) {
-  h5::Handle g(H5Gcreate2(file, "urls", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "create /urls");
+  const h5::Group g = h5::Group::create(file, "urls");
   write_attrs(g.get(), attrs);
-  const std::vector<hsize_t> n = {rows};
-  h5::Handle verdict(H5Tenum_create(H5T_NATIVE_INT8), "enum type");
-  const std::pair<const char*, std::int8_t> members[] = {
-      {"exists", 0}, {"does_not_exist", 1}, {"unknown", 2}, {"not_checked", -1}};
-  for (const auto& [name, v] : members) h5::check(H5Tenum_insert(verdict.get(), name, &v), "enum");
-  const std::int8_t not_checked = -1;
-  h5::create_dataset(g.get(), "url", fixed_string(url_len).get(), n);
-  h5::create_dataset(g.get(), "http_status", H5T_STD_I32LE, n);
-  h5::create_dataset(g.get(), "error", fixed_string(kUrlErrorLen).get(), n);
-  h5::create_dataset(g.get(), "seconds", H5T_IEEE_F64LE, n);
-  h5::create_dataset(g.get(), "attempts", H5T_STD_I32LE, n);
-  h5::create_dataset(g.get(), "final_url", fixed_string(final_len).get(), n);
-  h5::create_dataset(g.get(), "verdict", verdict.get(), n, &not_checked, verdict.get());
+  for (std::size_t i = 0; i < kUrlColumns.size(); ++i) {
+    create_column(g.get(), kUrlColumns[i], rows, 0, text_bytes(i, url_len, final_len));
+  }
 }
 
 void UrlColumns::clear() {
@@ -113,84 +111,42 @@ bool url_row_invalid(std::int8_t verdict, std::int32_t attempts, std::string_vie
 }
 
 UrlDatasets::UrlDatasets(hid_t file) {
-  for (const char* name : kUrlColumns) {
-    const std::string path = std::string("/urls/") + name;
-    dsets_.emplace_back(H5Dopen2(file, path.c_str(), H5P_DEFAULT), "open " + path);
-    types_.emplace_back(H5Dget_type(dsets_.back().get()), "type of " + path);
+  const h5::Group g = h5::Group::open(file, "urls");
+  rows_ = h5::Dataset::open(g.get(), "verdict").dims().at(0);
+  std::array<std::size_t, kUrlColumnCount> bytes{};
+  for (std::size_t i = 0; i < kUrlColumns.size(); ++i) {
+    const std::size_t want = static_cast<UrlColumn>(i) == UrlColumn::Error ? kUrlErrorLen : 0;
+    dsets_[i] = open_column(g.get(), kUrlColumns[i], rows_, want, &bytes[i]);
+    types_[i] = memory_type(kUrlColumns[i].cell, bytes[i]);
   }
-  h5::Handle space(H5Dget_space(dsets_[0].get()), "space");
-  hsize_t n = 0;
-  if (H5Sget_simple_extent_ndims(space.get()) != 1 ||
-      H5Sget_simple_extent_dims(space.get(), &n, nullptr) != 1) {
-    throw RuntimeError("/urls/url: not a one-dimensional dataset");
-  }
-  rows_ = n;
-  url_len_ = H5Tget_size(types_[0].get());
-  final_len_ = H5Tget_size(types_[5].get());
-  if (url_len_ == 0 || final_len_ == 0 || H5Tget_size(types_[2].get()) != kUrlErrorLen) {
-    throw RuntimeError("/urls: unexpected string sizes");
-  }
-}
-
-hid_t UrlDatasets::mem_type(std::size_t d) const {
-  if (d == 1 || d == 4) return H5T_NATIVE_INT32;
-  if (d == 3) return H5T_NATIVE_DOUBLE;
-  return types_[d].get();  // strings and the verdict enum as stored
+  url_len_ = bytes[static_cast<std::size_t>(UrlColumn::Url)];
+  final_len_ = bytes[static_cast<std::size_t>(UrlColumn::FinalUrl)];
 }
 
 void UrlDatasets::read(UrlColumns& c, std::uint64_t first, std::uint64_t count, unsigned mask) {
   c.url_len = url_len_;
   c.final_len = final_len_;
   c.resize(count);
-  if (count == 0) return;
-  const hsize_t start = first;
-  const hsize_t n = count;
-  h5::Handle mspace(H5Screate_simple(1, &n, nullptr), "memory space");
   const auto data = c.data();
   for (std::size_t d = 0; d < dsets_.size(); ++d) {
-    if ((mask & (1U << d)) == 0) continue;
-    h5::Handle fspace(H5Dget_space(dsets_[d].get()), "space");
-    h5::check(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, &start, nullptr, &n, nullptr),
-              "select rows");
-    h5::check(
-        H5Dread(dsets_[d].get(), mem_type(d), mspace.get(), fspace.get(), H5P_DEFAULT, data[d]),
-        std::string("read /urls/") + kUrlColumns[d]);
+    if ((mask & (1U << d)) != 0) dsets_[d].read(mem_type(d), first, count, 0, data[d]);
   }
 }
 
 void UrlDatasets::write(UrlColumns& c, std::uint64_t first) {
-  const hsize_t n = c.size();
-  if (n == 0) return;
-  const hsize_t start = first;
-  h5::Handle mspace(H5Screate_simple(1, &n, nullptr), "memory space");
   const auto data = c.data();
   for (std::size_t d = 0; d < dsets_.size(); ++d) {
-    h5::Handle fspace(H5Dget_space(dsets_[d].get()), "space");
-    h5::check(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, &start, nullptr, &n, nullptr),
-              "select rows");
-    h5::check(
-        H5Dwrite(dsets_[d].get(), mem_type(d), mspace.get(), fspace.get(), H5P_DEFAULT, data[d]),
-        std::string("write /urls/") + kUrlColumns[d]);
+    dsets_[d].write(mem_type(d), first, c.size(), 0, data[d]);
   }
 }
 
 void UrlDatasets::transfer_points(UrlColumns& c, const std::vector<hsize_t>& coords, bool write) {
-  const hsize_t count = coords.size();
-  if (count == 0) return;
-  h5::Handle mspace(H5Screate_simple(1, &count, nullptr), "memory space");
   const auto data = c.data();
   for (std::size_t d = 0; d < dsets_.size(); ++d) {
-    h5::Handle fspace(H5Dget_space(dsets_[d].get()), "space");
-    h5::check(H5Sselect_elements(fspace.get(), H5S_SELECT_SET, coords.size(), coords.data()),
-              "select rows");
     if (write) {
-      h5::check(
-          H5Dwrite(dsets_[d].get(), mem_type(d), mspace.get(), fspace.get(), H5P_DEFAULT, data[d]),
-          std::string("write /urls/") + kUrlColumns[d]);
+      dsets_[d].write_points(mem_type(d), coords, data[d]);
     } else {
-      h5::check(
-          H5Dread(dsets_[d].get(), mem_type(d), mspace.get(), fspace.get(), H5P_DEFAULT, data[d]),
-          std::string("read /urls/") + kUrlColumns[d]);
+      dsets_[d].read_points(mem_type(d), coords, data[d]);
     }
   }
 }
@@ -241,7 +197,7 @@ void UrlDatasets::write_sorted(UrlColumns& c) {
                 "select buffer");
       h5::check(
           H5Dwrite(dsets_[d].get(), mem_type(d), mspace.get(), fspace.get(), H5P_DEFAULT, data[d]),
-          std::string("write /urls/") + kUrlColumns[d]);
+          std::string("write /urls/") + kUrlColumns[d].name);
       offset += len;
     }
   }
@@ -249,7 +205,7 @@ void UrlDatasets::write_sorted(UrlColumns& c) {
 
 void UrlDatasets::close() {
   for (auto& d : dsets_) d.close("close /urls dataset");
-  types_.clear();
+  for (auto& t : types_) t.reset();
 }
 
 }  // namespace pmap::detail

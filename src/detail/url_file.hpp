@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "pmap/columns.hpp"
 #include "pmap/h5.hpp"
 #include "pmap/results.hpp"
 #include "pmap/url_check.hpp"
@@ -19,9 +20,18 @@ namespace pmap::detail {
 inline constexpr std::size_t kUrlErrorLen = 256;     // fixed-length error strings (truncated)
 inline constexpr std::size_t kUrlMinFinalLen = 512;  // final_url at least this long
 inline constexpr std::size_t kUrlColumnCount = 7;
-/// The datasets of /urls, in the order of UrlColumns::data().
-inline constexpr std::array<const char*, kUrlColumnCount> kUrlColumns = {
-    "url", "http_status", "error", "seconds", "attempts", "final_url", "verdict"};
+/// The datasets of /urls, in the order of UrlColumns::data(). Strings are fixed-length: url and
+/// final_url as wide as the list needs, error kUrlErrorLen.
+inline constexpr std::array<Column, kUrlColumnCount> kUrlColumns{{{"url", Cell::Text},
+                                                                  {"http_status", Cell::Int32},
+                                                                  {"error", Cell::Text},
+                                                                  {"seconds", Cell::Float64},
+                                                                  {"attempts", Cell::Int32},
+                                                                  {"final_url", Cell::Text},
+                                                                  {"verdict", Cell::Verdict, false,
+                                                                   true}}};
+/// Indexes into kUrlColumns.
+enum class UrlColumn : std::size_t { Url, HttpStatus, Error, Seconds, Attempts, FinalUrl, Verdict };
 /// Column masks for UrlDatasets::read (bit i: kUrlColumns[i]).
 inline constexpr unsigned kAllUrlColumns = (1U << kUrlColumnCount) - 1;
 inline constexpr unsigned kUrlDoneColumns =
@@ -73,6 +83,7 @@ bool url_row_invalid(std::int8_t verdict, std::int32_t attempts, std::string_vie
 /// The /urls datasets of an open file.
 class UrlDatasets {
  public:
+  /// Opens /urls' datasets of `file`, checking each against kUrlColumns (throws RuntimeError).
   explicit UrlDatasets(hid_t file);
   [[nodiscard]] std::uint64_t rows() const noexcept { return rows_; }
   [[nodiscard]] std::size_t url_len() const noexcept { return url_len_; }
@@ -87,12 +98,16 @@ class UrlDatasets {
   /// c's rows, sorted by c.rows, to their rows; runs of rows in arithmetic progression are one
   /// hyperslab each (one pwrite per dataset for a consecutive run under MPI-IO).
   void write_sorted(UrlColumns& c);
+  /// One column, opened and checked (for readers of a few columns).
+  [[nodiscard]] const h5::Dataset& operator[](UrlColumn c) const {
+    return dsets_[static_cast<std::size_t>(c)];
+  }
   void close();
 
  private:
-  [[nodiscard]] hid_t mem_type(std::size_t d) const;
-  std::vector<h5::Handle> dsets_;
-  std::vector<h5::Handle> types_;
+  [[nodiscard]] hid_t mem_type(std::size_t d) const { return types_[d].get(); }
+  std::array<h5::Dataset, kUrlColumnCount> dsets_;
+  std::array<h5::Handle, kUrlColumnCount> types_;
   std::uint64_t rows_ = 0;
   std::size_t url_len_ = 1, final_len_ = kUrlMinFinalLen;
 };

@@ -7,6 +7,7 @@
 #include "pmap/error.hpp"
 #include "pmap/h5.hpp"
 #include "pmap/results.hpp"
+#include "pmap/results_file.hpp"
 #include "url_file.hpp"
 
 namespace pmap::detail {
@@ -20,12 +21,9 @@ std::string shard_name(const UrlShard& s) {
 }  // namespace
 
 UrlShard read_url_shard(const std::string& path) {
-  h5::silence_errors();
-  h5::Handle f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
-  if (H5Lexists(f.get(), "urls", H5P_DEFAULT) <= 0) {
-    throw UsageError("merge: " + path + ": no /urls stage");
-  }
-  h5::Handle g(H5Gopen2(f.get(), "urls", H5P_DEFAULT), "open /urls");
+  const ResultsFile r = open_results_file(path, "merge:", "; give the shards of one job");
+  if (!r.urls) throw UsageError("merge: " + path + ": no /urls stage");
+  const h5::Group g = r.file.group("urls");
   const auto int_attr = [&](const char* name, std::int64_t fallback) {
     return h5::has_attr(g.get(), name) ? h5::read_attr_int(g.get(), name) : fallback;
   };
@@ -83,26 +81,12 @@ void check_url_shards(const std::vector<UrlShard>& shards) {
   }
 }
 
-UrlTotals merge_url_rows(hid_t dst, const std::vector<UrlShard>& shards,
-                         const std::string& command) {
-  std::vector<h5::Handle> files;
-  std::vector<UrlDatasets> in;
-  for (const UrlShard& s : shards) {
-    files.emplace_back(H5Fopen(s.path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + s.path);
-    in.emplace_back(files.back().get());
-  }
+namespace {
+
+/// The merged /urls attributes: the first shard's settings, the wall time of the slowest shard
+/// (array tasks run at once).
+Attrs merged_url_attrs(const std::vector<UrlShard>& shards, const std::string& command) {
   const UrlShard& first = shards.front();
-  const auto rows = static_cast<std::uint64_t>(first.urls);
-  std::size_t url_len = 1, final_len = kUrlMinFinalLen;
-  for (std::size_t k = 0; k < in.size(); ++k) {
-    if (in[k].rows() != rows) {
-      throw UsageError("merge: " + shards[k].path + ": /urls has " + std::to_string(in[k].rows()) +
-                       " rows, its attributes say " + std::to_string(rows));
-    }
-    url_len = std::max(url_len, in[k].url_len());
-    final_len = std::max(final_len, in[k].final_len());
-  }
-  // The first shard's settings; the wall time of the slowest shard (array tasks run at once).
   Attrs attrs = {{"input", first.input},
                  {"method", first.method},
                  {"urls", first.urls},
@@ -123,55 +107,89 @@ UrlTotals merge_url_rows(hid_t dst, const std::vector<UrlShard>& shards,
     if (name != "wall_seconds") attrs.emplace_back(name, value);
   }
   attrs.emplace_back("wall_seconds", wall);
-  attrs.emplace_back("urls_per_second", wall > 0 ? static_cast<double>(rows) / wall : 0.0);
-  create_urls_group(dst, rows, url_len, final_len, attrs);
-  UrlDatasets out(dst);
+  attrs.emplace_back("urls_per_second",
+                     wall > 0 ? static_cast<double>(first.urls) / wall : 0.0);
+  return attrs;
+}
 
-  UrlTotals totals;
-  totals.urls = rows;
+/// For each row of a block, the shard that checked it; throws unless exactly one did.
+std::vector<int> owners(const std::vector<UrlColumns>& blocks, std::uint64_t begin,
+                        std::uint64_t n, const std::vector<UrlShard>& shards) {
+  std::vector<int> owner(n, -1);
+  for (std::size_t k = 0; k < blocks.size(); ++k) {
+    for (std::uint64_t i = 0; i < n; ++i) {
+      if (blocks[k].verdicts[i] < 0) continue;
+      if (owner[i] >= 0) {
+        throw UsageError("merge: row " + std::to_string(begin + i) + " was checked by both " +
+                         shards[static_cast<std::size_t>(owner[i])].path + " and " +
+                         shards[k].path + ": the URL shards overlap");
+      }
+      owner[i] = static_cast<int>(k);
+    }
+  }
+  for (std::uint64_t i = 0; i < n; ++i) {
+    if (owner[i] < 0) {
+      throw UsageError("merge: row " + std::to_string(begin + i) +
+                       " of the URL list was checked by no shard: a shard is missing rows");
+    }
+  }
+  return owner;
+}
+
+/// Copies every row from the shard that checked it into `out`, counting the verdicts.
+UrlTally copy_url_rows(std::vector<UrlDatasets>& in, UrlDatasets& out,
+                        const std::vector<UrlShard>& shards) {
+  UrlTally totals;
   constexpr std::uint64_t kBlock = 4096;
   UrlColumns merged;
-  merged.url_len = url_len;
-  merged.final_len = final_len;
+  merged.url_len = out.url_len();
+  merged.final_len = out.final_len();
   std::vector<UrlColumns> blocks(in.size());
-  std::vector<int> owner;
-  for (std::uint64_t begin = 0; begin < rows; begin += kBlock) {
-    const std::uint64_t n = std::min(kBlock, rows - begin);
-    owner.assign(n, -1);
-    for (std::size_t k = 0; k < in.size(); ++k) {
-      in[k].read(blocks[k], begin, n);
-      for (std::uint64_t i = 0; i < n; ++i) {
-        if (blocks[k].verdicts[i] < 0) continue;
-        if (owner[i] >= 0) {
-          throw UsageError("merge: row " + std::to_string(begin + i) + " was checked by both " +
-                           shards[static_cast<std::size_t>(owner[i])].path + " and " +
-                           shards[k].path + ": the URL shards overlap");
-        }
-        owner[i] = static_cast<int>(k);
-      }
-    }
+  for (std::uint64_t begin = 0; begin < out.rows(); begin += kBlock) {
+    const std::uint64_t n = std::min(kBlock, out.rows() - begin);
+    for (std::size_t k = 0; k < in.size(); ++k) in[k].read(blocks[k], begin, n);
+    const std::vector<int> owner = owners(blocks, begin, n, shards);
     merged.clear();
     for (std::uint64_t i = 0; i < n; ++i) {
-      if (owner[i] < 0) {
-        throw UsageError("merge: row " + std::to_string(begin + i) +
-                         " of the URL list was checked by no shard: a shard is missing rows");
-      }
       const UrlColumns& from = blocks[static_cast<std::size_t>(owner[i])];
       merged.add_from(from, i);  // a shard's string columns may be narrower: padded
       merged.rows.back() = begin + i;
       const std::int8_t v = from.verdicts[i];
-      if (v == 0) ++totals.exists;
-      if (v == 1) ++totals.does_not_exist;
-      if (v == 2) ++totals.unknown;
       const std::string_view error =
           std::string_view(from.errors).substr(i * kUrlErrorLen, kUrlErrorLen);
-      if (url_row_invalid(v, from.attempts[i], error)) ++totals.invalid;
+      totals.count(v, url_row_invalid(v, from.attempts[i], error));
     }
     out.write(merged, begin);
   }
+  return totals;
+}
+
+}  // namespace
+
+UrlTally merge_url_rows(hid_t dst, const std::vector<UrlShard>& shards,
+                         const std::string& command) {
+  std::vector<h5::File> files;
+  std::vector<UrlDatasets> in;
+  for (const UrlShard& s : shards) {
+    files.push_back(h5::File::open(s.path, h5::Access::ReadOnly));
+    in.emplace_back(files.back().get());
+  }
+  const auto rows = static_cast<std::uint64_t>(shards.front().urls);
+  std::size_t url_len = 1, final_len = kUrlMinFinalLen;
+  for (std::size_t k = 0; k < in.size(); ++k) {
+    if (in[k].rows() != rows) {
+      throw UsageError("merge: " + shards[k].path + ": /urls has " + std::to_string(in[k].rows()) +
+                       " rows, its attributes say " + std::to_string(rows));
+    }
+    url_len = std::max(url_len, in[k].url_len());
+    final_len = std::max(final_len, in[k].final_len());
+  }
+  create_urls_group(dst, rows, url_len, final_len, merged_url_attrs(shards, command));
+  UrlDatasets out(dst);
+  const UrlTally totals = copy_url_rows(in, out, shards);
   out.close();
   for (auto& d : in) d.close();
-  h5::Handle g(H5Gopen2(dst, "urls", H5P_DEFAULT), "open /urls");
+  const h5::Group g = h5::Group::open(dst, "urls");
   write_attrs(g.get(), {{"exists", static_cast<std::int64_t>(totals.exists)},
                         {"does_not_exist", static_cast<std::int64_t>(totals.does_not_exist)},
                         {"unknown", static_cast<std::int64_t>(totals.unknown)},

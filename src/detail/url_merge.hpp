@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "pmap/tally.hpp"
+
 namespace pmap::detail {
 
 /// What a URL shard says of itself (its /urls attributes).
@@ -28,14 +30,9 @@ UrlShard read_url_shard(const std::string& path);
 /// UsageError unless every shard checks the same list the same way and is complete.
 void check_url_shards(const std::vector<UrlShard>& shards);
 
-/// Tallies of merged /urls rows.
-struct UrlTotals {
-  std::uint64_t urls = 0, exists = 0, does_not_exist = 0, unknown = 0, invalid = 0;
-};
-
 /// Serial: writes /urls into the open file `dst`, each row from the one shard that checked it
-/// (UsageError if none or several did).
-UrlTotals merge_url_rows(hid_t dst, const std::vector<UrlShard>& shards,
+/// (UsageError if none or several did); returns the verdicts of the merged rows.
+UrlTally merge_url_rows(hid_t dst, const std::vector<UrlShard>& shards,
                          const std::string& command);
 
 }  // namespace pmap::detail

@@ -65,5 +65,6 @@ std::unique_ptr<Kernel> make_pi();
 std::unique_ptr<Kernel> make_mandelbrot();
 std::unique_ptr<Kernel> make_skew();
 std::unique_ptr<Kernel> make_exec();
+std::unique_ptr<Kernel> make_worker();
 
 }  // namespace pmap::kernels

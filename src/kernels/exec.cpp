@@ -9,14 +9,12 @@
 //
 // Each child gets its own process group: a timeout (or a stop) sends SIGTERM, then SIGKILL after
 // `grace` seconds, to the whole group, so grandchildren die too; when the program exits, whatever
-// it left running in its group is killed as well. Only the last line of stdout (numbers, into
+// it left running in its group is killed as well, and kill -9 of pmap takes the child along
+// (detail::spawn: PR_SET_PDEATHSIG). Only the last line of stdout (numbers, into
 // /compute/value) and the tail of stderr (into the error message) are kept: output of any size
 // costs a bounded amount of memory.
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,346 +28,20 @@
 #include <vector>
 
 #include "builtin.hpp"
+#include "detail/child_process.hpp"
+#include "detail/command_template.hpp"
 #include "pmap/error.hpp"
-
-extern char** environ;
 
 namespace pmap::kernels {
 namespace {
 
+using detail::Child;
+using detail::Fd;
+using detail::Pipe;
+using detail::Tail;
 using Clock = std::chrono::steady_clock;
 
-// --- the command template -----------------------------------------------------------------------
-
-/// What a placeholder stands for.
-enum class Slot { Item, Row, NoExt, Base, Dir, BaseNoExt };
-
-/// A piece of one word of the template: literal text or a placeholder.
-struct Piece {
-  bool literal = true;
-  std::string text;
-  Slot slot = Slot::Item;
-};
-using Word = std::vector<Piece>;
-
-/// Recognises a placeholder at `s[i]`: {} {#} {.} {/} {//} {/.}; returns its length (0: none).
-std::size_t placeholder_at(std::string_view s, std::size_t i, Slot& slot) {
-  static constexpr std::pair<std::string_view, Slot> kSlots[] = {
-      {"{}", Slot::Item},  {"{#}", Slot::Row},  {"{.}", Slot::NoExt},
-      {"{/}", Slot::Base}, {"{//}", Slot::Dir}, {"{/.}", Slot::BaseNoExt}};
-  for (const auto& [text, which] : kSlots) {
-    if (s.substr(i, text.size()) == text) {
-      slot = which;
-      return text.size();
-    }
-  }
-  return 0;
-}
-
-void add_char(Word& w, char c) {
-  if (w.empty() || !w.back().literal) w.push_back({});
-  w.back().text += c;
-}
-
-/// Splits the template into words the way a POSIX shell splits a simple command (whitespace,
-/// '...', "..." with \ before " \ $ ` and newline, \ outside quotes), with no expansion of any
-/// kind. Placeholders are recognised outside and inside quotes; `\{` is a literal brace.
-std::vector<Word> split_template(std::string_view cmd) {
-  std::vector<Word> words;
-  Word word;
-  bool in_word = false;
-  const auto end_word = [&] {
-    if (in_word) words.push_back(std::move(word));
-    word.clear();
-    in_word = false;
-  };
-  const auto fail = [&](const std::string& why) {
-    return UsageError("args", "cmd=" + std::string(cmd), why);
-  };
-  for (std::size_t i = 0; i < cmd.size();) {
-    const char c = cmd[i];
-    Slot slot{};
-    if (c == ' ' || c == '\t' || c == '\n') {
-      end_word();
-      ++i;
-    } else if (c == '\\') {
-      if (i + 1 >= cmd.size()) throw fail("ends with a lone backslash");
-      in_word = true;
-      add_char(word, cmd[i + 1]);
-      i += 2;
-    } else if (c == '\'') {
-      const auto close = cmd.find('\'', i + 1);
-      if (close == std::string_view::npos) throw fail("unbalanced single quote");
-      in_word = true;
-      for (std::size_t j = i + 1; j < close;) {
-        if (const auto len = placeholder_at(cmd, j, slot); len > 0 && j + len <= close) {
-          word.push_back({false, {}, slot});
-          j += len;
-        } else {
-          add_char(word, cmd[j++]);
-        }
-      }
-      i = close + 1;
-    } else if (c == '"') {
-      in_word = true;
-      std::size_t j = i + 1;
-      while (true) {
-        if (j >= cmd.size()) throw fail("unbalanced double quote");
-        const char d = cmd[j];
-        if (d == '"') break;
-        if (d == '\\' && j + 1 < cmd.size() &&
-            std::string_view("\"\\$`\n").find(cmd[j + 1]) != std::string_view::npos) {
-          add_char(word, cmd[j + 1]);
-          j += 2;
-        } else if (const auto len = placeholder_at(cmd, j, slot); len > 0) {
-          word.push_back({false, {}, slot});
-          j += len;
-        } else {
-          add_char(word, d);
-          ++j;
-        }
-      }
-      i = j + 1;
-    } else if (const auto len = placeholder_at(cmd, i, slot); len > 0) {
-      in_word = true;
-      word.push_back({false, {}, slot});
-      i += len;
-    } else {
-      in_word = true;
-      add_char(word, c);
-      ++i;
-    }
-  }
-  end_word();
-  if (words.empty()) throw fail("empty command");
-  return words;
-}
-
-/// True when the template uses a placeholder of the item (not only {#}).
-bool uses_item(const std::vector<Word>& words) {
-  for (const auto& w : words) {
-    for (const auto& p : w) {
-      if (!p.literal && p.slot != Slot::Row) return true;
-    }
-  }
-  return false;
-}
-
-/// The value of a placeholder for an item (GNU parallel's meanings).
-std::string expand(Slot slot, std::string_view item, std::uint64_t row) {
-  const auto slash = item.rfind('/');
-  const std::string_view base = slash == std::string_view::npos ? item : item.substr(slash + 1);
-  const auto strip_ext = [](std::string_view path, std::size_t from) {
-    const auto dot = path.rfind('.');
-    return std::string(dot == std::string_view::npos || dot < from ? path : path.substr(0, dot));
-  };
-  switch (slot) {
-    case Slot::Item:
-      return std::string(item);
-    case Slot::Row:
-      return std::to_string(row);
-    case Slot::NoExt:
-      return strip_ext(item, slash == std::string_view::npos ? 0 : slash + 1);
-    case Slot::Base:
-      return std::string(base);
-    case Slot::Dir:
-      return slash == std::string_view::npos ? std::string(".")
-                                             : std::string(item.substr(0, slash));
-    case Slot::BaseNoExt:
-      return strip_ext(base, 0);
-  }
-  return {};
-}
-
-/// Single-quotes `s` for /bin/sh: 'it'\''s'.
-std::string shell_quote(std::string_view s) {
-  std::string out = "'";
-  for (const char c : s) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
-}
-
-/// argv for one item.
-std::vector<std::string> build_argv(std::string_view cmd, bool shell, std::string_view item,
-                                    std::uint64_t row) {
-  if (shell) {
-    // The template is the script; placeholders become single-quoted words.
-    std::string script;
-    bool used = false;
-    for (std::size_t i = 0; i < cmd.size();) {
-      Slot slot{};
-      if (const auto len = placeholder_at(cmd, i, slot); len > 0) {
-        script += shell_quote(expand(slot, item, row));
-        used = used || slot != Slot::Row;
-        i += len;
-      } else {
-        script += cmd[i++];
-      }
-    }
-    if (script.find_first_not_of(" \t\n") == std::string::npos) {
-      throw UsageError("args", "cmd=" + std::string(cmd), "empty command");
-    }
-    if (!used) script += " " + shell_quote(item);
-    return {"/bin/sh", "-c", script};
-  }
-  const auto words = split_template(cmd);
-  std::vector<std::string> argv;
-  argv.reserve(words.size() + 1);
-  for (const auto& w : words) {
-    std::string a;
-    for (const auto& p : w) a += p.literal ? p.text : expand(p.slot, item, row);
-    argv.push_back(std::move(a));
-  }
-  if (!uses_item(words)) argv.emplace_back(item);
-  return argv;
-}
-
-std::vector<std::string> parse_columns(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t from = 0;
-  while (true) {
-    const auto comma = text.find(',', from);
-    std::string name = text.substr(from, comma == std::string::npos ? text.npos : comma - from);
-    const auto b = name.find_first_not_of(" \t");
-    const auto e = name.find_last_not_of(" \t");
-    name = b == std::string::npos ? std::string() : name.substr(b, e - b + 1);
-    if (name.empty()) {
-      throw UsageError("args", "columns=" + text,
-                       "expected comma-separated column names, e.g. a,b");
-    }
-    out.push_back(std::move(name));
-    if (comma == std::string::npos) break;
-    from = comma + 1;
-  }
-  return out;
-}
-
 // --- the child process --------------------------------------------------------------------------
-
-/// An owned file descriptor.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { reset(); }
-  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd_ = std::exchange(o.fd_, -1);
-    }
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  [[nodiscard]] int get() const noexcept { return fd_; }
-  void reset() noexcept {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
-
-/// A pipe whose ends are close-on-exec in this process (other threads' children never inherit
-/// them); the child gets its end through dup2 in the spawn file actions.
-struct Pipe {
-  Fd read, write;
-  Pipe() {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) {
-      throw ItemError(std::string("exec: cannot create a pipe: ") + std::strerror(errno));
-    }
-    read = Fd(fds[0]);
-    write = Fd(fds[1]);
-  }
-};
-
-/// RAII for posix_spawn's attribute objects.
-struct SpawnActions {
-  posix_spawn_file_actions_t fa{};
-  SpawnActions() { posix_spawn_file_actions_init(&fa); }
-  ~SpawnActions() { posix_spawn_file_actions_destroy(&fa); }
-  SpawnActions(const SpawnActions&) = delete;
-  SpawnActions& operator=(const SpawnActions&) = delete;
-};
-struct SpawnAttr {
-  posix_spawnattr_t attr{};
-  SpawnAttr() { posix_spawnattr_init(&attr); }
-  ~SpawnAttr() { posix_spawnattr_destroy(&attr); }
-  SpawnAttr(const SpawnAttr&) = delete;
-  SpawnAttr& operator=(const SpawnAttr&) = delete;
-};
-
-/// A child that leads its own process group. Unless it was reaped, the destructor kills the
-/// whole group and reaps the child: no zombie or orphan survives an exception.
-class Child {
- public:
-  explicit Child(pid_t pid) : pid_(pid) {}
-  ~Child() {
-    if (pid_ <= 0 || reaped_) return;
-    ::kill(-pid_, SIGKILL);
-    int status = 0;
-    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-  }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-  [[nodiscard]] pid_t pid() const noexcept { return pid_; }
-  /// Signals the child's process group.
-  void kill_group(int sig) const noexcept { ::kill(-pid_, sig); }
-  /// True once the child has exited (not reaped: its pid, and so its process group id, stay
-  /// reserved while it is a zombie, so kill_group cannot hit a recycled group).
-  [[nodiscard]] bool exited() const noexcept {
-    siginfo_t info{};
-    if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
-      return errno == ECHILD;
-    }
-    return info.si_pid == pid_;
-  }
-  /// Reaps the child; returns its wait status.
-  int reap() {
-    int status = 0;
-    while (::waitpid(pid_, &status, 0) < 0) {
-      if (errno != EINTR) break;
-    }
-    reaped_ = true;
-    return status;
-  }
-
- private:
-  pid_t pid_ = -1;
-  bool reaped_ = false;
-};
-
-/// The last `cap` bytes written to a stream.
-class Tail {
- public:
-  explicit Tail(std::size_t cap) : cap_(cap) {}
-  void append(const char* data, std::size_t n) {
-    total_ += n;
-    if (n >= cap_) {
-      buf_.assign(data + (n - cap_), cap_);
-      return;
-    }
-    buf_.append(data, n);
-    if (buf_.size() > 2 * cap_) buf_.erase(0, buf_.size() - cap_);
-  }
-  /// The kept bytes (at most 2 x cap).
-  [[nodiscard]] std::string_view text() const noexcept { return buf_; }
-  [[nodiscard]] std::uint64_t total() const noexcept { return total_; }
-
- private:
-  std::size_t cap_;
-  std::string buf_;
-  std::uint64_t total_ = 0;
-};
 
 /// The last non-empty line of `text` (without its line end); `complete` is false when the line
 /// may have been cut by the tail's bound.
@@ -377,67 +49,6 @@ std::string_view last_line(std::string_view text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
   const auto nl = text.rfind('\n');
   return nl == std::string_view::npos ? text : text.substr(nl + 1);
-}
-
-/// The tail of stderr as one line for the error table: the last lines joined with " | ", at
-/// most kMax characters (cut at a line boundary when there is one).
-std::string stderr_summary(std::string_view text) {
-  constexpr std::size_t kMax = 1000;
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) {
-    text.remove_suffix(1);
-  }
-  std::string out;
-  for (const char c : text) {
-    if (c == '\n') {
-      out += " | ";
-    } else if (c != '\r') {
-      out += c;
-    }
-  }
-  if (out.size() > kMax) {
-    out.erase(0, out.size() - kMax);
-    const auto sep = out.find(" | ");
-    if (sep != std::string::npos && sep + 3 < out.size()) out.erase(0, sep + 3);
-  }
-  return out;
-}
-
-/// The child's environment: ours, without the MPI launcher's variables unless `keep_mpi`
-/// (a program started per item that links MPI then starts as its own singleton instead of
-/// trying to join this job), plus PMAP_ITEM and PMAP_ROW.
-std::vector<std::string> child_environment(bool keep_mpi, std::string_view item,
-                                           std::uint64_t row) {
-  std::vector<std::string> env;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    const std::string_view v(*e);
-    if (!keep_mpi && (v.starts_with("OMPI_") || v.starts_with("PMIX_") || v.starts_with("PMI_") ||
-                      v.starts_with("HYDRA_") || v.starts_with("MPI_LOCALRANKID="))) {
-      continue;
-    }
-    if (v.starts_with("PMAP_ITEM=") || v.starts_with("PMAP_ROW=")) continue;
-    env.emplace_back(v);
-  }
-  env.push_back("PMAP_ITEM=" + std::string(item));
-  env.push_back("PMAP_ROW=" + std::to_string(row));
-  return env;
-}
-
-/// pidfd of `pid` (Linux >= 5.3), or -1: then exits are noticed by polling.
-int open_pidfd(pid_t pid) {
-#ifdef SYS_pidfd_open
-  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-#else
-  (void)pid;
-  return -1;
-#endif
-}
-
-std::string signal_text(int sig) {
-  std::string text = "killed by signal " + std::to_string(sig);
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
-  if (const char* abbrev = sigabbrev_np(sig)) text += " (SIG" + std::string(abbrev) + ")";
-#endif
-  return text;
 }
 
 /// What a finished child left behind.
@@ -451,42 +62,6 @@ struct Outcome {
 
 constexpr std::size_t kStdoutKeep = 64 * 1024;
 constexpr std::size_t kStderrKeep = 4 * 1024;
-
-/// Starts argv with env in its own process group, stdin from /dev/null, stdout and stderr into
-/// the pipes; throws ItemError when it cannot start.
-pid_t spawn_child(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                  Pipe& out, Pipe& err) {
-  SpawnActions actions;
-  posix_spawn_file_actions_addopen(&actions.fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions.fa, out.write.get(), 1);
-  posix_spawn_file_actions_adddup2(&actions.fa, err.write.get(), 2);
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-  // The program gets stdin, stdout and stderr only, not MPI's sockets or the HDF5 file.
-  posix_spawn_file_actions_addclosefrom_np(&actions.fa, 3);
-#endif
-  SpawnAttr attr;
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  for (const int s : {SIGPIPE, SIGINT, SIGTERM, SIGUSR1, SIGUSR2, SIGHUP, SIGQUIT, SIGCHLD}) {
-    sigaddset(&defaults, s);
-  }
-  posix_spawnattr_setsigmask(&attr.attr, &none);
-  posix_spawnattr_setsigdefault(&attr.attr, &defaults);
-  posix_spawnattr_setpgroup(&attr.attr, 0);  // its own process group: killed as a whole
-  posix_spawnattr_setflags(&attr.attr,
-                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  std::vector<char*> cargv, cenv;
-  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  for (const auto& e : env) cenv.push_back(const_cast<char*>(e.c_str()));
-  cenv.push_back(nullptr);
-  // posix_spawnp searches PATH of *this* process, as a shell would.
-  pid_t pid = -1;
-  const int rc = posix_spawnp(&pid, cargv[0], &actions.fa, &attr.attr, cargv.data(), cenv.data());
-  if (rc != 0) throw ItemError("cannot run '" + argv[0] + "': " + std::strerror(rc));
-  return pid;
-}
 
 /// A running child's stdout and stderr, kept as bounded tails while it runs.
 class ChildOutput {
@@ -555,10 +130,10 @@ class ChildOutput {
 Outcome run_child(const std::vector<std::string>& argv, const std::vector<std::string>& env,
                   double grace, const KernelContext& ctx) {
   Pipe out, err;
-  Child child(spawn_child(argv, env, out, err));
+  Child child(detail::spawn({argv, env, -1, out.write.get(), err.write.get()}));
   out.write.reset();
   err.write.reset();
-  Fd pidfd(open_pidfd(child.pid()));
+  Fd pidfd(detail::open_pidfd(child.pid()));
   ChildOutput output(out, err);
   Outcome o;
   Clock::time_point term_sent{};
@@ -588,7 +163,7 @@ Outcome run_child(const std::vector<std::string>& argv, const std::vector<std::s
   const std::string_view line = last_line(out_tail.text());
   o.line_cut = out_tail.total() > out_tail.text().size() && line.size() == out_tail.text().size();
   o.last_line = std::string(line);
-  o.stderr_tail = stderr_summary(output.err().text());
+  o.stderr_tail = detail::stderr_summary(output.err().text());
   return o;
 }
 
@@ -659,20 +234,22 @@ class Exec final : public BasicKernel {
                        "kernel exec needs a command, e.g. cmd='./program --x {}' ({} is the "
                        "item, {#} its row)");
     }
-    if (!args.get_bool("shell")) (void)split_template(cmd);  // quoting errors: exit 2 up front
+    if (!args.get_bool("shell")) detail::check_template(cmd);  // quoting errors: exit 2 up front
     if (args.get_double("grace") < 0) {
       throw UsageError("args", "grace=" + std::to_string(args.get_double("grace")),
                        "must not be negative");
     }
     const std::string& cols = args.get_string("columns");
-    return cols.empty() ? columns() : parse_columns(cols);
+    return cols.empty() ? columns() : detail::parse_columns(cols);
   }
 
   void run(const Item& item, const BoundArgs& args, std::span<double> out,
            const KernelContext& ctx) const override {
     const std::string text = item.from_input ? std::string(item.text) : std::to_string(item.value);
-    const auto argv = build_argv(args.get_string("cmd"), args.get_bool("shell"), text, item.row);
-    const auto env = child_environment(args.get_bool("mpi_env"), text, item.row);
+    const auto argv =
+        detail::build_argv(args.get_string("cmd"), args.get_bool("shell"), text, item.row);
+    const auto env = detail::child_environment(
+        args.get_bool("mpi_env"), {"PMAP_ITEM=" + text, "PMAP_ROW=" + std::to_string(item.row)});
     const Outcome o = run_child(argv, env, args.get_double("grace"), ctx);
     const std::string err = o.stderr_tail.empty() ? std::string() : "; stderr: " + o.stderr_tail;
     if (o.stopped) {
@@ -680,7 +257,7 @@ class Exec final : public BasicKernel {
                       err);
     }
     if (WIFSIGNALED(o.wait_status)) {
-      throw ItemError(signal_text(WTERMSIG(o.wait_status)) + err);
+      throw ItemError(detail::signal_text(WTERMSIG(o.wait_status)) + err);
     }
     const int code = WIFEXITED(o.wait_status) ? WEXITSTATUS(o.wait_status) : -1;
     if (code != 0) throw ItemError("exit status " + std::to_string(code) + err);

@@ -63,6 +63,10 @@ void on_root(MPI_Comm comm, Fn&& fn) {
 /// such rank's message, prefixed with "rank N: ".
 void agree_on_failure(MPI_Comm comm, const std::exception_ptr& error);
 
+/// Collective: when `error` is set on any rank, every rank throws the lowest such rank's error
+/// as that error (same type, exit code, subject and message: a UsageError stays one).
+void agree_on_first_error(MPI_Comm comm, const std::exception_ptr& error);
+
 /// Typed reductions over every rank of `comm` (collective).
 template <class T>
 T all_sum(MPI_Comm comm, T value) {

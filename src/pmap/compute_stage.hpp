@@ -48,6 +48,8 @@ class ComputeStage final : public Stage {
 
  private:
   [[nodiscard]] Attrs identity() const;
+  void start_runners(MPI_Comm comm);
+  void stop_runners() noexcept;
   void fill_report(MPI_Comm comm, const Ending& ending);
   void gather_for_file(MPI_Comm comm);
 
@@ -58,6 +60,7 @@ class ComputeStage final : public Stage {
   std::vector<std::string> columns_;
   Chunk window_{};  // the shard's rows
   ThreadChoice threads_;
+  std::vector<std::unique_ptr<BatchRunner>> runners_;  // one a thread, for batch kernels
   int workers_ = 1;
   int max_threads_ = 1;
   std::uint64_t max_failures_ = 0;
@@ -69,6 +72,7 @@ class ComputeStage final : public Stage {
   std::vector<RowSink*> extra_;
   WorkerTotals totals_;
   std::uint64_t remote_claims_ = 0;
+  double coordinator_seconds_ = 0;  // rank 0: the coordinator thread's CPU time
   double write_seconds_ = 0;
   std::vector<RowError> errors_;
   RunReport report_;

@@ -37,9 +37,6 @@ EngineOptions engine_options(const Job& job) {
   return options;
 }
 
-/// Attributes of the root of a new results file (one place for all of them).
-Attrs root_attributes(const std::string& command, int ranks, int threads);
-
 class Engine {
  public:
   Engine(MPI_Comm comm, EngineOptions options);

@@ -1,4 +1,4 @@
-// pmap — the results file (HDF5 schema v1): serial creation, parallel row writes, serial finalize.
+// pmap — the results file (HDF5 schema v2): serial creation, parallel row writes, serial finalize.
 //
 // Crash consistency by construction: rank 0 creates every fixed-size dataset (contiguous, early
 // allocation, status filled with -1) and flushes before any work starts; during the run all
@@ -10,18 +10,21 @@
 
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <variant>
 #include <vector>
 
+#include "pmap/columns.hpp"
 #include "pmap/h5.hpp"
 #include "pmap/item_status.hpp"
 
 namespace pmap {
 
-/// Version of the results layout written into `/@schema_version`.
-inline constexpr std::int64_t kSchemaVersion = 1;
+/// Version of the results layout written into `/@schema_version`. 2: every string fixed-length
+/// (attributes and table fields; 1 stored them variable-length, in HDF5's global heap).
+inline constexpr std::int64_t kSchemaVersion = 2;
 
 /// An attribute value (string, integer or double).
 using AttrValue = std::variant<std::string, std::int64_t, double>;
@@ -68,7 +71,8 @@ class ComputeWriter {
  private:
   std::mutex mutex_;
   std::string path_;
-  h5::Handle file_, item_, value_, status_, rank_, thread_, seconds_;
+  h5::File file_;
+  std::optional<ComputeColumns> columns_;
   double write_seconds_ = 0;
 };
 
@@ -89,13 +93,18 @@ struct ErrorRecord {
   std::string message;
 };
 
-/// Rank 0, after the collective close: adds the run's attributes and the rank and error tables.
+/// Rank 0, after the collective close: adds the run's attributes and the rank and error tables
+/// (their strings fixed-length, as wide as the longest).
 void finalize_results_file(const std::string& path, const std::string& group, const Attrs& attrs,
                            const std::vector<RankRecord>& ranks,
                            const std::vector<ErrorRecord>& errors);
 
 /// Writes `attrs` onto object `obj`.
 void write_attrs(hid_t obj, const Attrs& attrs);
+
+/// The rows of `group`/errors (empty when the table does not exist yet); reads schema 1's
+/// variable-length and schema 2's fixed-length messages, after checking the table's type.
+std::vector<ErrorRecord> read_errors_table(const h5::Group& group);
 
 }  // namespace pmap
 

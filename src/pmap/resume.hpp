@@ -4,10 +4,12 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pmap/partition.hpp"
 #include "pmap/results.hpp"
+#include "pmap/tally.hpp"
 
 namespace pmap {
 
@@ -24,18 +26,15 @@ struct ResumePlan {
 ResumePlan plan_resume(const std::string& path, const Attrs& expected,
                        const std::vector<std::string>& identity, bool retry_failed, Chunk window);
 
-/// Counts by status and the order-independent checksum of the ok rows of `window`.
-struct FileTotals {
-  std::uint64_t ok = 0, failed = 0, timed_out = 0, not_run = 0, checksum = 0;
-};
-
-/// Rank 0: streams /compute/status and /compute/value in bounded blocks.
-FileTotals scan_results(const std::string& path, Chunk window);
+/// `use` starts the messages about a file that cannot be read ("--resume", "merge:").
+/// Rank 0: counts by status and the order-independent checksum of the ok rows of `window`,
+/// streaming /compute/status and /compute/value in bounded blocks.
+StatusTally scan_results(const std::string& path, Chunk window, std::string_view use = "--resume");
 
 /// /compute/status at the given rows (any order), read with one point selection.
 std::vector<std::int8_t> status_at(const std::string& path, const std::vector<std::uint64_t>& rows);
 
 /// All rows of /compute/errors (empty when the table does not exist yet).
-std::vector<ErrorRecord> read_errors(const std::string& path);
+std::vector<ErrorRecord> read_errors(const std::string& path, std::string_view use = "--resume");
 
 }  // namespace pmap

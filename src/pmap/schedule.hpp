@@ -64,6 +64,10 @@ class Dispatcher {
   void finish();
   /// Rank 0: chunks granted to other ranks by the coordinator.
   [[nodiscard]] std::uint64_t remote_claims() const noexcept { return remote_claims_.load(); }
+  /// Rank 0, after finish(): CPU seconds the coordinator thread used over the run (serving
+  /// claims and polling for them), 0 without a coordinator. Divided by remote_claims() it is
+  /// what a claim costs rank 0.
+  [[nodiscard]] double coordinator_seconds() const noexcept { return coordinator_seconds_.load(); }
 
  private:
   [[nodiscard]] bool stopped() const noexcept { return opt_.stop != nullptr && opt_.stop->load(); }
@@ -99,6 +103,7 @@ class Dispatcher {
   std::vector<std::uint64_t> held_;  // rank 0 coordinator: desired of a claim held back, by rank
   std::atomic<int> ranks_done_{0};   // rank 0 coordinator: ranks > 0 that called finish()
   std::atomic<std::uint64_t> remote_claims_{0};
+  std::atomic<double> coordinator_seconds_{0.0};  // the coordinator thread's CPU time, at its end
   std::atomic<bool> local_finished_{false};
   std::exception_ptr service_error_;  // an MPI failure inside the coordinator
   std::thread coordinator_;

@@ -7,7 +7,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "pmap/channel.hpp"
@@ -41,6 +43,8 @@ struct WorkPlan {
   std::size_t columns = 0;       ///< K
   int rank = 0;
   double item_timeout = 0;  ///< seconds (0: none)
+  /// One runner per thread when the kernel runs items in batches (start_runners), else empty.
+  std::span<const std::unique_ptr<BatchRunner>> runners;
   /// No chunk starts that cannot finish before this (max: no deadline).
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "pmap/h5.hpp"
+#include "pmap/results.hpp"
 #include "pmap/version.hpp"
 #include "support/h5_read.hpp"
 #include "support/pmap_cli.hpp"
@@ -39,6 +40,7 @@ using pmap::test::Args;
 using pmap::test::describe;
 using pmap::test::kMpiEnv;
 using pmap::test::mpi_cmd;
+using pmap::test::read_errors;
 using pmap::test::pmap_cmd;
 
 std::vector<std::string> lines_of(const std::string& text) {
@@ -105,8 +107,7 @@ std::map<std::string, std::string> the_report(const ProcessResult& r) {
 
 /// Dimensions of dataset `name` in `path`.
 std::vector<hsize_t> dims_of(const std::string& path, const std::string& name) {
-  pmap::h5::silence_errors();
-  pmap::h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
+  const pmap::h5::File file = pmap::h5::File::open(path, pmap::h5::Access::ReadOnly);
   pmap::h5::Handle d(H5Dopen2(file.get(), name.c_str(), H5P_DEFAULT), "open " + name);
   pmap::h5::Handle space(H5Dget_space(d.get()), "space of " + name);
   const int rank = H5Sget_simple_extent_ndims(space.get());
@@ -116,52 +117,20 @@ std::vector<hsize_t> dims_of(const std::string& path, const std::string& name) {
 }
 
 bool has_link(const std::string& path, const std::string& name) {
-  pmap::h5::silence_errors();
-  pmap::h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
+  const pmap::h5::File file = pmap::h5::File::open(path, pmap::h5::Access::ReadOnly);
   return H5Lexists(file.get(), name.c_str(), H5P_DEFAULT) > 0;
 }
 
 std::vector<std::string> read_strings_attr(const std::string& path, const std::string& object,
                                            const std::string& attr) {
-  pmap::h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
+  const pmap::h5::File file = pmap::h5::File::open(path, pmap::h5::Access::ReadOnly);
   pmap::h5::Handle o(H5Oopen(file.get(), object.c_str(), H5P_DEFAULT), "open " + object);
   return pmap::h5::read_attr_strings(o.get(), attr);
 }
 
-struct ErrorRow {
-  std::int64_t item = 0;
-  std::string message;
-};
-
-/// The (item, message) table /compute/errors.
-std::vector<ErrorRow> read_errors(const std::string& path) {
-  pmap::h5::silence_errors();
-  pmap::h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
-  pmap::h5::Handle d(H5Dopen2(file.get(), "/compute/errors", H5P_DEFAULT), "open errors");
-  pmap::h5::Handle space(H5Dget_space(d.get()), "space");
-  const auto n = static_cast<std::size_t>(H5Sget_simple_extent_npoints(space.get()));
-  struct Row {
-    std::int64_t item;
-    char* message;
-  };
-  pmap::h5::Handle str = pmap::h5::vlen_string_type();
-  pmap::h5::Handle type(H5Tcreate(H5T_COMPOUND, sizeof(Row)), "compound");
-  pmap::h5::check(H5Tinsert(type.get(), "item", HOFFSET(Row, item), H5T_NATIVE_INT64), "insert");
-  pmap::h5::check(H5Tinsert(type.get(), "message", HOFFSET(Row, message), str.get()), "insert");
-  std::vector<Row> rows(n);
-  std::vector<ErrorRow> out;
-  if (n == 0) return out;
-  pmap::h5::check(H5Dread(d.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()),
-                  "read errors");
-  for (const auto& r : rows) out.push_back({r.item, r.message ? r.message : ""});
-  H5Dvlen_reclaim(type.get(), space.get(), H5P_DEFAULT, rows.data());
-  return out;
-}
-
 /// The `items` column of /compute/ranks (read by field name from the compound table).
 std::vector<std::int64_t> read_rank_items(const std::string& path) {
-  pmap::h5::silence_errors();
-  pmap::h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
+  const pmap::h5::File file = pmap::h5::File::open(path, pmap::h5::Access::ReadOnly);
   pmap::h5::Handle d(H5Dopen2(file.get(), "/compute/ranks", H5P_DEFAULT), "open ranks");
   pmap::h5::Handle space(H5Dget_space(d.get()), "space");
   const auto n = static_cast<std::size_t>(H5Sget_simple_extent_npoints(space.get()));
@@ -248,7 +217,7 @@ void check_pi_run(int ranks) {
   for (const auto t : pmap::test::read_int32s(f, "/compute/thread")) EXPECT_GE(t, 0);
   for (const auto s : pmap::test::read_doubles(f, "/compute/seconds")) EXPECT_GT(s, 0.0);
 
-  EXPECT_EQ(pmap::test::read_int_attr(f, "/", "schema_version"), 1);
+  EXPECT_EQ(pmap::test::read_int_attr(f, "/", "schema_version"), pmap::kSchemaVersion);
   EXPECT_EQ(pmap::test::read_int_attr(f, "/", "mpi_ranks"), ranks);
   EXPECT_GE(pmap::test::read_int_attr(f, "/", "omp_threads"), 1);
   EXPECT_FALSE(pmap::test::read_string_attr(f, "/", "pmap_version").empty());
@@ -560,7 +529,6 @@ TEST(Cli, InspectRejectsMissingForeignAndNonHdf5Files) {
   // HDF5, but not pmap's.
   const std::string foreign = dir.file("foreign.h5");
   {
-    pmap::h5::silence_errors();
     pmap::h5::Handle file(H5Fcreate(foreign.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
                           "create foreign");
     const hsize_t n = 4;

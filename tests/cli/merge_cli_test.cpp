@@ -43,8 +43,7 @@ bool same_bytes(const std::vector<T>& a, const std::vector<T>& b) {
 
 /// Overwrites /compute/status[row] of a results file (to fake an overlap or an unfinished row).
 void set_status(const std::string& path, hsize_t row, std::int8_t value) {
-  pmap::h5::silence_errors();
-  pmap::h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), "open " + path);
+  pmap::h5::File file = pmap::h5::File::open(path, pmap::h5::Access::ReadWrite);
   pmap::h5::Handle d(H5Dopen2(file.get(), "/compute/status", H5P_DEFAULT), "open status");
   pmap::h5::Handle fspace(H5Dget_space(d.get()), "space");
   const hsize_t one = 1;

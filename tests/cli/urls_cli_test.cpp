@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "pmap/h5.hpp"
+#include "pmap/results.hpp"
 #include "support/h5_read.hpp"
 #include "support/http_fixture_process.hpp"
 #include "support/pmap_cli.hpp"
@@ -172,8 +173,7 @@ struct DatasetInfo {
 };
 
 DatasetInfo info_of(const std::string& path, const std::string& name) {
-  pmap::h5::silence_errors();
-  pmap::h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
+  const pmap::h5::File file = pmap::h5::File::open(path, pmap::h5::Access::ReadOnly);
   pmap::h5::Handle d(H5Dopen2(file.get(), name.c_str(), H5P_DEFAULT), "open " + name);
   pmap::h5::Handle type(H5Dget_type(d.get()), "type of " + name);
   pmap::h5::Handle space(H5Dget_space(d.get()), "space of " + name);
@@ -188,7 +188,7 @@ DatasetInfo info_of(const std::string& path, const std::string& name) {
 
 /// Name of enum value `value` in the type of /urls/verdict ("" if none).
 std::string verdict_name(const std::string& path, std::int8_t value) {
-  pmap::h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
+  const pmap::h5::File file = pmap::h5::File::open(path, pmap::h5::Access::ReadOnly);
   pmap::h5::Handle d(H5Dopen2(file.get(), "/urls/verdict", H5P_DEFAULT), "open verdict");
   pmap::h5::Handle type(H5Dget_type(d.get()), "verdict type");
   char name[64] = {};
@@ -197,8 +197,7 @@ std::string verdict_name(const std::string& path, std::int8_t value) {
 }
 
 bool has_link(const std::string& path, const std::string& name) {
-  pmap::h5::silence_errors();
-  pmap::h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
+  const pmap::h5::File file = pmap::h5::File::open(path, pmap::h5::Access::ReadOnly);
   return H5Lexists(file.get(), name.c_str(), H5P_DEFAULT) > 0;
 }
 
@@ -306,7 +305,7 @@ TEST(UrlsCli, OutputHasTheUrlsSchema) {
   const double wall = pmap::test::read_double_attr(f, "/urls", "wall_seconds");
   EXPECT_GT(wall, 0.0);
   EXPECT_LT(wall, 10.0);
-  EXPECT_EQ(pmap::test::read_int_attr(f, "/", "schema_version"), 1);
+  EXPECT_EQ(pmap::test::read_int_attr(f, "/", "schema_version"), pmap::kSchemaVersion);
   EXPECT_EQ(pmap::test::read_int_attr(f, "/", "mpi_ranks"), 1);
   EXPECT_NE(pmap::test::read_string_attr(f, "/", "command").find("urls"), std::string::npos);
   EXPECT_FALSE(has_link(f, "/compute"));
@@ -1017,7 +1016,7 @@ TEST(UrlsShardCli, ResumeRefusesAnotherListShardOrFile) {
       {{"--input", "b.txt", "--output", a, "--shard", "0/3"}, {a, "another URL list", "b.txt"}},
       {{"--input", "a.txt", "--output", a, "--shard", "1/3"}, {a, "is shard 0/3, not 1/3"}},
       {{"--input", "a.txt", "--output", a}, {a, "is shard 0/3, not 0/1"}},
-      {{"--input", "a.txt", "--output", missing}, {missing, "does not exist"}},
+      {{"--input", "a.txt", "--output", missing}, {missing, "no such file"}},
       {{"--input", "a.txt", "--output", c}, {c, "no /urls"}},
       {{"--input", "a.txt", "--output", a, "--shard", "0/3", "--force"}, {"--force", "--resume"}},
   };

@@ -30,6 +30,7 @@
 
 #include "mpi/mpi_support.hpp"
 #include "pmap/error.hpp"
+#include "pmap/results.hpp"
 #include "pmap/stop.hpp"
 #include "pmap/url_stage.hpp"
 #include "support/h5_read.hpp"
@@ -353,7 +354,7 @@ void every_row_as_expected(std::size_t window) {
 
   if (rank() == 0 && error.empty()) {
     check_rows(output, rows);
-    EXPECT_EQ(pmap::test::read_int_attr(output, "/", "schema_version"), 1);
+    EXPECT_EQ(pmap::test::read_int_attr(output, "/", "schema_version"), pmap::kSchemaVersion);
     EXPECT_EQ(pmap::test::read_int_attr(output, "/", "mpi_ranks"), size());
     EXPECT_EQ(pmap::test::read_double_attr(output, "/urls", "timeout"), 1.0);
     EXPECT_EQ(pmap::test::read_int_attr(output, "/urls", "threads"), 16);

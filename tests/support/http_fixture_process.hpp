@@ -266,8 +266,7 @@ std::vector<T> read_numbers(hid_t file, const std::string& name, hid_t mem) {
 
 /// /urls of `path`, every column (serial HDF5).
 inline UrlRows read_url_rows(const std::string& path) {
-  h5::silence_errors();
-  h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
+  const h5::File file = h5::File::open(path, h5::Access::ReadOnly);
   UrlRows rows;
   rows.url = read_fixed_strings(file.get(), "/urls/url");
   rows.error = read_fixed_strings(file.get(), "/urls/error");

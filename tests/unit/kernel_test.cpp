@@ -105,7 +105,8 @@ class AllTypesKernel final : public Kernel {
 TEST(Kernels, BuiltinNamesInDisplayOrder) {
   std::vector<std::string> names;
   for (const auto& k : pmap::builtin_kernels()) names.emplace_back(k->name());
-  const std::vector<std::string> expected = {"compute_x", "spin", "pi", "mandelbrot", "skew", "exec"};
+  const std::vector<std::string> expected = {"compute_x", "spin", "pi",    "mandelbrot",
+                                             "skew",      "exec", "worker"};
   EXPECT_EQ(names, expected);
 }
 

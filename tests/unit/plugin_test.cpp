@@ -180,7 +180,7 @@ TEST(Plugin, LoadRegistersKernelsOnceAndRefusesClashes) {
   try {
     (void)pmap::find_kernel("nope");
   } catch (const pmap::UsageError& e) {
-    EXPECT_CONTAINS(e.what(), "exec, fixture_args, fixture_wait, fixture_fail");
+    EXPECT_CONTAINS(e.what(), "exec, worker, fixture_args, fixture_wait, fixture_fail");
   }
 }
 

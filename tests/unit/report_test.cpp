@@ -39,6 +39,7 @@ RunReport sample_report() {
   r.write_seconds = 0.125;
   r.checksum = 0x0123456789abcdefULL;
   r.remote_claims = 42;
+  r.coordinator_seconds = 0.0125;
   r.max_rss_mib = 123.5;
   r.interrupted = 15;
   return r;
@@ -105,6 +106,7 @@ TEST(RunReport, LineIsOneParsableLine) {
       {"load_imbalance", "1.0625"},
       {"write_seconds", "0.125000"},
       {"remote_claims", "42"},
+      {"coordinator_seconds", "0.012500"},
       {"checksum", "0123456789abcdef"},
       {"max_rss_mib", "123.5"},
       {"interrupted", "15"},
@@ -137,6 +139,7 @@ TEST(RunReport, LineHasAKeyForEveryField) {
                           "write_seconds",
                           "checksum",
                           "remote_claims",
+                          "coordinator_seconds",
                           "items_per_second",
                           "max_rss_mib",
                           "interrupted"}) {
@@ -239,6 +242,7 @@ TEST(RunReport, AttrsCarryTheFigures) {
   EXPECT_EQ(get_int("not_run"), 1);
   EXPECT_EQ(get_int("workers"), 8);
   EXPECT_EQ(get_int("remote_claims"), 42);
+  EXPECT_EQ(get_double("coordinator_seconds"), 0.0125);
   EXPECT_EQ(get_double("max_rss_mib"), 123.5);
   EXPECT_EQ(get_int("interrupted"), 15);
   const auto* checksum = find_attr(attrs, "checksum");
