@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -53,6 +54,13 @@ bool starved(CURLcode code, long os_errno, std::string_view error) {
   }
 }
 
+bool is_https(std::string_view url) {
+  constexpr std::string_view scheme = "https:";
+  return url.size() >= scheme.size() &&
+         std::equal(scheme.begin(), scheme.end(), url.begin(),
+                    [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); });
+}
+
 }  // namespace
 
 UrlTransfer::UrlTransfer(const UrlOptions& options, const TlsTrust& trust, void* owner,
@@ -72,12 +80,9 @@ UrlTransfer::UrlTransfer(const UrlOptions& options, const TlsTrust& trust, void*
   curl_set(easy, CURLOPT_PROTOCOLS_STR, "http,https", "CURLOPT_PROTOCOLS_STR");
   curl_set(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https", "CURLOPT_REDIR_PROTOCOLS_STR");
   curl_set(easy, CURLOPT_USERAGENT, options.user_agent.c_str(), "CURLOPT_USERAGENT");
-  // HTTP/2 when the server offers it in the TLS handshake (ALPN), HTTP/1.1 otherwise; a new
-  // request to a host waits for a connection being set up rather than opening another, so that
-  // it can become a stream on it.
+  // HTTP/2 when the server offers it in the TLS handshake (ALPN), HTTP/1.1 otherwise.
   curl_set(easy, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS),
            "CURLOPT_HTTP_VERSION");
-  curl_set(easy, CURLOPT_PIPEWAIT, 1L, "CURLOPT_PIPEWAIT");
   curl_set(easy, CURLOPT_SSL_VERIFYPEER, options.insecure ? 0L : 1L, "CURLOPT_SSL_VERIFYPEER");
   curl_set(easy, CURLOPT_SSL_VERIFYHOST, options.insecure ? 0L : 2L, "CURLOPT_SSL_VERIFYHOST");
   apply_trust(easy, trust);
@@ -98,6 +103,10 @@ void UrlTransfer::prepare(const std::string& url, HttpMethod method, CURLSH* sha
     shared_ = shared;
   }
   curl_set(easy, CURLOPT_URL, url.c_str(), "CURLOPT_URL");
+  // Over TLS a new request to a host waits for a connection being set up rather than opening
+  // another, so that it can become an HTTP/2 stream on it. Plain http:// is HTTP/1.1 only: there
+  // waiting could leave a request parked behind a connection busy with a slow answer.
+  curl_set(easy, CURLOPT_PIPEWAIT, is_https(url) ? 1L : 0L, "CURLOPT_PIPEWAIT");
   if (method == HttpMethod::Head) {
     curl_set(easy, CURLOPT_NOBODY, 1L, "CURLOPT_NOBODY");
   } else {
