@@ -19,6 +19,9 @@ constexpr long poll_slice_ms = 100;
 // for a list that cycles over a few dozen hosts to find its connections again.
 constexpr long kept_connections_per_slot = 4;
 constexpr std::string_view interrupted_text = "interrupted";
+// Times a request the server never processed is sent again, whatever --retries says: not a
+// retry of a failed request but of one that lost a race with its connection's end.
+constexpr int max_replays = 3;
 
 bool retryable_status(long status) {
   return status == 408 || status == 429 || status == 502 || status == 503 || status == 504;
@@ -127,6 +130,7 @@ void UrlLoop::start_url(Slot& slot) {
   slot.method = options_.method;
   slot.fell_back = false;
   slot.retries_done = 0;
+  slot.replays_done = 0;
   slot.starved.emplace(options_.resource_wait);
   slot.started = Clock::now();
   ++busy_;
@@ -154,6 +158,10 @@ void UrlLoop::on_attempt(Slot& slot, const UrlAttempt& attempt) {
     return;
   }
   ++result.attempts;
+  if (attempt.unprocessed && slot.replays_done < max_replays) {
+    replay(slot);
+    return;
+  }
   result.http_status = static_cast<std::int32_t>(attempt.status);
   result.final_url = attempt.final_url;
   if (attempt.interrupted) {
@@ -191,6 +199,15 @@ void UrlLoop::wait_then_retry(Slot& slot, double seconds) {
   slot.state = State::Waiting;
   slot.wake_at = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                     std::chrono::duration<double>(seconds));
+}
+
+/// Sends the request again on a new easy handle: libcurl counts its own reconnects per handle,
+/// so a reused one would give up at once.
+void UrlLoop::replay(Slot& slot) {
+  ++slot.replays_done;
+  std::erase(cut_, slot.transfer.get());
+  slot.transfer = std::make_unique<UrlTransfer>(options_, trust_, &slot, cut_);
+  start_attempt(slot);
 }
 
 void UrlLoop::finish_url(Slot& slot) {

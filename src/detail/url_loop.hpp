@@ -52,6 +52,7 @@ class UrlLoop {
     HttpMethod method = HttpMethod::Get;
     bool fell_back = false;
     int retries_done = 0;
+    int replays_done = 0;  // requests the server never processed, sent again
     std::optional<ResourceWait> starved;
     Clock::time_point started;
     Clock::time_point wake_at;
@@ -64,6 +65,7 @@ class UrlLoop {
   void end_attempt(Slot& slot, CURLcode code, bool cut, bool interrupted);
   void on_attempt(Slot& slot, const UrlAttempt& attempt);
   void wait_then_retry(Slot& slot, double seconds);
+  void replay(Slot& slot);
   void finish_url(Slot& slot);
   void transfer_step();
   void start_due_waits();

@@ -22,6 +22,9 @@ struct UrlAttempt {
   bool complete = false;  ///< the final response's status line and headers arrived
   bool interrupted = false;
   bool starved = false;    ///< failed for lack of descriptors, threads or memory: no answer
+  /// The connection failed before any byte of an answer (an HTTP/2 stream refused by GOAWAY, a
+  /// reused connection closed under the request): the server never processed it.
+  bool unprocessed = false;
   double retry_after = 0;  ///< seconds, 0 when the server sent none
   std::string error;
   std::string final_url;
@@ -63,6 +66,7 @@ class UrlTransfer {
   bool body_capped_ = false;
   bool location_ = false;       // the response whose headers are arriving has a Location
   bool final_headers_ = false;  // the final response's headers are complete
+  bool any_header_ = false;     // a header line of any response arrived in this request
   int socket_errno_ = 0;        // errno of a socket() that failed in this request
   CURLSH* shared_ = nullptr;    // the share object in use
   CurlEasy easy_;

@@ -50,9 +50,15 @@ class NginxServer {
     return {};
   }
 
-  /// nullptr (and *why) when nginx did not start.
-  static std::unique_ptr<NginxServer> start(const std::string& script, std::string* why) {
+  /// nullptr (and *why) when nginx did not start. `keepalive_requests` > 0 ends every
+  /// connection after that many requests (nginx's default: 1,000), HTTP/2 ones with a GOAWAY.
+  static std::unique_ptr<NginxServer> start(const std::string& script, std::string* why,
+                                            int keepalive_requests = 0) {
+    if (keepalive_requests > 0) {  // read by the script; the test process is single-threaded here
+      ::setenv("KEEPALIVE_REQUESTS", std::to_string(keepalive_requests).c_str(), 1);
+    }
     auto process = HttpFixture::start(script, {}, why);
+    ::unsetenv("KEEPALIVE_REQUESTS");
     if (!process) return nullptr;
     return std::unique_ptr<NginxServer>(new NginxServer(std::move(process)));
   }
