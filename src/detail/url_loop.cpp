@@ -97,6 +97,7 @@ void UrlLoop::loop() {
     if (!done_) done_ = !fill();
     if (busy_ == 0 && done_) return;
     transfer_step();
+    if (busy_ == 0 && done_) return;  // the last transfers just ended: no wait for sockets
     curl_check(curl_multi_poll(multi_.get(), nullptr, 0, poll_timeout_ms(), nullptr),
                "curl_multi_poll");
   }
