@@ -60,7 +60,8 @@ if(_pmap_url_tests)
   add_executable(pmap_http_fixture "${_pmap_url_root}/tests/support/http_fixture.cpp")
   _pmap_url_common(pmap_http_fixture)
 
-  add_executable(pmap_url_tests "${_pmap_url_root}/tests/unit/url_check_test.cpp")
+  add_executable(pmap_url_tests "${_pmap_url_root}/tests/unit/url_check_test.cpp"
+                                "${_pmap_url_root}/tests/unit/url_queue_test.cpp")
   _pmap_url_common(pmap_url_tests)
   # Glue around pmap_core: -O1 compiles it faster in Release (the fixture stays optimised).
   target_compile_options(pmap_url_tests PRIVATE $<$<CONFIG:Release>:-O1>)

@@ -11,6 +11,8 @@ namespace {
 constexpr auto poll_interval = std::chrono::milliseconds(100);
 // Beyond the window, how far the producer may read ahead while a worker has nothing to do.
 constexpr std::size_t idle_window_factor = 8;
+// Ready hosts a loop looks through for one of its own before it takes the oldest job.
+constexpr std::size_t affinity_scan = 64;
 }  // namespace
 
 UrlQueue::UrlQueue(int per_host, std::size_t window, std::function<bool()> stopping, int loops,
@@ -97,8 +99,10 @@ UrlQueue::Take UrlQueue::try_acquire(int loop, Job& job) {
     hungry = 0;
     --idle_workers_;
   }
-  const auto [id, host] = *ready_.begin();
-  ready_.erase(ready_.begin());
+  const auto chosen = pick(loop);
+  const auto [id, host] = *chosen;
+  ready_.erase(chosen);
+  host->loop = loop;
   ++host->head;
   ++host->running;
   if (host->head == host->waiting.size()) {
@@ -111,6 +115,18 @@ UrlQueue::Take UrlQueue::try_acquire(int loop, Job& job) {
   const Entry& entry = jobs_.at(id);
   job = Job{id, entry.index, entry.url, host->name};
   return Take::Job;
+}
+
+/// The oldest ready job of a host this loop served last (its connections and TLS session are in
+/// this loop's multi handle) or of a host no loop has served, among the oldest few; else the
+/// oldest: a loop with a free slot never waits while work is ready.
+std::set<std::pair<std::uint64_t, UrlQueue::Host*>>::iterator UrlQueue::pick(int loop) {
+  auto entry = ready_.begin();
+  for (std::size_t seen = 0; entry != ready_.end() && seen < affinity_scan; ++entry, ++seen) {
+    const int owner = entry->second->loop;
+    if (owner == loop || owner < 0) return entry;
+  }
+  return ready_.begin();
 }
 
 std::vector<std::size_t> UrlQueue::finish(const Job& job) {

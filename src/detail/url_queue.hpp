@@ -20,7 +20,8 @@ namespace pmap::detail {
 
 /// One producer adds jobs (distinct URLs, in input order) while event loops take and finish them.
 /// try_acquire() gives the oldest job whose host has fewer than per_host jobs running, so a loop
-/// never idles behind a busy host while another host has work; it never blocks: a loop that
+/// never idles behind a busy host while another host has work, preferring (among the oldest
+/// few) a host that loop served last, so that each host's connections stay in one loop; it never blocks: a loop that
 /// found nothing is "hungry" and is woken through the waker when a job becomes ready. Memory is
 /// bounded by the window: add() waits while `window` jobs wait or run, unless a loop is hungry
 /// (then up to 8 x window, so a long run of one busy host cannot starve the other hosts' URLs
@@ -71,8 +72,10 @@ class UrlQueue {
     std::vector<std::uint64_t> waiting;  // job ids, oldest first from `head`
     std::size_t head = 0;
     int running = 0;
+    int loop = -1;  // the loop that took its last job, -1 before the first
   };
   [[nodiscard]] bool has_room() const;
+  std::set<std::pair<std::uint64_t, Host*>>::iterator pick(int loop);
   void wake_hungry();
   [[nodiscard]] std::size_t low_water() const {
     return window_ - std::max<std::size_t>(1, window_ / 4);
