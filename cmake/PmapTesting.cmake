@@ -30,7 +30,11 @@ function(pmap_add_test name)
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:fast_unwind_on_malloc=0
     ${T_ENVIRONMENT})
   if(T_KIND STREQUAL "GTEST")
-    set(props LABELS ${T_LABEL} TIMEOUT ${T_TIMEOUT} ENVIRONMENT "${env}")
+    # gtest_discover_tests passes a list-valued property on as separate arguments, so only the
+    # first entry of ENVIRONMENT would reach the tests: the environment goes through `env` as
+    # the test executor instead (used for discovery and for every discovered test).
+    set_property(TARGET ${T_TARGET} PROPERTY CROSSCOMPILING_EMULATOR env ${env})
+    set(props LABELS ${T_LABEL} TIMEOUT ${T_TIMEOUT})
     if(T_PROCESSORS)
       list(APPEND props PROCESSORS ${T_PROCESSORS})
     endif()

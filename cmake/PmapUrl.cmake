@@ -16,7 +16,18 @@ get_filename_component(_pmap_url_root "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
 target_sources(pmap_core PRIVATE
   "${_pmap_url_root}/src/url_check.cpp"
   "${_pmap_url_root}/src/detail/curl_handle.cpp"
-  "${_pmap_url_root}/src/detail/url_queue.cpp")
+  "${_pmap_url_root}/src/detail/tls_trust.cpp"
+  "${_pmap_url_root}/src/detail/url_loop.cpp"
+  "${_pmap_url_root}/src/detail/url_queue.cpp"
+  "${_pmap_url_root}/src/detail/url_request.cpp"
+  "${_pmap_url_root}/src/detail/url_transfer.cpp")
+
+# International host names are converted with libidn2 (locale-independent), not by libcurl,
+# whose conversion needs a UTF-8 locale. A consumer of the installed static library links -lidn2.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(PMAP_IDN2 REQUIRED IMPORTED_TARGET GLOBAL libidn2)
+target_link_libraries(pmap_core PRIVATE $<BUILD_INTERFACE:PkgConfig::PMAP_IDN2>
+                                        $<INSTALL_INTERFACE:idn2>)
 
 # Flags shared by the test programs: the project's warnings and sanitizers when it has them.
 function(_pmap_url_common target)
@@ -49,7 +60,8 @@ if(_pmap_url_tests)
   add_executable(pmap_http_fixture "${_pmap_url_root}/tests/support/http_fixture.cpp")
   _pmap_url_common(pmap_http_fixture)
 
-  add_executable(pmap_url_tests "${_pmap_url_root}/tests/unit/url_check_test.cpp")
+  add_executable(pmap_url_tests "${_pmap_url_root}/tests/unit/url_check_test.cpp"
+                                "${_pmap_url_root}/tests/unit/url_queue_test.cpp")
   _pmap_url_common(pmap_url_tests)
   # Glue around pmap_core: -O1 compiles it faster in Release (the fixture stays optimised).
   target_compile_options(pmap_url_tests PRIVATE $<$<CONFIG:Release>:-O1>)
@@ -63,4 +75,15 @@ if(_pmap_url_tests)
   add_dependencies(pmap_url_tests pmap_http_fixture)
   # Each test starts its own fixture server on a free port: safe under ctest -j.
   pmap_add_test(urls KIND GTEST TARGET pmap_url_tests LABEL urls TIMEOUT 120)
+
+  # Against a real nginx (tests/support/nginx_fixture.sh), skipped where nginx is not installed.
+  add_executable(pmap_url_nginx_tests "${_pmap_url_root}/tests/unit/url_nginx_test.cpp")
+  _pmap_url_common(pmap_url_nginx_tests)
+  target_compile_options(pmap_url_nginx_tests PRIVATE $<$<CONFIG:Release>:-O1>)
+  target_link_libraries(pmap_url_nginx_tests PRIVATE
+    pmap_internal GTest::gtest_main Threads::Threads nlohmann_json::nlohmann_json)
+  target_include_directories(pmap_url_nginx_tests PRIVATE "${_pmap_url_root}/tests")
+  target_compile_definitions(pmap_url_nginx_tests PRIVATE
+    "PMAP_NGINX_FIXTURE=\"${_pmap_url_root}/tests/support/nginx_fixture.sh\"")
+  pmap_add_test(url_nginx KIND GTEST TARGET pmap_url_nginx_tests LABEL urls TIMEOUT 120)
 endif()

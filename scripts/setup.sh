@@ -12,11 +12,12 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config ca-certificates
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
-  libcurl4-openssl-dev libcli11-dev nlohmann-json3-dev
+  libcurl4-openssl-dev libidn2-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libcpp-httplib-dev
   python3 python3-h5py python3-numpy python3-matplotlib
   slurmctld slurmd slurm-client munge
   iproute2 iputils-ping util-linux procps
+  nginx-light openssl
 )
 for arg in "$@"; do
   case "$arg" in

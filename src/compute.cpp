@@ -13,6 +13,7 @@
 #include <iostream>
 #include <mutex>
 
+#include "detail/file_in_use.hpp"
 #include "detail/keyed_text.hpp"
 #include "pmap/collective.hpp"
 #include "pmap/compute_stage.hpp"
@@ -187,8 +188,9 @@ void ComputeStage::create(const Attrs& root) {
   try {
     create_results_file(job_.output, meta, job_.force);
   } catch (...) {
+    // A half-created file helps nobody, but a file another process holds is not ours.
     std::error_code ec;
-    std::filesystem::remove(job_.output, ec);  // a half-created file helps nobody
+    if (!detail::file_in_use(job_.output)) std::filesystem::remove(job_.output, ec);
     throw;
   }
   write_seconds_ += seconds_since(t0);

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 
+#include "detail/file_in_use.hpp"
 #include "pmap/error.hpp"
 #include "pmap/mpi.hpp"
 
@@ -259,6 +260,13 @@ void check_output_path(const std::string& path, bool overwrite, std::uint64_t ne
       throw UsageError("output", path, "exists and is not a regular file");
     }
     if (!overwrite) throw UsageError::file_exists("output", path);
+    // HDF5 truncates a file it creates before it tries its lock: a run, merge or reader still
+    // using the file would lose it.
+    if (const auto holder = detail::file_in_use(path)) {
+      throw UsageError("output", path,
+                       "in use by " + *holder +
+                           ": wait for it to end, or choose another `output`; nothing was changed");
+    }
   }
   struct statvfs fs_info {};
   if (needed_bytes > 0 && statvfs(dir.c_str(), &fs_info) == 0) {

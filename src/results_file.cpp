@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "detail/file_in_use.hpp"
 #include "detail/url_file.hpp"
 #include "pmap/columns.hpp"
 #include "pmap/compute.hpp"
@@ -43,14 +44,14 @@ void check_metadata(const ResultsFile& r) {
 }
 
 /// Opens `path`; a file another process holds (HDF5's file lock) is said so, not "damaged".
-h5::File open_file(const std::string& path, const std::string& where, const std::string& hint,
-                   h5::Access access) {
+h5::File open_file(const std::string& path, const std::string& where, h5::Access access) {
   try {
     return h5::File::open(path, access);
   } catch (const RuntimeError& e) {
     if (std::string(e.what()).find("unable to lock the file") == std::string::npos) throw;
-    throw UsageError(where + "in use by another process (a pmap run still writing it?): wait " +
-                     "for it to end" + hint);
+    const auto holder = detail::file_in_use(path);
+    throw UsageError(where + "in use by " + holder.value_or("another process") +
+                     " (a pmap run still writing it?): wait for it to end");
   }
 }
 
@@ -67,7 +68,7 @@ ResultsFile open_results_file(const std::string& path, std::string_view use,
   if (!h5::is_hdf5(path)) throw UsageError(where + "not an HDF5 file" + hint);
   return read_results(path, use, [&] {
     ResultsFile r;
-    r.file = open_file(path, where, hint, access);
+    r.file = open_file(path, where, access);
     r.schema = schema_of(r.file);
     if (r.schema == 0) {
       throw UsageError(where + "an HDF5 file, but not a pmap results file (no schema_version)" +

@@ -247,7 +247,7 @@ std::string UrlReport::summary() const {
      << unknown << " unknown";
   if (invalid > 0) os << " of which " << invalid << " invalid";
   os << ") in " << fixed3(wall_seconds) << " s, " << fixed3(urls_per_second()) << " URLs/s on "
-     << ranks << (ranks == 1 ? " rank" : " ranks") << " x " << threads << " I/O threads\n";
+     << ranks << (ranks == 1 ? " rank" : " ranks") << " x " << threads << " requests in flight\n";
   return os.str();
 }
 

@@ -10,9 +10,10 @@
 
 namespace pmap {
 
-/// Descriptors one URL worker may hold at once: its multi handle's wake-up socket pair (2), the
-/// resolver's socket pair while a name resolves (2), the connection in use and the two kept
-/// alive for reuse (CURLMOPT_MAXCONNECTS 2).
+/// Descriptors one URL request in flight (a "URL thread") may hold at once: the resolver's socket
+/// pair while a name resolves (2), the connection in use (1) and its share of the connections its
+/// event loop keeps alive for reuse (CURLMOPT_MAXCONNECTS 4 per request slot); the loops' own
+/// wake-up socket pairs (a few) come out of kFdReserve.
 inline constexpr std::uint64_t kFdsPerUrlThread = 7;
 /// Descriptors kept free beyond those open when the budget is made: the results file, the input
 /// list, MPI's shared memory and sockets, logs.

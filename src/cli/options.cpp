@@ -204,6 +204,10 @@ void add_url_options(CLI::App& urls, UrlCliOptions& o) {
   urls.add_option("--method", o.method, "get|head (head falls back to get on 405/501)")
       ->capture_default_str();
   urls.add_flag("--insecure", o.url.insecure, "do not verify TLS certificates");
+  urls.add_option("--cacert", o.url.cacert,
+                  "PEM file of CA certificates to trust besides the system's (a site's CA)");
+  urls.add_option("--capath", o.url.capath,
+                  "directory of CA certificates (openssl rehash) to trust besides the system's");
   urls.add_flag("-p,--print", o.print, "print `URL - verdict` lines in input order");
   urls.add_option("-o,--output", o.output,
                   "results file (HDF5); default " + ComputeJob{}.output + ", or none with --print");

@@ -67,7 +67,7 @@ struct RunOptions {
 /// `pmap urls`, as given on the command line.
 struct UrlCliOptions {
   std::string input;
-  UrlOptions url;  ///< --threads, --timeout, --retries, --per-host, --insecure
+  UrlOptions url;  ///< --threads, --timeout, --retries, --per-host, --insecure, --cacert, --capath
   std::string method{method_name(UrlOptions{}.method)};
   bool print = false;
   bool force = false;

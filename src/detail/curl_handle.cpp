@@ -1,7 +1,10 @@
 // pmap — libcurl RAII handles and the check-and-throw layer.
 #include "curl_handle.hpp"
 
+#include <algorithm>
 #include <cstddef>
+
+#include "fnv.hpp"
 
 namespace pmap::detail {
 
@@ -68,6 +71,20 @@ void CurlSharedCache::lock(CURL* /*handle*/, curl_lock_data data, curl_lock_acce
 
 void CurlSharedCache::unlock(CURL* /*handle*/, curl_lock_data data, void* self) {
   static_cast<CurlSharedCache*>(self)->mutexes_[static_cast<std::size_t>(data)].unlock();
+}
+
+CurlShareBank::CurlShareBank(std::size_t buckets) {
+  shares_.reserve(std::max<std::size_t>(buckets, 1));
+  for (std::size_t i = 0; i < std::max<std::size_t>(buckets, 1); ++i) {
+    shares_.push_back(std::make_unique<CurlSharedCache>());
+  }
+}
+
+CURLSH* CurlShareBank::for_host(std::string_view host) const noexcept {
+  Fnv1a64 hash;
+  hash.add("tls-bucket:");  // unrelated to the host hash that shards URLs across ranks
+  hash.add(host);
+  return shares_[hash.value() % shares_.size()]->get();
 }
 
 }  // namespace pmap::detail

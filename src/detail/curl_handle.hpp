@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pmap/error.hpp"
 
@@ -71,6 +72,21 @@ class CurlSharedCache {
 
   std::array<std::mutex, CURL_LOCK_DATA_LAST> mutexes_;
   CurlShare share_;  // declared last: cleaned up before the mutexes it uses are destroyed
+};
+
+/// Share objects for DNS results and TLS sessions, one per bucket of host names. libcurl keeps
+/// at most 8 TLS sessions in a share object (7.88), so one object for a list over 50 hosts would
+/// resume almost none; a host's requests all use its bucket's object, where its session and
+/// address stay while fewer than 8 hosts of the bucket are in use. Must outlive every easy handle
+/// that uses it.
+class CurlShareBank {
+ public:
+  explicit CurlShareBank(std::size_t buckets);
+  /// The share object for host name `host` (lower-case).
+  [[nodiscard]] CURLSH* for_host(std::string_view host) const noexcept;
+
+ private:
+  std::vector<std::unique_ptr<CurlSharedCache>> shares_;
 };
 
 }  // namespace pmap::detail

@@ -18,21 +18,30 @@
 
 namespace pmap::detail {
 
-/// One producer adds jobs (distinct URLs, in input order) while workers take and finish them.
-/// acquire() gives the oldest job whose host has fewer than per_host jobs running, so a worker
-/// never idles behind a busy host while another host has work. Memory is bounded by the window:
-/// add() waits while `window` jobs wait or run, unless a worker is idle (then up to 8 x window,
-/// so a long run of one busy host cannot starve the other hosts' URLs behind it). Hosts are
-/// forgotten once they have nothing waiting or running. O(log hosts) a job.
+/// One producer adds jobs (distinct URLs, in input order) while event loops take and finish them.
+/// try_acquire() gives the oldest job whose host has fewer than per_host jobs running, so a loop
+/// never idles behind a busy host while another host has work, preferring (among the oldest
+/// few) a host that loop served last, so that each host's connections stay in one loop; it never blocks: a loop that
+/// found nothing is "hungry" and is woken through the waker when a job becomes ready. Memory is
+/// bounded by the window: add() waits while `window` jobs wait or run, unless a loop is hungry
+/// (then up to 8 x window, so a long run of one busy host cannot starve the other hosts' URLs
+/// behind it). Hosts are forgotten once they have nothing waiting or running. O(log hosts) a job.
 class UrlQueue {
  public:
   struct Job {
     std::uint64_t id;   ///< order of arrival
     std::size_t index;  ///< the caller's index of the first occurrence of the URL
     std::string url;
+    std::string host;  ///< lower-case host name, as given to add()
   };
 
-  UrlQueue(int per_host, std::size_t window, std::function<bool()> stopping);
+  /// What try_acquire() found.
+  enum class Take { Job, Empty, Done };
+
+  /// `loops` callers of try_acquire(), numbered 0..loops-1; wake(loop) is called (under the
+  /// queue's lock: it must not call back) when a job becomes ready while `loop` is hungry.
+  UrlQueue(int per_host, std::size_t window, std::function<bool()> stopping, int loops,
+           std::function<void(int loop)> wake);
 
   /// Producer: true if `url` is waiting or running; `index` is then merged into that job.
   [[nodiscard]] bool merge(std::size_t index, std::string_view url);
@@ -41,8 +50,9 @@ class UrlQueue {
   /// Producer: no more jobs; workers leave once the queue is empty.
   void close();
 
-  /// Worker: the next job, or nullopt once the queue is closed and empty, or stopping.
-  [[nodiscard]] std::optional<Job> acquire();
+  /// Loop `loop`: Job (*job set), Empty (nothing ready now; the loop is hungry until its next
+  /// Job) or Done (closed and nothing waits, or stopping).
+  [[nodiscard]] Take try_acquire(int loop, Job& job);
   /// Worker: frees the job's host slot and forgets its URL; returns the indices merged into it.
   std::vector<std::size_t> finish(const Job& job);
 
@@ -62,22 +72,26 @@ class UrlQueue {
     std::vector<std::uint64_t> waiting;  // job ids, oldest first from `head`
     std::size_t head = 0;
     int running = 0;
+    int loop = -1;  // the loop that took its last job, -1 before the first
   };
   [[nodiscard]] bool has_room() const;
+  std::set<std::pair<std::uint64_t, Host*>>::iterator pick(int loop);
+  void wake_hungry();
   [[nodiscard]] std::size_t low_water() const {
     return window_ - std::max<std::size_t>(1, window_ / 4);
   }
 
   mutable std::mutex mutex_;
-  std::condition_variable work_;                   // a job became ready, or the queue closed
-  std::condition_variable room_;                   // a job finished, or a worker went idle
+  std::condition_variable room_;                   // a job finished, or a loop went hungry
   std::unordered_map<std::uint64_t, Entry> jobs_;  // waiting or running
   std::unordered_map<std::string_view, std::uint64_t> by_url_;  // keys live in jobs_' entries
   std::unordered_map<std::string, Host> hosts_;      // hosts with jobs waiting or running
   std::set<std::pair<std::uint64_t, Host*>> ready_;  // (oldest job, host) of hosts with a free slot
   std::uint64_t next_id_ = 0;
   std::size_t waiting_ = 0;  // jobs added and not yet acquired
-  int idle_workers_ = 0;
+  int idle_workers_ = 0;          // hungry loops
+  std::vector<char> hungry_;      // by loop
+  std::function<void(int)> wake_;
   bool blocked_ = false;  // the producer waits for room
   bool closed_ = false;
   int per_host_;

@@ -28,8 +28,8 @@ enum class HttpMethod { Get, Head };
 
 /// How URLs are checked; every field has a sensible default.
 struct UrlOptions {
-  /// Concurrent requests in this process (worker threads). Lowered, with a warning, to what the
-  /// limit on open files allows (see UrlChecker::requested_threads()).
+  /// Concurrent requests in this process (spread over event_loops threads). Lowered, with a
+  /// warning, to what the limit on open files allows (see UrlChecker::requested_threads()).
   int threads = 32;
   /// Seconds per attempt, in total (connect, redirects and the final response's headers).
   double timeout = 10.0;
@@ -43,6 +43,16 @@ struct UrlOptions {
   HttpMethod method = HttpMethod::Get;
   /// Skip TLS certificate and host name verification.
   bool insecure = false;
+  /// A PEM file of CA certificates trusted in addition to the system's store (a site's private
+  /// CA); it must exist and be readable. Empty: the system's store alone.
+  std::string cacert;
+  /// A directory of CA certificates (named by subject hash, as `openssl rehash` makes them)
+  /// trusted in addition to the system's store; it must exist.
+  std::string capath;
+  /// Threads driving the requests, each an event loop with threads / event_loops requests in
+  /// flight on one libcurl multi handle; 0 means one per core, at most 8 (never more than
+  /// `threads`).
+  int event_loops = 0;
   /// Redirects followed at most (http and https targets only).
   int max_redirects = 10;
   /// Seconds; a longer Retry-After is cut to this.
@@ -88,7 +98,12 @@ struct UrlResult {
 /// FNV-1a 64 of the bytes of host: stable across machines, for sharding URLs by host.
 [[nodiscard]] std::uint64_t host_hash(std::string_view host) noexcept;
 
-/// Checks lists of URLs with libcurl from a pool of worker threads.
+/// Checks lists of URLs with libcurl: a few threads, each an event loop with many requests in
+/// flight; requests to one host reuse connections (HTTP/2 streams where the server offers it,
+/// through ALPN), TLS sessions are resumed, and the CA store is parsed once per loop.
+/// An international host name is requested in its IDNA form and a non-ASCII path
+/// percent-encoded (UTF-8); UrlResult::url keeps the line as written, final_url what was
+/// requested (after redirects).
 ///
 /// Retried (at most `retries` times, with exponential back-off and jitter, or the server's
 /// Retry-After): statuses 408, 429, 502, 503, 504, and failures to connect, send or receive

@@ -1,4 +1,4 @@
-// pmap — the URL stage across ranks: URLs sharded by host, checked by each rank's I/O threads,
+// pmap — the URL stage across ranks: URLs sharded by host, checked by each rank's event loops,
 // results written into /urls of the results file in input order.
 //
 //   pmap::UrlJob job;

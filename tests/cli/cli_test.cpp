@@ -638,6 +638,41 @@ TEST(Cli, ForceOverwritesExistingOutput) {
   EXPECT_EQ(pmap::test::read_int64s(junk, "/compute/item"), (std::vector<std::int64_t>{0, 1}));
 }
 
+// 7b. --force never replaces a file another process has open (HDF5 locks it: a run still writing
+// it, a merge, an h5py session): HDF5 would truncate it before trying its lock. Exit 2, the
+// holder named, the file byte for byte as it was; the same for `pmap urls` and `pmap merge`.
+TEST(Cli, ForceRefusesAFileInUseAndChangesNothing) {
+  TempDir dir;
+  const std::string f = dir.file("busy.h5");
+  std::string what;
+  auto r = pmap_cmd({"run", "--range", "1:4", "--arg", "sleep=0", "--output", f, "--progress",
+                     "none"},
+                    dir.path().string(), &what);
+  ASSERT_EQ(r.exit_code, 0) << what;
+  r = pmap_cmd({"run", "--range", "0:2", "--arg", "sleep=0", "--shard", "0/1", "--output",
+                dir.file("shard.h5"), "--progress", "none"},
+               dir.path().string(), &what);
+  ASSERT_EQ(r.exit_code, 0) << what;
+  const std::string before = pmap::test::slurp(f);
+  const hid_t held = H5Fopen(f.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);  // locks it, as h5py does
+  ASSERT_GE(held, 0);
+  write_bytes(dir.file("urls.txt"), "http://127.0.0.1:9/x\n");
+  const std::vector<Args> jobs = {
+      {"run", "--range", "0:2", "--arg", "sleep=0", "--output", f, "--force", "--progress", "none"},
+      {"urls", "--input", "urls.txt", "--output", f, "--force", "--progress", "none"},
+      {"merge", f, "--force", dir.file("shard.h5")},
+  };
+  for (const Args& job : jobs) {
+    r = pmap_cmd(job, dir.path().string(), &what);
+    EXPECT_EQ(r.exit_code, 2) << what;
+    EXPECT_NE(r.err.find("in use by pid " + std::to_string(::getpid())), std::string::npos) << what;
+    EXPECT_EQ(pmap::test::slurp(f), before) << job[0] << " changed the file";
+  }
+  H5Fclose(held);
+  r = pmap_cmd(jobs[0], dir.path().string(), &what);
+  EXPECT_EQ(r.exit_code, 0) << "once nobody holds it, --force replaces it\n" << what;
+}
+
 // 8. An empty range is a valid, empty job.
 TEST(Cli, EmptyRangeWritesEmptyDatasets) {
   TempDir dir;

@@ -434,6 +434,10 @@ TEST(UrlsCli, BadUsageExitsTwoWithAClearMessage) {
       {{"urls", "--input", "list.txt", "--per-host", "0"}, {"per_host", "at least 1"}},
       {{"urls", "--input", "list.txt", "--retries", "-1"}, {"retries", "negative"}},
       {{"urls", "--input", "nope.txt"}, {"--input nope.txt", "cannot open"}},
+      {{"urls", "--input", "list.txt", "--cacert", "no-ca.pem"}, {"--cacert no-ca.pem", "no such file"}},
+      {{"urls", "--input", "list.txt", "--cacert", "."}, {"--cacert .", "directory", "--capath"}},
+      {{"urls", "--input", "list.txt", "--capath", "no-dir"}, {"--capath no-dir", "no such directory"}},
+      {{"urls", "--input", "list.txt", "--capath", "list.txt"}, {"--capath list.txt", "not a directory"}},
       {{"run", "--kernel", "pi", "--range", "0:4", "--urls", "nope.txt"}, {"--urls nope.txt"}},
   };
   for (const auto& c : cases) {

@@ -8,8 +8,8 @@
 //   const std::string url = server->url("/ok");                    // http://127.0.0.1:PORT/ok
 //   const nlohmann::json stats = pmap::test::fixture_stats(*server);
 //
-// The server is started with posix_spawn; "READY <port>" (and "GARBAGE <port>") are read from its
-// stdout. Its stdin stays a pipe from this process, so it also exits if the test process dies.
+// The server is started with posix_spawn; "READY <port>" (and "GARBAGE <port>", and any other
+// "KEY value" line before READY: info()) are read from its stdout. Its stdin stays a pipe from this process, so it also exits if the test process dies.
 #pragma once
 
 #include <curl/curl.h>
@@ -24,6 +24,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -102,6 +103,9 @@ class HttpFixture {
       for (std::size_t eol = text.find('\n'); eol != std::string::npos; eol = text.find('\n')) {
         const std::string line = text.substr(0, eol);
         text.erase(0, eol + 1);
+        if (const std::size_t space = line.find(' '); space != std::string::npos) {
+          server->info_[line.substr(0, space)] = line.substr(space + 1);
+        }
         if (line.rfind("GARBAGE ", 0) == 0) server->garbage_port_ = std::stoi(line.substr(8));
         if (line.rfind("READY ", 0) == 0) server->port_ = std::stoi(line.substr(6));
       }
@@ -135,6 +139,11 @@ class HttpFixture {
 
   [[nodiscard]] int port() const { return port_; }
   [[nodiscard]] int garbage_port() const { return garbage_port_; }
+  /// The value of a "KEY value" line printed before READY ("" if none), e.g. info("READY").
+  [[nodiscard]] std::string info(const std::string& key) const {
+    const auto found = info_.find(key);
+    return found == info_.end() ? std::string() : found->second;
+  }
   /// The address it listens on, as a URL host: "127.0.0.1", "127.0.0.2", "[::1]".
   [[nodiscard]] const std::string& host() const { return host_; }
   /// "http://HOST:PORT" + path; HOST is host() unless given (e.g. "localhost").
@@ -153,6 +162,7 @@ class HttpFixture {
   int stdin_;
   int port_ = 0;
   int garbage_port_ = 0;
+  std::map<std::string, std::string> info_;
   std::string host_ = "127.0.0.1";
 };
 
