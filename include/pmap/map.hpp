@@ -96,8 +96,9 @@ struct MapOptions {
   std::chrono::milliseconds stream_interval{50};  ///< how often ranks ship finished results
   std::uint64_t max_failures = 0;  ///< stop claiming work after this many failures (0: never)
   std::string name = "map";        ///< recorded as /compute@kernel
-  /// Names of the members of tuple or pair items (numbers and strings), recorded per item in
-  /// /compute/params/NAME like a grid's or a table's fields (empty: items are not recorded).
+  /// Names of the members of tuple, pair or struct items (numbers and strings, at most 8 for a
+  /// struct), recorded per item in /compute/params/NAME like a grid's or a table's fields
+  /// (empty: items are not recorded).
   std::vector<std::string> field_names;
 };
 
@@ -354,28 +355,93 @@ struct MapCall {
   std::int64_t (*item_value)(const void* bound, std::uint64_t row) = nullptr;
   std::string item_type;  ///< for /compute@space
   BoundArgs args;         ///< recorded as /compute@args
-  std::vector<FieldType> field_types;  ///< of a tuple or pair item's members (else empty)
+  std::vector<FieldType> field_types;  ///< of a tuple, pair or struct item's members (else empty)
   /// Writes the members of item `row` into out[0 .. field_types.size()) (strings point into it).
   void (*field_values)(const void* bound, std::uint64_t row, FieldValue* out) = nullptr;
 };
 
-/// A tuple or pair of numbers and strings: items whose members can be recorded as fields.
-template <class T>
-struct FieldTuple : std::false_type {};
+/// The field type of a member type (integers, floating point, else strings).
+template <class U>
+constexpr FieldType field_type_of() {
+  if constexpr (std::is_integral_v<U>) return FieldType::Int;
+  if constexpr (std::is_floating_point_v<U>) return FieldType::Float;
+  return FieldType::String;
+}
+template <class U>
+inline constexpr bool kFieldable =
+    std::is_arithmetic_v<U> || std::is_convertible_v<const U&, std::string_view>;
+
+/// Converts to a number or a string: used to count a struct item's members.
+struct AnyField {
+  template <class T>
+  requires(std::is_arithmetic_v<T> || std::is_same_v<T, std::string> ||
+           std::is_same_v<T, std::string_view>)
+  operator T() const {  // NOLINT(google-explicit-constructor)
+    return T{};
+  }
+};
+template <class T, class Seq, class = void>
+struct BraceInitWithFields : std::false_type {};
+template <class T, std::size_t... I>
+struct BraceInitWithFields<T, std::index_sequence<I...>,
+                           std::void_t<decltype(T{(static_cast<void>(I), AnyField{})...})>>
+    : std::true_type {};
+/// Members of a struct of numbers and strings (the largest N <= 8 with T{f1, ..., fN} valid).
+template <class T, std::size_t N = 8>
+constexpr std::size_t field_arity() {
+  if constexpr (N == 0) {
+    return 0;
+  } else if constexpr (BraceInitWithFields<T, std::make_index_sequence<N>>::value) {
+    return N;
+  } else {
+    return field_arity<T, N - 1>();
+  }
+}
+/// Tells whether every member of a struct is a number or a string (through with_fields).
+struct AllFieldable {
+  template <class... M>
+  std::bool_constant<(kFieldable<std::remove_cvref_t<M>> && ...)> operator()(M&...) const;
+};
+
+/// Items whose members can be recorded as fields: a tuple or pair, or a struct of up to 8
+/// members, of numbers and strings. apply(item, f) calls f(members...).
+template <class T, class = void>
+struct FieldMembers : std::false_type {};
 template <class... T>
-struct FieldTuple<std::tuple<T...>> {
-  static constexpr bool value =
-      ((std::is_arithmetic_v<T> || std::is_convertible_v<const T&, std::string_view>) && ...);
-  static std::vector<FieldType> types() { return {type_of<T>()...}; }
-  template <class U>
-  static constexpr FieldType type_of() {
-    if constexpr (std::is_integral_v<U>) return FieldType::Int;
-    if constexpr (std::is_floating_point_v<U>) return FieldType::Float;
-    return FieldType::String;
+struct FieldMembers<std::tuple<T...>> {
+  static constexpr bool value = (kFieldable<T> && ...);
+  static std::vector<FieldType> types() { return {field_type_of<T>()...}; }
+  template <class F>
+  static void apply(const std::tuple<T...>& item, F&& f) {
+    std::apply(f, item);
   }
 };
 template <class A, class B>
-struct FieldTuple<std::pair<A, B>> : FieldTuple<std::tuple<A, B>> {};
+struct FieldMembers<std::pair<A, B>> {
+  static constexpr bool value = kFieldable<A> && kFieldable<B>;
+  static std::vector<FieldType> types() { return {field_type_of<A>(), field_type_of<B>()}; }
+  template <class F>
+  static void apply(const std::pair<A, B>& item, F&& f) {
+    f(item.first, item.second);
+  }
+};
+template <class T>
+struct FieldMembers<T, std::enable_if_t<kIsAggregateStruct<T> && !IsTupleLike<T>::value &&
+                                        (field_arity<T>() > 0)>> {
+  static constexpr std::size_t kArity = field_arity<T>();
+  static constexpr bool value =
+      decltype(with_fields<kArity>(std::declval<const T&>(), AllFieldable{}))::value;
+  static std::vector<FieldType> types() {
+    const T probe{};  // an aggregate: its members' types, through a value of it
+    return with_fields<kArity>(probe, [](const auto&... m) {
+      return std::vector<FieldType>{field_type_of<std::remove_cvref_t<decltype(m)>>()...};
+    });
+  }
+  template <class F>
+  static void apply(const T& item, F&& f) {
+    with_fields<kArity>(item, f);
+  }
+};
 
 /// One member as a field value.
 template <class T>
@@ -465,8 +531,9 @@ using map_result_t =
 /// * `items`: any random-access sized range (std::vector, std::span, std::array,
 ///   std::views::iota(0, n), ...), addressed by index and never copied; /compute/item holds the
 ///   index, or the value for integer items.
-/// * Tuple or pair items of numbers and strings are recorded as fields (/compute/params) under
-///   MapOptions::field_names, one name a member: map over a table of cases.
+/// * Tuple, pair or struct items of numbers and strings are recorded as fields
+///   (/compute/params) under MapOptions::field_names, one name a member: map over a table of
+///   cases.
 /// * `fn(item)`: any callable returning a number, a std::tuple / std::pair / std::array of
 ///   numbers, or a struct of up to 8 numbers (K columns). It runs concurrently on many threads:
 ///   it must be thread-safe. An exception fails only its item (status 1, message in
@@ -524,16 +591,16 @@ MapResult<map_result_t<Items, Fn>> map(Session& session, Items&& items, Fn&& fn,
   }
   call.args = detail::bound_args_of(fn);
   using Ref = std::ranges::range_reference_t<ItemsRange>;
-  if constexpr (detail::FieldTuple<Value>::value && std::is_lvalue_reference_v<Ref>) {
-    call.field_types = detail::FieldTuple<Value>::types();
+  if constexpr (detail::FieldMembers<Value>::value && std::is_lvalue_reference_v<Ref>) {
+    call.field_types = detail::FieldMembers<Value>::types();
     call.field_values = [](const void* p, std::uint64_t row, FieldValue* out) {
       const auto& b = *static_cast<const Bound*>(p);
       auto it = std::ranges::begin(*b.items);
       const auto& item = it[static_cast<std::ranges::range_difference_t<ItemsRange>>(row)];
-      std::apply([out](const auto&... x) {
+      detail::FieldMembers<Value>::apply(item, [out](const auto&... x) {
         std::size_t j = 0;
         ((out[j++] = detail::to_field(x)), ...);
-      }, item);
+      });
     };
   }
 

@@ -190,7 +190,7 @@ TEST(MapApi, ResultTypesBecomeColumns) {
   }
 }
 
-TEST(MapApi, TupleItemsAreRecordedAsFields) {
+TEST(MapApi, TupleAndStructItemsAreRecordedAsFields) {
   auto dir = pmap::test::shared_temp_dir();
   pmap::MapOptions opt;
   opt.output = dir->file("cases.h5");
@@ -214,6 +214,17 @@ TEST(MapApi, TupleItemsAreRecordedAsFields) {
                pmap::UsageError);
   const std::vector<int> plain = {1, 2};
   EXPECT_THROW((void)pmap::map(session(), plain, [](int i) { return i; }, opt), pmap::UsageError);
+  // Structs of numbers and strings, by their members in order.
+  struct Case {
+    std::int32_t n;
+    double x;
+    std::string label;
+  };
+  const std::vector<Case> structs = {{4, 0.25, "p"}, {5, 0.5, "qq"}};
+  opt.output = dir->file("structs.h5");
+  opt.field_names = {"n", "x", "label"};
+  EXPECT_EQ(pmap::map(session(), structs, [](const Case& c) { return c.n * c.x; }, opt).values,
+            (std::vector<double>{1, 2.5}));
   if (pmap::test::world_rank() == 0) {
     const std::string f = dir->file("cases.h5");
     EXPECT_EQ(pmap::test::read_int64s(f, "/compute/params/n"), (std::vector<std::int64_t>{1, 2, 3}));
@@ -221,6 +232,10 @@ TEST(MapApi, TupleItemsAreRecordedAsFields) {
     EXPECT_EQ(pmap::test::read_string_attr(f, "/compute/params", "kind"), "values");
     EXPECT_EQ(pmap::test::read_doubles(dir->file("pairs.h5"), "/compute/params/b"),
               (std::vector<double>{2, 4}));
+    EXPECT_EQ(pmap::test::read_int64s(dir->file("structs.h5"), "/compute/params/n"),
+              (std::vector<std::int64_t>{4, 5}));
+    EXPECT_EQ(pmap::test::read_doubles(dir->file("structs.h5"), "/compute/params/x"),
+              (std::vector<double>{0.25, 0.5}));
   }
 }
 
