@@ -161,7 +161,8 @@ Attrs ComputeStage::identity() const {
 
 void ComputeStage::preflight() const {
   std::uint64_t param_bytes = 0;
-  for (const FieldSpec& f : job_.space.fields()) param_bytes += f.type == FieldType::String ? f.width : 8;
+  for (const FieldSpec& f : job_.space.fields())
+    param_bytes += f.type == FieldType::String ? f.width : 8;
   check_output_path(job_.output, job_.force,
                     results_file_bytes(job_.space.size(), columns_.size(), param_bytes));
 }
@@ -233,8 +234,8 @@ void ComputeStage::work(Channel& channel) {
 
   mpi::check(MPI_Barrier(comm_), "MPI_Barrier");
   t0_ = clock_type::now();
-  WorkPlan plan{job_.kernel,     &job_.args,       &job_.space,       &rows_,
-                columns_.size(), mpi::rank(comm_), job_.item_timeout, runners_, field_args_};
+  WorkPlan plan{job_.kernel,      &job_.args,        &job_.space, &rows_,     columns_.size(),
+                mpi::rank(comm_), job_.item_timeout, runners_,    field_args_};
   if (job_.deadline > 0) {
     plan.deadline = t0_ + std::chrono::duration_cast<clock_type::duration>(
                               std::chrono::duration<double>(job_.deadline));

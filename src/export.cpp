@@ -186,8 +186,12 @@ std::uint64_t export_compute(const ResultsFile& f, const std::string& path, Expo
     cols[ComputeColumn::Status].read(H5T_NATIVE_INT8, b, n, 0, status);
     if (nf > 0) params.read(b, n, fb);
     for (std::uint64_t r = 0; r < n; ++r) {
-      Row row{b + r, item[r], nf ? Fields(&params.fields(), fb.values.data() + r * nf) : Fields(),
-              value.data() + r * k, status[r], nullptr};
+      Row row{b + r,
+              item[r],
+              nf ? Fields(&params.fields(), fb.values.data() + r * nf) : Fields(),
+              value.data() + r * k,
+              status[r],
+              nullptr};
       if (row.status == 1 || row.status == 2) {
         const auto it = errors.find(row.item);
         if (it != errors.end()) row.error = &it->second;

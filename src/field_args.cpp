@@ -28,9 +28,9 @@ std::vector<FieldArg> bind_field_args(const Kernel& kernel, const std::vector<Fi
       if (a.name != fields[j].name) continue;
       if (!compatible(a.type, fields[j].type)) {
         throw UsageError("fields", fields[j].name,
-                         "the field is " + std::string(to_string(fields[j].type)) +
-                             " but kernel " + std::string(kernel.name()) + " takes argument " +
-                             a.name + " as " + std::string(to_string(a.type)) +
+                         "the field is " + std::string(to_string(fields[j].type)) + " but kernel " +
+                             std::string(kernel.name()) + " takes argument " + a.name + " as " +
+                             std::string(to_string(a.type)) +
                              "; rename the field or give it values of that type");
       }
       out.push_back({a.name, j, a.type});

@@ -23,7 +23,9 @@ std::string_view to_string(FieldType type) {
 
 bool valid_field_name(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
-  const auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
+  const auto alpha = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+  };
   if (!alpha(name.front())) return false;
   for (const char c : name) {
     if (!alpha(c) && !(c >= '0' && c <= '9')) return false;

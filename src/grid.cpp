@@ -54,8 +54,9 @@ struct Axis {
         break;
       case AxisKind::Linear:
       case AxisKind::Log: {
-        const double t = i + 1 == size ? b : a + (b - a) * static_cast<double>(i) /
-                                                     static_cast<double>(size > 1 ? size - 1 : 1);
+        const double t = i + 1 == size ? b
+                                       : a + (b - a) * static_cast<double>(i) /
+                                                 static_cast<double>(size > 1 ? size - 1 : 1);
         v.f = kind == AxisKind::Log ? std::pow(10.0, t) : t;
         break;
       }
@@ -93,7 +94,8 @@ class Parser {
     if (trim(spec).empty()) fail(from, "no values after '='");
     if (spec.starts_with("linspace(") || spec.starts_with("logspace(")) {
       function(axis, from);
-    } else if (spec.find(':') != std::string_view::npos && spec.find(',') == std::string_view::npos) {
+    } else if (spec.find(':') != std::string_view::npos &&
+               spec.find(',') == std::string_view::npos) {
       range(axis, from);
     } else {
       list(axis, from);
@@ -169,26 +171,31 @@ class Parser {
 
   /// Decimal START:STOP:STEP by count of steps: every value scaled to an integer by 10^d, where
   /// d is the most decimals given, so 0:1:0.1 has exactly 10 points and 0.3 is 3/10.
-  void decimal_range(Axis& axis, const std::vector<std::pair<std::string_view, std::size_t>>& parts) {
+  void decimal_range(Axis& axis,
+                     const std::vector<std::pair<std::string_view, std::size_t>>& parts) {
     int decimals = 0;
     for (const auto& [s, col] : parts) {
       if (s.find_first_of("eE") != std::string_view::npos) {
         fail(col, "write decimals without an exponent in a range (or use linspace)");
       }
       const auto dot = s.find('.');
-      if (dot != std::string_view::npos) decimals = std::max<int>(decimals, static_cast<int>(s.size() - dot - 1));
+      if (dot != std::string_view::npos)
+        decimals = std::max<int>(decimals, static_cast<int>(s.size() - dot - 1));
     }
     if (decimals > 9) fail(parts[0].second, "more than 9 decimals; use linspace(A,B,N)");
     const double scale = std::pow(10.0, decimals);
     double v[3] = {0, 0, 1};
     const char* names[] = {"START", "STOP", "STEP"};
     for (std::size_t i = 0; i < parts.size(); ++i) v[i] = number(parts[i], names[i]);
-    const auto scaled = [&](double x) { return static_cast<std::int64_t>(std::llround(x * scale)); };
+    const auto scaled = [&](double x) {
+      return static_cast<std::int64_t>(std::llround(x * scale));
+    };
     if (std::abs(v[0]) * scale > 1e15 || std::abs(v[1]) * scale > 1e15) {
       fail(parts[0].second, "too many significant digits for a decimal range");
     }
     const std::int64_t start = scaled(v[0]), stop = scaled(v[1]), step = scaled(v[2]);
-    if (step == 0) fail(parts.size() > 2 ? parts[2].second : parts[0].second, "STEP must not be zero");
+    if (step == 0)
+      fail(parts.size() > 2 ? parts[2].second : parts[0].second, "STEP must not be zero");
     axis.kind = AxisKind::Decimal;
     axis.type = FieldType::Float;
     axis.start = start;
@@ -209,9 +216,11 @@ class Parser {
     axis.b = number(parts[1], "B");
     std::int64_t n = 0;
     if (!as_int(parts[2].first, n) || n < 1) {
-      fail(parts[2].second, "N must be a positive integer, not '" + std::string(parts[2].first) + "'");
+      fail(parts[2].second,
+           "N must be a positive integer, not '" + std::string(parts[2].first) + "'");
     }
-    if (log && (axis.a > 308 || axis.b > 308)) fail(parts[0].second, "10^A and 10^B must be finite");
+    if (log && (axis.a > 308 || axis.b > 308))
+      fail(parts[0].second, "10^A and 10^B must be finite");
     axis.kind = log ? AxisKind::Log : AxisKind::Linear;
     axis.type = FieldType::Float;
     axis.size = static_cast<std::uint64_t>(n);
@@ -321,7 +330,8 @@ class Grid final : public FieldSource {
       h.add(&a.size, sizeof a.size);
       // Ranges by their parameters, lists by their values: what the items are, not how the
       // spec was spelled (1:4 and 1,2,3 are the same axis).
-      const std::uint64_t n = a.kind == AxisKind::List ? a.size : std::min<std::uint64_t>(a.size, 3);
+      const std::uint64_t n =
+          a.kind == AxisKind::List ? a.size : std::min<std::uint64_t>(a.size, 3);
       for (std::uint64_t i = 0; i < n; ++i) add_value(h, a, a.at(i));
       if (a.size > 3) add_value(h, a, a.at(a.size - 1));
     }

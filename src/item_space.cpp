@@ -176,7 +176,10 @@ void ItemSpace::read(std::uint64_t begin, std::uint64_t end, ItemBlock& block) c
   const auto& specs = source_->fields();
   const std::size_t k = specs.size();
   for (std::uint64_t j = 0; j < n; ++j) {
-    block.items[j] = Item{begin + j, block.fields.item[j], {}, false,
+    block.items[j] = Item{begin + j,
+                          block.fields.item[j],
+                          {},
+                          false,
                           Fields(&specs, block.fields.values.data() + j * k)};
   }
 }

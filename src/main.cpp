@@ -115,7 +115,8 @@ int export_command(const pmap::cli::CommandLine& cli) {
   // Into a temporary name first: a failed export leaves no half-written table behind.
   const std::string tmp = cli.export_output + ".part";
   std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-  if (!out) throw pmap::UsageError::cannot_open("export", cli.export_output, std::strerror(errno), "");
+  if (!out)
+    throw pmap::UsageError::cannot_open("export", cli.export_output, std::strerror(errno), "");
   try {
     pmap::export_results(cli.export_path, format, out);
     out.close();

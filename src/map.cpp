@@ -1,5 +1,5 @@
-#include "pmap/values_source.hpp"
 #include "pmap/map.hpp"
+#include "pmap/values_source.hpp"
 
 #include <omp.h>
 

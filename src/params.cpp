@@ -128,7 +128,8 @@ void ParamColumns::read(std::uint64_t begin, std::uint64_t count, FieldBlock& ou
 }
 
 void ParamColumns::close() {
-  for (std::size_t j = 0; j < sets_.size(); ++j) sets_[j].close("close /compute/params/" + fields_[j].name);
+  for (std::size_t j = 0; j < sets_.size(); ++j)
+    sets_[j].close("close /compute/params/" + fields_[j].name);
 }
 
 }  // namespace pmap

@@ -181,8 +181,9 @@ class PluginKernel final : public Kernel {
                              f.type == FieldType::Int ? static_cast<double>(v.i) : v.f,
                              field_text[j].c_str()};
     }
-    const pmap_item it{item.row,   item.value,     text.c_str(), text.size(),
-                       item.from_input ? 1 : 0, fields.size(), fields.data()};
+    const pmap_item it{
+        item.row,      item.value,   text.c_str(), text.size(), item.from_input ? 1 : 0,
+        fields.size(), fields.data()};
     const pmap_context c{&should_stop_thunk, &ctx};
     char error[1024] = {};
     const int rc = def_.run(def_.user_data, &it, values.data(), args_.size(), out.data(),

@@ -94,7 +94,7 @@ class Fd {
 
 /// What the scan learns about one column.
 struct ColumnScan {
-  bool ints = true, numbers = true;  // every value so far parses as one
+  bool ints = true, numbers = true;    // every value so far parses as one
   bool seen = false, strings = false;  // JSON: whether values came, and of which kind
   std::optional<FieldType> forced;
   std::size_t width = 0;
@@ -149,8 +149,9 @@ class Table final : public FieldSource {
 
   [[nodiscard]] std::optional<std::uint64_t> row_of(std::int64_t item) const override {
     const auto line = static_cast<std::uint64_t>(item);
-    const auto it = std::upper_bound(index_.begin(), index_.end(), line,
-                                     [](std::uint64_t l, const IndexEntry& e) { return l < e.line; });
+    const auto it =
+        std::upper_bound(index_.begin(), index_.end(), line,
+                         [](std::uint64_t l, const IndexEntry& e) { return l < e.line; });
     if (it == index_.begin() || item < 1) return std::nullopt;
     const std::uint64_t first = static_cast<std::uint64_t>(it - index_.begin() - 1) * kIndexEvery;
     const std::uint64_t n = std::min(kIndexEvery, rows_ - first);
@@ -175,20 +176,24 @@ class Table final : public FieldSource {
   }
   [[nodiscard]] std::string describe() const override {
     std::string cols;
-    for (const auto& f : specs_) cols += (cols.empty() ? "" : ", ") + f.name + " " + std::string(to_string(f.type));
+    for (const auto& f : specs_)
+      cols += (cols.empty() ? "" : ", ") + f.name + " " + std::string(to_string(f.type));
     return "table " + path_ + " (" + std::to_string(rows_) + " items: " + cols + ")";
   }
   [[nodiscard]] std::vector<std::pair<std::string, std::string>> attributes() const override {
     return {{"kind", "table"},
             {"table", path_},
             {"table_fnv", fnv_},
-            {"format", format_ == TableFormat::Csv ? "csv" : format_ == TableFormat::Tsv ? "tsv" : "jsonl"},
+            {"format", format_ == TableFormat::Csv   ? "csv"
+                       : format_ == TableFormat::Tsv ? "tsv"
+                                                     : "jsonl"},
             {"rows", std::to_string(rows_)}};
   }
 
  private:
   [[noreturn]] void fail(std::uint64_t line, std::uint64_t column, const std::string& why) const {
-    throw UsageError("input", path_ + ":" + std::to_string(line) + ":" + std::to_string(column), why);
+    throw UsageError("input", path_ + ":" + std::to_string(line) + ":" + std::to_string(column),
+                     why);
   }
 
   // --- the scan: header, types, widths, index, fingerprint ---------------------------------
@@ -198,9 +203,11 @@ class Table final : public FieldSource {
     std::vector<ColumnScan> cols;
     std::uint64_t rows = 0;
     bool header = true;
-    const auto on_row = [&](std::uint64_t offset, std::uint64_t line, const std::vector<Cell>& cells) {
-      if (header) {
+    const auto on_row = [&](std::uint64_t offset, std::uint64_t line,
+                            const std::vector<Cell>& cells, bool is_header) {
+      if (is_header) {  // the header's cells are the fields' names
         header = false;
+        for (const Cell& c : cells) add_name(std::string(trim(c.text)), line, c.column);
         cols.resize(specs_.size());
         force_types(forced, cols);
         return true;
@@ -217,7 +224,7 @@ class Table final : public FieldSource {
     fnv_ = h.hex();
     for (std::size_t j = 0; j < specs_.size(); ++j) {
       const ColumnScan& c = cols[j];
-      specs_[j].type = c.forced ? *c.forced
+      specs_[j].type = c.forced                  ? *c.forced
                        : c.strings || !c.numbers ? FieldType::String
                        : c.ints                  ? FieldType::Int
                                                  : FieldType::Float;
@@ -260,11 +267,14 @@ class Table final : public FieldSource {
       json_text = is_str ? v.get<std::string>() : v.dump();
       text = json_text;
       if (!is_num && !is_str) {
-        fail(line, cell.column, "column " + specs_[j].name + ": " + json_text + " is neither a number nor a string");
+        fail(line, cell.column,
+             "column " + specs_[j].name + ": " + json_text + " is neither a number nor a string");
       }
       if (c.seen && is_str != c.strings && c.forced != FieldType::String) {
-        fail(line, cell.column, "column " + specs_[j].name + ": " + detail::printable_utf8(v.dump(), 80) +
-                                    " is not of the column's type (" + (c.strings ? "strings" : "numbers") + " above)");
+        fail(line, cell.column,
+             "column " + specs_[j].name + ": " + detail::printable_utf8(v.dump(), 80) +
+                 " is not of the column's type (" + (c.strings ? "strings" : "numbers") +
+                 " above)");
       }
       c.strings = is_str;
     } else {
@@ -278,8 +288,9 @@ class Table final : public FieldSource {
     c.ints = c.ints && is_int;
     c.numbers = c.numbers && is_num;
     const auto bad = [&](const char* what, const char* type) {
-      fail(line, cell.column, "column " + specs_[j].name + ": '" + detail::printable_utf8(text, 80) +
-                                  "' is not " + what + " (--field " + specs_[j].name + ":" + type + ")");
+      fail(line, cell.column,
+           "column " + specs_[j].name + ": '" + detail::printable_utf8(text, 80) + "' is not " +
+               what + " (--field " + specs_[j].name + ":" + type + ")");
     };
     if (c.forced == FieldType::Int && !is_int) bad("an integer", "int");
     if (c.forced == FieldType::Float && !is_num) bad("a number", "float");
@@ -288,11 +299,11 @@ class Table final : public FieldSource {
 
   // --- records: CSV/TSV through RecordParser, JSON Lines a line at a time --------------------
 
-  /// Calls on_row(offset, line, cells) for each record of bytes [offset, end) of the file
-  /// (header first when offset is 0), checking the shape; `h` gets every byte when given.
+  /// Calls on_row(offset, line, cells, is_header) for each record of bytes [offset, end) of the
+  /// file (header first when offset is 0), checking the shape; `h` gets every byte when given.
   template <typename F>
-  void each_record(std::uint64_t offset, std::uint64_t line, const std::uint64_t* end,
-                   WordHash* h, F&& on_row) const {
+  void each_record(std::uint64_t offset, std::uint64_t line, const std::uint64_t* end, WordHash* h,
+                   F&& on_row) const {
     if (format_ == TableFormat::Jsonl) return each_json(offset, line, end, h, on_row);
     std::vector<Cell> cells;
     std::string buf(kReadBytes, '\0');
@@ -303,22 +314,26 @@ class Table final : public FieldSource {
     const auto on_record = [&](const detail::Record& r) {
       if (done) return;
       if (r.open_quote) fail(r.line, 1, "a quoted field is not closed before the end of the file");
+      cells.clear();
+      for (const auto& f : r.fields) cells.push_back({f.text, nullptr, f.column});
       if (need_header) {  // the scan, once: the header names the fields
         need_header = false;
-        const_cast<Table&>(*this).header(r);
-        done = !on_row(0, 0, cells);
+        done = !on_row(r.offset, r.line, cells, true);
         return;
       }
       if (r.fields.size() != specs_.size()) {
-        fail(r.line, r.fields.size() > specs_.size() ? r.fields[specs_.size()].column : r.fields.back().column,
-             "ragged row: " + std::to_string(r.fields.size()) + " fields, the header has " + std::to_string(specs_.size()));
+        fail(r.line,
+             r.fields.size() > specs_.size() ? r.fields[specs_.size()].column
+                                             : r.fields.back().column,
+             "ragged row: " + std::to_string(r.fields.size()) + " fields, the header has " +
+                 std::to_string(specs_.size()));
       }
-      cells.clear();
-      for (const auto& f : r.fields) cells.push_back({f.text, nullptr, f.column});
-      done = !on_row(r.offset, r.line, cells);
+      done = !on_row(r.offset, r.line, cells, false);
     };
     while (!done && (end == nullptr || at < *end)) {
-      const std::size_t want = end == nullptr ? kReadBytes : static_cast<std::size_t>(std::min<std::uint64_t>(kReadBytes, *end - at));
+      const std::size_t want =
+          end == nullptr ? kReadBytes
+                         : static_cast<std::size_t>(std::min<std::uint64_t>(kReadBytes, *end - at));
       const ssize_t n = ::pread(fd_.get(), buf.data(), want, static_cast<off_t>(at));
       if (n < 0) throw RuntimeError("input", path_, std::strerror(errno));
       if (n == 0) break;
@@ -332,13 +347,11 @@ class Table final : public FieldSource {
     if (!done) parser.finish(on_record);
   }
 
-  void header(const detail::Record& r) {
-    for (const auto& f : r.fields) add_name(std::string(trim(f.text)), r.line, f.column);
-  }
-
   void add_name(const std::string& name, std::uint64_t line, std::uint64_t column) {
     if (!valid_field_name(name)) {
-      fail(line, column, "'" + detail::printable_utf8(name, 80) + "' is not a valid column name (a letter or _, then letters, digits, _; at most 64)");
+      fail(line, column,
+           "'" + detail::printable_utf8(name, 80) +
+               "' is not a valid column name (a letter or _, then letters, digits, _; at most 64)");
     }
     for (const auto& s : specs_) {
       if (s.name == name) fail(line, column, "the column name " + name + " appears twice");
@@ -347,8 +360,8 @@ class Table final : public FieldSource {
   }
 
   template <typename F>
-  void each_json(std::uint64_t offset, std::uint64_t line, const std::uint64_t* end,
-                 WordHash* h, F&& on_row) const {
+  void each_json(std::uint64_t offset, std::uint64_t line, const std::uint64_t* end, WordHash* h,
+                 F&& on_row) const {
     std::string buf(kReadBytes, '\0');
     std::string pending;
     std::uint64_t at = offset, line_start = offset;
@@ -362,7 +375,9 @@ class Table final : public FieldSource {
       done = !json_row(text, this_offset, this_line, cells, on_row);
     };
     while (!done && (end == nullptr || at < *end)) {
-      const std::size_t want = end == nullptr ? kReadBytes : static_cast<std::size_t>(std::min<std::uint64_t>(kReadBytes, *end - at));
+      const std::size_t want =
+          end == nullptr ? kReadBytes
+                         : static_cast<std::size_t>(std::min<std::uint64_t>(kReadBytes, *end - at));
       const ssize_t n = ::pread(fd_.get(), buf.data(), want, static_cast<off_t>(at));
       if (n < 0) throw RuntimeError("input", path_, std::strerror(errno));
       if (n == 0) break;
@@ -370,7 +385,8 @@ class Table final : public FieldSource {
       pending.append(buf.data(), static_cast<std::size_t>(n));
       at += static_cast<std::uint64_t>(n);
       std::size_t from = 0;
-      for (auto nl = pending.find('\n'); nl != std::string::npos && !done; nl = pending.find('\n', from)) {
+      for (auto nl = pending.find('\n'); nl != std::string::npos && !done;
+           nl = pending.find('\n', from)) {
         one_line(std::string_view(pending).substr(from, nl - from));
         from = nl + 1;
       }
@@ -389,26 +405,29 @@ class Table final : public FieldSource {
       fail(line, e.byte, "not valid JSON (" + std::string(e.what()) + ")");
     }
     if (!obj.is_object()) fail(line, 1, "each line must be a JSON object {\"name\": value, ...}");
-    auto& self = const_cast<Table&>(*this);  // the header comes from the first object, once
-    if (specs_.empty()) {
+    if (specs_.empty()) {  // the scan: the first object's keys name the fields
       if (obj.empty()) fail(line, 1, "the first object has no fields");
-      for (const auto& [key, value] : obj.items()) self.add_name(key, line, column_of(text, key));
-      if (!on_row(0, 0, cells)) return false;  // the header's turn
+      cells.clear();
+      for (const auto& [key, value] : obj.items())
+        cells.push_back({key, nullptr, column_of(text, key)});
+      if (!on_row(offset, line, cells, true)) return false;
     }
     cells.assign(specs_.size(), Cell{});
     for (std::size_t j = 0; j < specs_.size(); ++j) {
       const auto it = obj.find(specs_[j].name);
-      if (it == obj.end()) fail(line, 1, "ragged row: no field " + specs_[j].name + " (the first row has it)");
+      if (it == obj.end())
+        fail(line, 1, "ragged row: no field " + specs_[j].name + " (the first row has it)");
       cells[j] = {{}, &*it, column_of(text, specs_[j].name)};
     }
     if (obj.size() != specs_.size()) {
       for (const auto& [key, value] : obj.items()) {
-        if (std::none_of(specs_.begin(), specs_.end(), [&](const FieldSpec& s) { return s.name == key; })) {
+        if (std::none_of(specs_.begin(), specs_.end(),
+                         [&](const FieldSpec& s) { return s.name == key; })) {
           fail(line, column_of(text, key), "ragged row: field " + key + " is not in the first row");
         }
       }
     }
-    return on_row(offset, line, cells);
+    return on_row(offset, line, cells, false);
   }
 
   static std::uint64_t column_of(std::string_view text, const std::string& key) {
@@ -423,13 +442,14 @@ class Table final : public FieldSource {
     const std::uint64_t b1 = (first + count - 1) / kIndexEvery + 1;
     const std::uint64_t end = b1 < index_.size() ? index_[b1].offset : ~std::uint64_t{0};
     std::uint64_t row = b0 * kIndexEvery;
-    each_record(index_[b0].offset, index_[b0].line, &end, nullptr,
-                [&](std::uint64_t, std::uint64_t line, const std::vector<Cell>& cells) {
-                  if (line == 0) return true;
-                  if (row >= first + count) return false;
-                  if (row++ >= first) f(line, cells);
-                  return true;
-                });
+    each_record(
+        index_[b0].offset, index_[b0].line, &end, nullptr,
+        [&](std::uint64_t, std::uint64_t line, const std::vector<Cell>& cells, bool header) {
+          if (header) return true;
+          if (row >= first + count) return false;
+          if (row++ >= first) f(line, cells);
+          return true;
+        });
   }
 
   /// A cell as its column's type (checked by the scan; a file changed since fails the run).
@@ -437,19 +457,24 @@ class Table final : public FieldSource {
                std::string& scratch) const {
     const FieldType t = specs_[j].type;
     if (c.json != nullptr) {
-      if (t == FieldType::Int && c.json->is_number_integer()) v.i = c.json->get<std::int64_t>();
-      else if (t == FieldType::Float && c.json->is_number()) v.f = c.json->get<double>();
+      if (t == FieldType::Int && c.json->is_number_integer())
+        v.i = c.json->get<std::int64_t>();
+      else if (t == FieldType::Float && c.json->is_number())
+        v.f = c.json->get<double>();
       else if (t == FieldType::String) {
         scratch = c.json->is_string() ? c.json->get<std::string>() : c.json->dump();
         v.s = scratch;
-      } else throw RuntimeError("input", path_ + ":" + std::to_string(line), "changed while the job ran");
+      } else
+        throw RuntimeError("input", path_ + ":" + std::to_string(line),
+                           "changed while the job ran");
       return;
     }
     bool ok = true;
     if (t == FieldType::Int) ok = parse_int(c.text, v.i);
     if (t == FieldType::Float) ok = parse_float(c.text, v.f);
     if (t == FieldType::String) v.s = c.text;
-    if (!ok) throw RuntimeError("input", path_ + ":" + std::to_string(line), "changed while the job ran");
+    if (!ok)
+      throw RuntimeError("input", path_ + ":" + std::to_string(line), "changed while the job ran");
   }
 
   std::string path_;
@@ -476,7 +501,8 @@ TableFormat resolve_table_format(const std::string& path, TableFormat format) {
   if (format != TableFormat::Auto) return format;
   const auto dot = path.rfind('.');
   std::string ext = dot == std::string::npos ? "" : path.substr(dot + 1);
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   if (ext == "csv") return TableFormat::Csv;
   if (ext == "tsv" || ext == "tab") return TableFormat::Tsv;
   if (ext == "jsonl" || ext == "ndjson") return TableFormat::Jsonl;

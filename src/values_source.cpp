@@ -73,14 +73,14 @@ class ValuesSource final : public FieldSource {
 std::shared_ptr<const FieldSource> values_source(const MapCall& call,
                                                  const std::vector<std::string>& names) {
   if (call.field_values == nullptr) {
-    throw UsageError("pmap::MapOptions::field_names needs items that are std::tuple, std::pair "
-                     "or structs (up to 8 members) of numbers and strings, held in the range (a "
-                     "vector, a span)");
+    throw UsageError(
+        "pmap::MapOptions::field_names needs items that are std::tuple, std::pair "
+        "or structs (up to 8 members) of numbers and strings, held in the range (a "
+        "vector, a span)");
   }
   if (names.size() != call.field_types.size()) {
     throw UsageError("pmap::MapOptions::field_names has " + std::to_string(names.size()) +
-                     " names for items of " + std::to_string(call.field_types.size()) +
-                     " members");
+                     " names for items of " + std::to_string(call.field_types.size()) + " members");
   }
   std::vector<FieldSpec> specs;
   for (std::size_t j = 0; j < names.size(); ++j) {

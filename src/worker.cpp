@@ -64,8 +64,15 @@ class ChunkRunner {
     const std::uint64_t j =
         runner_ != nullptr ? run_batch(totals, failed) : run_each(seg, totals, failed);
     if (j > 0) {
-      RowBlock rows{seg.begin, j, k, item_.data(), value_.data(), status_.data(),
-                    rank_.data(), thread_ids_.data(), seconds_.data()};
+      RowBlock rows{seg.begin,
+                    j,
+                    k,
+                    item_.data(),
+                    value_.data(),
+                    status_.data(),
+                    rank_.data(),
+                    thread_ids_.data(),
+                    seconds_.data()};
       if (!block_.fields.values.empty()) rows.params = block_.fields.values.data();
       sinks_.put({rows, std::span<const RowMessage>(errors_)});
     }
@@ -156,7 +163,7 @@ class ChunkRunner {
   const WorkPlan& plan_;
   int thread_;
   const SinkSet& sinks_;
-  BatchRunner* runner_;  // the thread's, when the kernel runs items in batches
+  BatchRunner* runner_;   // the thread's, when the kernel runs items in batches
   ItemBlock block_;       // the segment's items and their fields
   BoundArgs local_args_;  // the arguments with the item's fields (when fields give arguments)
   std::vector<std::int64_t> item_;

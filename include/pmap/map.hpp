@@ -353,8 +353,8 @@ struct MapCall {
   const void* bound = nullptr;
   /// The integer value of item `row` (for /compute/item), or null: the index is stored.
   std::int64_t (*item_value)(const void* bound, std::uint64_t row) = nullptr;
-  std::string item_type;  ///< for /compute@space
-  BoundArgs args;         ///< recorded as /compute@args
+  std::string item_type;               ///< for /compute@space
+  BoundArgs args;                      ///< recorded as /compute@args
   std::vector<FieldType> field_types;  ///< of a tuple, pair or struct item's members (else empty)
   /// Writes the members of item `row` into out[0 .. field_types.size()) (strings point into it).
   void (*field_values)(const void* bound, std::uint64_t row, FieldValue* out) = nullptr;

@@ -166,11 +166,11 @@ typedef const pmap_plugin* (*pmap_plugin_init_fn)(void);
 
 /* Defines pmap_plugin_abi_minor() (the handshake of ABI 1.1): put it next to
  * PMAP_PLUGIN_DECLARE_ABI_VERSION() in a plugin that reads item fields. */
-#define PMAP_PLUGIN_DECLARE_ABI_MINOR()                                                  \
-  static uint32_t pmap_host_abi_minor_ = 0;                                            \
-  PMAP_PLUGIN_EXPORT uint32_t pmap_plugin_abi_minor(uint32_t host_minor) {              \
-    pmap_host_abi_minor_ = host_minor;                                                   \
-    return PMAP_PLUGIN_ABI_MINOR;                                                        \
+#define PMAP_PLUGIN_DECLARE_ABI_MINOR()                                    \
+  static uint32_t pmap_host_abi_minor_ = 0;                                \
+  PMAP_PLUGIN_EXPORT uint32_t pmap_plugin_abi_minor(uint32_t host_minor) { \
+    pmap_host_abi_minor_ = host_minor;                                     \
+    return PMAP_PLUGIN_ABI_MINOR;                                          \
   }
 /* True when pmap passed the item's fields (n_fields may still be 0: a range has none). */
 #define PMAP_ITEM_HAS_FIELDS() (pmap_host_abi_minor_ >= 1u)

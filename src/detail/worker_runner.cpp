@@ -85,7 +85,8 @@ void WorkerRunner::fill(Batch& b) {
   const std::size_t count = std::min(b.items.size() - b.sent, window - (b.sent - b.finished));
   std::string lines;
   const Item& first = b.items[b.sent];
-  if (!careful && !first.from_input && first.fields.empty() && count > 1 && process_->offers("ranges")) {
+  if (!careful && !first.from_input && first.fields.empty() && count > 1 &&
+      process_->offers("ranges")) {
     // The items of a run are consecutive rows of a range: an arithmetic progression.
     const std::int64_t step = b.items[b.sent + 1].value - first.value;
     wp::append_range(lines, first.row, count, first.value, step);

@@ -207,7 +207,8 @@ class Exec final : public BasicKernel {
   Exec()
       : BasicKernel(
             "exec",
-            "runs a program per item, without a shell: {} is the item, {name} its field name, {#} its row, {.} {/} {//} "
+            "runs a program per item, without a shell: {} is the item, {name} its field name, {#} "
+            "its row, {.} {/} {//} "
             "{/.} as in GNU parallel (the item is appended when the command has no placeholder); "
             "a non-zero exit fails the item, --item-timeout kills its process group; the last "
             "line of stdout holds the numbers of `columns`",

@@ -97,7 +97,8 @@ class Worker final : public BasicKernel {
   [[nodiscard]] std::vector<std::unique_ptr<BatchRunner>> start_runners(const BoundArgs& args,
                                                                         const ItemSpace& space,
                                                                         int count) const override {
-    auto spec = std::make_shared<detail::WorkerSpec>(make_spec(args, space.from_input() || !space.fields().empty()));
+    auto spec = std::make_shared<detail::WorkerSpec>(
+        make_spec(args, space.from_input() || !space.fields().empty()));
     std::vector<std::unique_ptr<detail::WorkerProcess>> procs;
     try {
       procs = detail::start_workers(*spec, count, nullptr);

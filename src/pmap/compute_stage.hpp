@@ -59,7 +59,7 @@ class ComputeStage final : public Stage {
   double own_seconds_ = 0;                    // this rank's work, without waiting for others
   std::vector<std::string> columns_;
   std::vector<FieldArg> field_args_;  // kernel arguments the items' fields give
-  Chunk window_{};  // the shard's rows
+  Chunk window_{};                    // the shard's rows
   ThreadChoice threads_;
   std::vector<std::unique_ptr<BatchRunner>> runners_;  // one a thread, for batch kernels
   int workers_ = 1;

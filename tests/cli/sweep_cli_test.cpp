@@ -89,10 +89,10 @@ TEST(SweepCli, FloatAxesAreStoredAsFloat64) {
 
 TEST(SweepCli, ExecPlaceholdersTakeFields) {
   TempDir dir;
-  const auto out = run_ok({"-k", "exec", "--arg", "cmd=sh -c 'echo $(($0 * $1))' {a} {b}", "--arg",
-                           "columns=product", "--grid", "a=1:4", "--grid", "b=10,100", "--print",
-                           "--progress", "none"},
-                          dir);
+  const auto out = run_ok(
+      {"-k", "exec", "--arg", "cmd=sh -c 'echo $(($0 * $1))' {a} {b}", "--arg", "columns=product",
+       "--grid", "a=1:4", "--grid", "b=10,100", "--print", "--progress", "none"},
+      dir);
   EXPECT_NE(out.find("a=3 b=100 -> (300)"), std::string::npos) << out;
   const auto v = read_doubles(dir.file("pmap.h5"), "/compute/value");
   EXPECT_EQ(v, (std::vector<double>{10, 100, 20, 200, 30, 300}));
@@ -108,9 +108,11 @@ TEST(SweepCli, BadSweepsExitTwoAndWriteNothing) {
       {{"--grid", "x=4:1"}, "no values"},
       {{"--grid", "x=1,2", "--grid", "x=3"}, "given twice"},
       {{"--grid", "x-1=1"}, "is not a valid name"},
-      {{"--grid", "x=1", "--grid", "y=a,b"}, "the field is string but kernel compute_x takes argument y as double"},
+      {{"--grid", "x=1", "--grid", "y=a,b"},
+       "the field is string but kernel compute_x takes argument y as double"},
       {{"--grid", "x=1", "--grid", "y=1", "--arg", "y=2"}, "y is also a field"},
-      {{"-k", "pi", "--grid", "samples=0.5,1"}, "the field is float64 but kernel pi takes argument samples as int"},
+      {{"-k", "pi", "--grid", "samples=0.5,1"},
+       "the field is float64 but kernel pi takes argument samples as int"},
       {{"-k", "exec", "--arg", "cmd=echo {z}", "--grid", "x=1"}, "{z} names no field"},
   };
   for (const auto& [extra, message] : cases) {
@@ -199,16 +201,21 @@ TEST(SweepCli, BadTablesExitTwoWithLineAndColumn) {
   write_file(dir.file("json.jsonl"), "{\"x\": 1}\n{\"x\": }\n");
   const std::vector<std::pair<Args, std::string>> cases = {
       {{"--input", "ragged.csv"}, "--input ragged.csv:3:5: ragged row: 3 fields, the header has 2"},
-      {{"--input", "type.csv", "--field", "y:int"}, "type.csv:3:3: column y: 'oops' is not an integer"},
-      {{"--input", "type.csv"}, "the field is string but kernel compute_x takes argument y as double"},
+      {{"--input", "type.csv", "--field", "y:int"},
+       "type.csv:3:3: column y: 'oops' is not an integer"},
+      {{"--input", "type.csv"},
+       "the field is string but kernel compute_x takes argument y as double"},
       {{"--input", "dup.csv"}, "dup.csv:1:5: the column name x appears twice"},
       {{"--input", "name.csv"}, "name.csv:1:3: 'my col' is not a valid column name"},
       {{"--input", "empty.csv"}, "has a header but no rows"},
-      {{"--input", "mixed.jsonl"}, "mixed.jsonl:2:2: column x: \"one\" is not of the column's type"},
+      {{"--input", "mixed.jsonl"},
+       "mixed.jsonl:2:2: column x: \"one\" is not of the column's type"},
       {{"--input", "keys.jsonl"}, "keys.jsonl:2:10: ragged row: field z is not in the first row"},
       {{"--input", "json.jsonl"}, "json.jsonl:2:"},
-      {{"--input", "type.csv", "--field", "zz:int"}, "--field zz:int: the table type.csv has no column zz"},
-      {{"--input", "type.csv", "--format", "xml"}, "--format xml: expected csv, tsv, jsonl or lines"},
+      {{"--input", "type.csv", "--field", "zz:int"},
+       "--field zz:int: the table type.csv has no column zz"},
+      {{"--input", "type.csv", "--format", "xml"},
+       "--format xml: expected csv, tsv, jsonl or lines"},
   };
   for (const auto& [extra, message] : cases) {
     Args args = extra;
@@ -221,8 +228,8 @@ TEST(SweepCli, BadTablesExitTwoWithLineAndColumn) {
 
 TEST(SweepCli, ShardsOfAGridMergeWithTheirParams) {
   TempDir dir;
-  const Args sweep = {"--grid", "x=1:4", "--grid", "w=a,bb", "-k", "exec", "--arg", "cmd=true",
-                      "--progress", "none"};
+  const Args sweep = {"--grid", "x=1:4", "--grid",   "w=a,bb",     "-k",
+                      "exec",   "--arg", "cmd=true", "--progress", "none"};
   for (const char* shard : {"0/2", "1/2"}) {
     Args args = sweep;
     args.insert(args.end(), {"--shard", shard, "-o", std::string("s") + shard[0] + ".h5"});
@@ -233,12 +240,14 @@ TEST(SweepCli, ShardsOfAGridMergeWithTheirParams) {
   other.insert(other.end(), {"--shard", "1/2", "-o", "o1.h5"});
   run_ok(other, dir);
   std::string what;
-  EXPECT_EQ(pmap_cmd({"merge", "bad.h5", "s0.h5", "o1.h5"}, dir.path().string(), &what).exit_code, 2)
+  EXPECT_EQ(pmap_cmd({"merge", "bad.h5", "s0.h5", "o1.h5"}, dir.path().string(), &what).exit_code,
+            2)
       << what;
   run_ok({"merge", "all.h5", "s0.h5", "s1.h5"}, dir);
   const auto csv = run_ok({"export", "all.h5"}, dir);
-  EXPECT_EQ(csv, "item,x,w,exit_code,status,error\n0,1,a,0,ok,\n1,1,bb,0,ok,\n2,2,a,0,ok,\n"
-                 "3,2,bb,0,ok,\n4,3,a,0,ok,\n5,3,bb,0,ok,\n");
+  EXPECT_EQ(csv,
+            "item,x,w,exit_code,status,error\n0,1,a,0,ok,\n1,1,bb,0,ok,\n2,2,a,0,ok,\n"
+            "3,2,bb,0,ok,\n4,3,a,0,ok,\n5,3,bb,0,ok,\n");
 }
 
 TEST(SweepCli, ResumeRefusesAnotherTable) {
@@ -260,8 +269,9 @@ std::string table_of(const std::string& dir) {
 
 TEST(SweepCli, ResultsAreTheSameForAnyRanksThreadsSchedule) {
   TempDir dir;
-  const Args sweep = {"-k", "pi", "--grid", "seed=1:5", "--grid", "samples=100,1000,10000",
-                      "--progress", "none", "-o", "out.h5", "--force"};
+  const Args sweep = {
+      "-k",         "pi",   "--grid", "seed=1:5", "--grid", "samples=100,1000,10000",
+      "--progress", "none", "-o",     "out.h5",   "--force"};
   std::string reference;
   struct Run {
     int ranks;

@@ -208,12 +208,16 @@ TEST(MapApi, TupleAndStructItemsAreRecordedAsFields) {
   opt.output = dir->file("pairs.h5");
   opt.field_names = {"a", "b"};
   const std::vector<std::pair<long, float>> pairs = {{1, 2.f}, {3, 4.f}};
-  (void)pmap::map(session(), pairs, [](const auto& p) { return p.first + p.second; }, opt);
+  (void)pmap::map(
+      session(), pairs, [](const auto& p) { return p.first + p.second; }, opt);
   opt.field_names = {"a"};
-  EXPECT_THROW((void)pmap::map(session(), pairs, [](const auto& p) { return p.first; }, opt),
+  EXPECT_THROW((void)pmap::map(
+                   session(), pairs, [](const auto& p) { return p.first; }, opt),
                pmap::UsageError);
   const std::vector<int> plain = {1, 2};
-  EXPECT_THROW((void)pmap::map(session(), plain, [](int i) { return i; }, opt), pmap::UsageError);
+  EXPECT_THROW((void)pmap::map(
+                   session(), plain, [](int i) { return i; }, opt),
+               pmap::UsageError);
   // Structs of numbers and strings, by their members in order.
   struct Case {
     std::int32_t n;
@@ -223,12 +227,16 @@ TEST(MapApi, TupleAndStructItemsAreRecordedAsFields) {
   const std::vector<Case> structs = {{4, 0.25, "p"}, {5, 0.5, "qq"}};
   opt.output = dir->file("structs.h5");
   opt.field_names = {"n", "x", "label"};
-  EXPECT_EQ(pmap::map(session(), structs, [](const Case& c) { return c.n * c.x; }, opt).values,
+  EXPECT_EQ(pmap::map(
+                session(), structs, [](const Case& c) { return c.n * c.x; }, opt)
+                .values,
             (std::vector<double>{1, 2.5}));
   if (pmap::test::world_rank() == 0) {
     const std::string f = dir->file("cases.h5");
-    EXPECT_EQ(pmap::test::read_int64s(f, "/compute/params/n"), (std::vector<std::int64_t>{1, 2, 3}));
-    EXPECT_EQ(pmap::test::read_doubles(f, "/compute/params/x"), (std::vector<double>{0.5, 1.5, 2.5}));
+    EXPECT_EQ(pmap::test::read_int64s(f, "/compute/params/n"),
+              (std::vector<std::int64_t>{1, 2, 3}));
+    EXPECT_EQ(pmap::test::read_doubles(f, "/compute/params/x"),
+              (std::vector<double>{0.5, 1.5, 2.5}));
     EXPECT_EQ(pmap::test::read_string_attr(f, "/compute/params", "kind"), "values");
     EXPECT_EQ(pmap::test::read_doubles(dir->file("pairs.h5"), "/compute/params/b"),
               (std::vector<double>{2, 4}));

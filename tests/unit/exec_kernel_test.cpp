@@ -466,8 +466,9 @@ TEST(ExecKernel, FieldPlaceholdersTakeTheItemsFields) {
   EXPECT_EQ(slurp(out), "0.5|--n=3|a b|0.5 a b 3|{other}|${HOME}|");
   // A template naming no field is refused before anything runs.
   const auto args = pmap::bind_args(exec(), {"cmd=echo {nope}"});
-  EXPECT_NE(thrown<pmap::UsageError>([&] { exec().check_fields(args, space.fields()); })
-                .find("{nope} names no field"),
+  EXPECT_NE(thrown<pmap::UsageError>([&] {
+              exec().check_fields(args, space.fields());
+            }).find("{nope} names no field"),
             std::string::npos);
   EXPECT_NO_THROW(exec().check_fields(args, {}));
 }

@@ -95,13 +95,15 @@ TEST(Grid, FingerprintCoversTheValues) {
 }
 
 TEST(Grid, BadSpecsNameTheColumn) {
-  EXPECT_NE(error_of({"x=1:a"}).find("grid x=1:a: column 5: 'a' is not a number"), std::string::npos);
+  EXPECT_NE(error_of({"x=1:a"}).find("grid x=1:a: column 5: 'a' is not a number"),
+            std::string::npos);
   EXPECT_NE(error_of({"x=5:1"}).find("no values"), std::string::npos);
   EXPECT_NE(error_of({"x1"}).find("no '='"), std::string::npos);
   EXPECT_NE(error_of({"2x=1"}).find("'2x' is not a valid name"), std::string::npos);
   EXPECT_NE(error_of({"x=1", "x=2"}).find("given twice"), std::string::npos);
   EXPECT_NE(error_of({"x=1,,2"}).find("column 5: an empty value"), std::string::npos);
-  EXPECT_NE(error_of({"x=linspace(0,1,0)"}).find("N must be a positive integer"), std::string::npos);
+  EXPECT_NE(error_of({"x=linspace(0,1,0)"}).find("N must be a positive integer"),
+            std::string::npos);
   EXPECT_NE(error_of({"x=linspace(0,1,3"}).find("')' is missing"), std::string::npos);
   EXPECT_NE(error_of({"x=1:2:0"}).find("STEP must not be zero"), std::string::npos);
   EXPECT_NE(error_of({"a=0:2147483648", "b=0:2147483648", "c=0:4"}).find("more than 2^62"),

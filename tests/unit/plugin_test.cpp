@@ -269,8 +269,7 @@ TEST(PluginCli, FieldsReachPluginsOfAbi11AndOldPluginsStillRun) {
   const auto run = [&](const std::string& variant, const char* kernel) {
     const auto r = pmap::test::run_process(
         {PMAP_BIN, "run", "--plugin", fixture(variant), "--kernel", kernel, "--grid", "a=1,2",
-         "--grid", "b=0.5", "--grid", "w=xyz", "--output", "f.h5", "--force", "--progress",
-         "none"},
+         "--grid", "b=0.5", "--grid", "w=xyz", "--output", "f.h5", "--force", "--progress", "none"},
         dir.path().string(), kMpiEnv);
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
     return pmap::test::read_doubles(dir.file("f.h5"), "/compute/value");
