@@ -4,7 +4,7 @@
 # a release or after touching one of those parsers.
 #
 #   scripts/fuzz.sh                    every target for 10 minutes, one after the other
-#   scripts/fuzz.sh range urls         only these targets (range, args, input, urls, results)
+#   scripts/fuzz.sh range urls         only these targets (range, args, input, urls, results, table)
 #   FUZZ_SECONDS=90 scripts/fuzz.sh    a short run
 #
 # Knobs (environment):
@@ -36,7 +36,7 @@ FUZZ_TIMEOUT="${FUZZ_TIMEOUT:-10}"
 FUZZ_MAX_LEN="${FUZZ_MAX_LEN:-}"
 FUZZ_BUILD_JOBS="${FUZZ_BUILD_JOBS:-2}"
 
-all_targets=(range args input urls results)
+all_targets=(range args input urls results table)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 for t in "${targets[@]}"; do
@@ -61,6 +61,7 @@ max_len() {
     input) echo 4096 ;;
     urls) echo 12288 ;;
     results) echo 65536 ;;
+    table) echo 4096 ;;
   esac
 }
 

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "detail/fnv.hpp"
+#include "detail/text.hpp"
 #include "pmap/error.hpp"
 #include "pmap/item_space.hpp"
 
@@ -74,7 +75,7 @@ class Parser {
   explicit Parser(std::string_view text) : text_(text) {}
 
   [[noreturn]] void fail(std::size_t at, const std::string& why) const {
-    throw UsageError("grid", std::string(text_),
+    throw UsageError("grid", detail::printable_utf8(text_, 200),
                      "column " + std::to_string(at + 1) + ": " + why +
                          " (expected NAME=START:STOP[:STEP], NAME=1,2,4, NAME=linspace(A,B,N) "
                          "or NAME=logspace(A,B,N))");
@@ -86,7 +87,8 @@ class Parser {
     Axis axis;
     axis.name = std::string(trim(text_.substr(0, eq)));
     if (!valid_field_name(axis.name)) {
-      fail(0, "'" + axis.name + "' is not a valid name (a letter or _, then letters, digits, _)");
+      fail(0, "'" + detail::printable_utf8(axis.name, 80) +
+                  "' is not a valid name (a letter or _, then letters, digits, _)");
     }
     const std::size_t from = eq + 1;
     axis.spec = std::string(text_.substr(from));
@@ -141,7 +143,8 @@ class Parser {
     double v = 0;
     if (part.first.empty()) fail(part.second, std::string(what) + " is missing");
     if (!as_double(part.first, v)) {
-      fail(part.second, "'" + std::string(part.first) + "' is not a number (" + what + ")");
+      fail(part.second,
+           "'" + detail::printable_utf8(part.first, 80) + "' is not a number (" + what + ")");
     }
     return v;
   }
@@ -216,8 +219,8 @@ class Parser {
     axis.b = number(parts[1], "B");
     std::int64_t n = 0;
     if (!as_int(parts[2].first, n) || n < 1) {
-      fail(parts[2].second,
-           "N must be a positive integer, not '" + std::string(parts[2].first) + "'");
+      fail(parts[2].second, "N must be a positive integer, not '" +
+                                detail::printable_utf8(parts[2].first, 80) + "'");
     }
     if (log && (axis.a > 308 || axis.b > 308))
       fail(parts[0].second, "10^A and 10^B must be finite");
@@ -268,7 +271,7 @@ class Grid final : public FieldSource {
       for (const auto& w : a.words) width = std::max(width, w.size());
       specs_.push_back({a.name, a.type, a.type == FieldType::String ? width : 0});
       if (size_ > (std::uint64_t{1} << 62) / a.size) {
-        throw UsageError("grid", a.name + "=" + a.spec,
+        throw UsageError("grid", detail::printable_utf8(a.name + "=" + a.spec, 200),
                          "the grid would have more than 2^62 items; split the sweep");
       }
       size_ *= a.size;
@@ -375,7 +378,8 @@ std::shared_ptr<const FieldSource> make_grid(const std::vector<std::string>& spe
     Axis a = Parser(text).parse();
     for (const auto& b : axes) {
       if (b.name == a.name) {
-        throw UsageError("grid", text, "column 1: the name " + a.name + " is given twice");
+        throw UsageError("grid", detail::printable_utf8(text, 200),
+                         "column 1: the name " + a.name + " is given twice");
       }
     }
     axes.push_back(std::move(a));

@@ -402,7 +402,7 @@ class Table final : public FieldSource {
     try {
       obj = nlohmann::ordered_json::parse(text);
     } catch (const nlohmann::json::parse_error& e) {
-      fail(line, e.byte, "not valid JSON (" + std::string(e.what()) + ")");
+      fail(line, e.byte, "not valid JSON (" + detail::printable_utf8(e.what(), 300) + ")");
     }
     if (!obj.is_object()) fail(line, 1, "each line must be a JSON object {\"name\": value, ...}");
     if (specs_.empty()) {  // the scan: the first object's keys name the fields
@@ -420,10 +420,13 @@ class Table final : public FieldSource {
       cells[j] = {{}, &*it, column_of(text, specs_[j].name)};
     }
     if (obj.size() != specs_.size()) {
-      for (const auto& [key, value] : obj.items()) {
+      for (const auto& member : obj.items()) {
+        const std::string& key = member.key();  // not a structured binding: clang < 16 cannot
+                                                // capture one in the lambda below
         if (std::none_of(specs_.begin(), specs_.end(),
                          [&](const FieldSpec& s) { return s.name == key; })) {
-          fail(line, column_of(text, key), "ragged row: field " + key + " is not in the first row");
+          fail(line, column_of(text, key),
+               "ragged row: field " + detail::printable_utf8(key, 80) + " is not in the first row");
         }
       }
     }
