@@ -3,8 +3,10 @@
 #
 #   S1 grid vs range   a 10^7-point grid (--grid a=0:10000 --grid b=0:1000) through a trivial
 #                      built-in kernel (spin seconds=0) against the same number of items over a
-#                      plain range, mpirun -np 2, interleaved runs, medians of pmap's own wall
-#                      (pmap-report wall_seconds) and of the whole process
+#                      plain range, and a one-axis grid (--grid a=0:N: one field, to separate
+#                      the cost of a field from that of the grid), mpirun -np 2, interleaved
+#                      runs, medians of pmap's own wall (pmap-report wall_seconds) and of the
+#                      whole process
 #   S2 big table       a 10^7-row CSV (x int, y float, tag string; ~216 MB) through the same
 #                      kernel at -np 2: peak RSS per rank (/usr/bin/time %M around each rank)
 #                      and the time to the first item (process start to the work's start:
@@ -78,12 +80,14 @@ if want s1; then
   : >s1.txt
   b=$((N / 10000))
   grid=(--kernel spin --arg seconds=0 --grid a=0:10000 --grid "b=0:$b")
+  grid1=(--kernel spin --arg seconds=0 --grid "a=0:$N")
   range=(--kernel spin --arg seconds=0 --range "0:$N")
   one "kind=grid rep=0" s1.txt "${grid[@]}"
   one "kind=range rep=0" s1.txt "${range[@]}"
-  for r in $(seq 1 "$RUNS"); do  # interleaved: drift in the machine's load hits both alike
+  for r in $(seq 1 "$RUNS"); do  # interleaved: drift in the machine's load hits all alike
     one "kind=grid rep=$r" s1.txt "${grid[@]}"
     one "kind=range rep=$r" s1.txt "${range[@]}"
+    one "kind=grid1 rep=$r" s1.txt "${grid1[@]}"
   done
   check_load s1-after nowait
 fi
