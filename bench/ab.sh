@@ -24,7 +24,9 @@
 # `pmap` and `pmap run`, the two spellings of the compute stage both versions have.
 # Metrics: "stage" = wall_seconds of the pmap-report line (the run without process start-up),
 # "whole" = the whole command (mpirun and MPI start-up included), "map" = the C++ API's median
-# map() time. Lower is better in every column.
+# map() time, "cpu" = user + system CPU seconds of the whole command and its processes (from
+# /usr/bin/time; on a busy shared machine it moves far less than any wall time). Lower is better
+# in every column.
 set -euo pipefail
 export LC_ALL=C
 cd "$(dirname "$0")/.."
@@ -68,12 +70,14 @@ PLUGIN=${PLUGIN:-$(find "${AFTER:-build}" -name libpmap_sample_kernels.so | head
 if [ -n "$PLUGIN" ]; then cp "$PLUGIN" "$RESULTS/after/"; PLUGIN=$RESULTS/after/libpmap_sample_kernels.so; fi
 FIXTURE=$RESULTS/after/pmap_http_fixture
 
-# one SIDE WORKLOAD REP METRIC CMD...: runs CMD, appends "workload side rep metric seconds".
+# one SIDE WORKLOAD REP METRIC CMD...: runs CMD, appends "workload side rep metric seconds" and
+# the same with metric "cpu".
 one() {
   local side=$1 workload=$2 rep=$3 metric=$4; shift 4
   local start end out value
   start=$(date +%s.%N)
-  out=$("$@" 2>>"$RESULTS/stderr.log") || { echo "ab.sh: $workload ($side) failed: $*" >&2; exit 1; }
+  out=$(/usr/bin/time -f '%U %S' -o "$TMP/cpu" "$@" 2>>"$RESULTS/stderr.log") \
+    || { echo "ab.sh: $workload ($side) failed: $*" >&2; exit 1; }
   end=$(date +%s.%N)
   case $metric in
     whole) value=$(echo "$end - $start" | bc) ;;
@@ -82,6 +86,8 @@ one() {
   esac
   [ -n "$value" ] || { echo "ab.sh: no $metric figure from: $*" >&2; echo "$out" >&2; exit 1; }
   printf '%s\t%s\t%s\t%s\t%s\n' "$workload" "$side" "$rep" "$metric" "$value" >>"$RESULTS/ab.tsv"
+  printf '%s\t%s\t%s\tcpu\t%s\n' "$workload" "$side" "$rep" \
+    "$(awk '{ print $1 + $2 }' "$TMP/cpu")" >>"$RESULTS/ab.tsv"
 }
 
 # round REP SIDE: every workload once with SIDE's binaries.

@@ -13,7 +13,8 @@ from collections import defaultdict
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
 import pmaptools  # noqa: E402
 
-METRIC = {"stage": "stage wall", "whole": "whole command", "map": "map() median"}
+METRIC = {"stage": "stage wall", "whole": "whole command", "map": "map() median",
+          "cpu": "CPU of the command"}
 
 
 def main(path):
@@ -41,7 +42,7 @@ def main(path):
         print(f"| {key[0]} | {METRIC[key[1]]} | {pmaptools.fmt(before)} | {pmaptools.fmt(after)} "
               f"| {pmaptools.fmt(ratio, 2)} | {spread} |")
         items = re.match(r"W2 .* x (\d+),", key[0])
-        if items and before and after:
+        if items and before and after and key[1] == "stage":
             rates.append(f"{key[0]}: {int(items[1]) / before / 1e6:.1f} M items/s before, "
                          f"{int(items[1]) / after / 1e6:.1f} M after")
     print("\nEvery column is seconds, lower is better; after / before below 1 means the after build"
