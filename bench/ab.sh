@@ -133,6 +133,7 @@ round() {
 }
 
 if want urls; then  # the local fixture on 127.0.0.1-20 (every URL answers 200 or 404)
+  # shellcheck disable=SC2046  # one --also-host per address, split on purpose
   exec 9> >(exec "$FIXTURE" --port 0 --host 127.0.0.1 $(for i in $(seq 2 20); do echo --also-host 127.0.0.$i; done) \
                    --anchor-routes --max-seconds 7200 >"$RESULTS/fixture.out" 2>&1)
   for _ in $(seq 100); do grep -q '^READY' "$RESULTS/fixture.out" 2>/dev/null && break; sleep 0.1; done
