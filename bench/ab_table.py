@@ -6,13 +6,15 @@
 """
 import csv
 import os
+import re
 import sys
 from collections import defaultdict
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
 import pmaptools  # noqa: E402
 
-METRIC = {"stage": "stage wall", "whole": "whole command", "map": "map() median"}
+METRIC = {"stage": "stage wall", "whole": "whole command", "map": "map() median",
+          "cpu": "CPU of the command"}
 
 
 def main(path):
@@ -25,6 +27,7 @@ def main(path):
         if key not in runs:
             order.append(key)
         runs[key][(row["side"], row["rep"])] = pmaptools.number(row["seconds"])
+    rates = []  # W2 as items/s, the issue's figure
     print("| workload | measured | before [s] | after [s] | after / before | per-rep ratios |")
     print("| --- | --- | ---: | ---: | ---: | --- |")
     for key in order:
@@ -38,6 +41,14 @@ def main(path):
         ratio = after / before if before and after else None
         print(f"| {key[0]} | {METRIC[key[1]]} | {pmaptools.fmt(before)} | {pmaptools.fmt(after)} "
               f"| {pmaptools.fmt(ratio, 2)} | {spread} |")
+        items = re.match(r"W2 .* x (\d+),", key[0])
+        if items and before and after and key[1] == "stage":
+            rates.append(f"{key[0]}: {int(items[1]) / before / 1e6:.1f} M items/s before, "
+                         f"{int(items[1]) / after / 1e6:.1f} M after")
+    print("\nEvery column is seconds, lower is better; after / before below 1 means the after build"
+          " is faster. Per-rep ratios: min-max over the repetitions (count).")
+    for line in rates:
+        print(f"- {line}")
 
 
 if __name__ == "__main__":
