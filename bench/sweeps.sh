@@ -15,6 +15,9 @@
 #   ./bench/sweeps.sh               both (~3 min on 2 vCPUs with RUNS=5)
 #   ONLY=s2 ./bench/sweeps.sh       one of them
 #
+# The whole run holds /tmp/pmap-bench.lock (flock), as bench/ab.sh does, so that two benchmarks
+# on this machine never measure each other; a second one waits for the first.
+#
 # Env knobs (defaults in brackets):
 #   RUNS [5]                      repetitions (medians are reported; one warm-up run first)
 #   BUILD [build]                 build tree with pmap (cmake --preset release)
@@ -25,6 +28,10 @@ set -euo pipefail
 export LC_ALL=C
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+if [ -z "${PMAP_BENCH_LOCKED:-}" ]; then
+  echo "sweeps.sh: waiting for /tmp/pmap-bench.lock" >&2
+  PMAP_BENCH_LOCKED=1 exec flock -o /tmp/pmap-bench.lock "$ROOT/bench/sweeps.sh" "$@"
+fi
 
 RUNS=${RUNS:-5}
 BUILD=${BUILD:-build}
@@ -98,7 +105,7 @@ if want s2; then
     awk -v n="$N" 'BEGIN{print "x,y,tag"; for (i = 0; i < n; i++) printf "%d,%.1f,t%d\n", i, i * 0.5, i % 97}' \
       >"table_$N.csv"
   fi
-  ls -l "table_$N.csv" | awk '{print "csv_bytes=" $5}' >s2_file.txt
+  echo "csv_bytes=$(stat -c %s "table_$N.csv")" >s2_file.txt
   check_load s2
   : >s2.txt
   table=(--kernel spin --arg seconds=0 --input "table_$N.csv")
