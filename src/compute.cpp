@@ -120,6 +120,14 @@ void ComputeStage::prepare(MPI_Comm comm) {
   threads_ = resolve_threads(job_.threads, node_cores(), node.size());
   ensure_threads(comm, threads_.threads, kComputeThreads);  // a clear error, not libgomp's exit
   start_runners(comm);
+  if (!runners_.empty() && !field_args_.empty()) {
+    // A batch kernel's process gets its arguments once, at start: a field cannot change them
+    // per item, and ignoring it would run every item with the wrong value.
+    throw UsageError("fields", field_args_.front().name,
+                     "kernel " + std::string(job_.kernel->name()) +
+                         " takes its arguments once per worker, not per item; rename the field "
+                         "(the item's fields reach the worker as its text)");
+  }
   workers_ = all_sum(comm, threads_.threads);
   max_threads_ = all_max(comm, threads_.threads);
   const bool oversubscribed = any_rank(comm, threads_.threads > affinity_cores());

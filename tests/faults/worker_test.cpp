@@ -99,6 +99,26 @@ TEST(Worker, ShellWorkerUnderMpiFunctionErrorIsData) {
   EXPECT_EQ(env.find("PMIX_"), std::string::npos) << env;
 }
 
+// Over a grid the worker gets each item's fields as its text; a field named like one of the
+// worker's own arguments is refused before anything runs (they are given once per worker).
+TEST(Worker, GridItemsReachTheWorkerAsTextAndCannotSetItsArguments) {
+  TempDir dir;
+  const Finished f =
+      run(solo_argv(worker_args(shell_worker(), {"--grid", "x=2,3,-4", "--threads", "1"})),
+          dir.path().string(), "run", 60, kEnv);
+  ASSERT_EQ(f.code, 0) << f.what;
+  const Rows r = read_rows(dir.file("w.h5"));
+  ASSERT_EQ(r.size(), 3U);
+  EXPECT_EQ(r.value, (std::vector<double>{4, 9, 16}));
+  const std::string before = slurp(dir.file("w.h5"));
+  const Finished bad =
+      run(solo_argv(worker_args(shell_worker(), {"--grid", "window=1,2", "--force"})),
+          dir.path().string(), "run", 60, kEnv);
+  EXPECT_EQ(bad.code, 2) << bad.what;
+  EXPECT_NE(bad.err.find("takes its arguments once per worker"), std::string::npos) << bad.err;
+  EXPECT_EQ(slurp(dir.file("w.h5")), before);  // nothing written
+}
+
 // A crash (SIGSEGV) fails only the item the worker held; the worker is restarted and the rest
 // of its items are right.
 TEST(Worker, CrashFailsOnlyTheHeldItem) {
