@@ -11,6 +11,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "child_process.hpp"
+
 namespace pmap::detail {
 
 namespace {
@@ -38,10 +40,9 @@ long lock_holder(const struct stat& st) {
 std::string describe(long pid) {
   std::string command;
   const std::string path = "/proc/" + std::to_string(pid) + "/cmdline";
-  if (const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
+  if (const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)); fd.get() >= 0) {
     char buffer[256];
-    const ssize_t got = ::read(fd, buffer, sizeof buffer);
-    ::close(fd);
+    const ssize_t got = ::read(fd.get(), buffer, sizeof buffer);
     if (got > 0) command.assign(buffer, static_cast<std::size_t>(got));
   }
   for (char& c : command) c = c == '\0' ? ' ' : c;
@@ -53,13 +54,13 @@ std::string describe(long pid) {
 }  // namespace
 
 std::optional<std::string> file_in_use(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-  if (fd < 0) return std::nullopt;
-  const bool held = ::flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-  struct stat st {};
-  const bool stated = ::fstat(fd, &st) == 0;
-  ::close(fd);  // releases the lock if it was taken
+  const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (fd.get() < 0) return std::nullopt;
+  // A lock taken here is released when fd closes; one refused means another holder.
+  const bool held = ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
   if (!held) return std::nullopt;
+  struct stat st {};
+  const bool stated = ::fstat(fd.get(), &st) == 0;
   const long pid = stated ? lock_holder(st) : 0;
   return pid > 0 ? describe(pid) : std::string("another process");
 }

@@ -29,16 +29,13 @@ struct Outcome {
   std::string error;  ///< empty when ok
 };
 
-/// The one decision on an item: `thrown` is the kernel's exception text, if it threw; `seconds`
-/// its run time; `item_timeout` the budget (0: none); `stopped` whether a stop came while it ran.
-/// nullopt: the stop may have cut it short, so the row stays "not run" for --resume.
-inline std::optional<Outcome> decide_outcome(const std::optional<std::string>& thrown,
-                                             double seconds, double item_timeout, bool stopped);
-
 /// The outcome of an item that ran past its budget (its message says by how much).
 Outcome timed_out(double seconds, double item_timeout);
 
-// Inline: it runs once per item, and an item of a trivial kernel costs ~100 ns.
+/// The one decision on an item: `thrown` is the kernel's exception text, if it threw; `seconds`
+/// its run time; `item_timeout` the budget (0: none); `stopped` whether a stop came while it ran.
+/// nullopt: the stop may have cut it short, so the row stays "not run" for --resume.
+/// Inline: it runs once per item, and an item of a trivial kernel costs ~100 ns.
 inline std::optional<Outcome> decide_outcome(const std::optional<std::string>& thrown,
                                              double seconds, double item_timeout, bool stopped) {
   if (stopped) return std::nullopt;
