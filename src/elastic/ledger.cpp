@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -210,18 +211,43 @@ std::string Ledger::claim_path(std::uint64_t b, int generation) const {
   return folder_ + "/ledger/claims/" + std::to_string(b) + "." + std::to_string(generation);
 }
 
-bool Ledger::try_create(std::uint64_t b, int generation, const std::string& text) {
+/// A claim's text, written whole under a private name in the claims folder: claims are made by
+/// linking it to B.G, so a claim file never exists half-written (link(2), like O_CREAT|O_EXCL, is
+/// atomic on NFS and fails with EEXIST when B.G exists). Removed at scope exit.
+class Ledger::Draft {
+ public:
+  Draft(const std::string& dir, const std::string& text) {
+    static std::atomic<unsigned> counter{0};
+    path_ = dir + "/.draft-" + host_name() + "-" + std::to_string(getpid()) + "-" +
+            std::to_string(counter++);
+    const detail::Fd fd(::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (fd.get() < 0 || !write_all(fd.get(), text)) {
+      const std::string why = std::strerror(errno);
+      ::unlink(path_.c_str());
+      throw RuntimeError("elastic claim", path_, why);
+    }
+  }
+  ~Draft() { ::unlink(path_.c_str()); }
+  Draft(const Draft&) = delete;
+  Draft& operator=(const Draft&) = delete;
+  [[nodiscard]] const std::string& path() const noexcept { return path_; }
+
+ private:
+  std::string path_;
+};
+
+bool Ledger::try_create(std::uint64_t b, int generation, const Draft& draft) {
   ++stats_.attempts;
   const std::string path = claim_path(b, generation);
-  const detail::Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  if (fd.get() < 0) {
-    if (errno == EEXIST) return false;
-    throw RuntimeError("elastic claim", path, std::strerror(errno));
+  if (::link(draft.path().c_str(), path.c_str()) == 0) return true;
+  const int err = errno;
+  struct stat a {}, c {};
+  // NFS may answer a retransmitted link that succeeded with EEXIST: the same inode is ours.
+  if (err == EEXIST) {
+    return ::stat(draft.path().c_str(), &a) == 0 && ::stat(path.c_str(), &c) == 0 &&
+           a.st_ino == c.st_ino && a.st_dev == c.st_dev;
   }
-  if (!write_all(fd.get(), text)) {
-    throw RuntimeError("elastic claim", path, std::strerror(errno));
-  }
-  return true;
+  throw RuntimeError("elastic claim", path, std::strerror(err));
 }
 
 std::map<std::uint64_t, std::vector<int>> Ledger::list_claims() const {
@@ -263,7 +289,7 @@ std::optional<Claim> Ledger::claim(const Owner& me, const Liveness& alive) {
   } timer{stats_, t0};
   Owner mine = me;
   mine.since = now_epoch();
-  const std::string text = mine.to_text();
+  const Draft text(folder_ + "/ledger/claims", mine.to_text());
   // 1. Fresh blocks, in order: one O_EXCL create each, no listing.
   struct stat st {};
   while (cursor_ < blocks_) {
@@ -288,8 +314,11 @@ std::optional<Claim> Ledger::claim(const Owner& me, const Liveness& alive) {
       }
       continue;
     }
+    // The scan is a snapshot: an owner may have finished its block and exited since (which looks
+    // like death). Having won the next generation, the block is ours unless it is done now.
+    const auto done_now = [&] { return ::stat(done_path(b).c_str(), &st) == 0; };
     if (s.kind == BlockState::Kind::Released) {
-      if (try_create(b, s.generation + 1, text)) {
+      if (try_create(b, s.generation + 1, text) && !done_now()) {
         ++stats_.claims;
         const std::string from = s.history.empty() ? std::string() : s.history.back().task;
         return Claim{b, s.generation + 1, false, from};
@@ -321,7 +350,7 @@ std::optional<Claim> Ledger::claim(const Owner& me, const Liveness& alive) {
         dead = !it->second;
       }
     }
-    if (dead && try_create(b, s.generation + 1, text)) {
+    if (dead && try_create(b, s.generation + 1, text) && !done_now()) {
       ++stats_.claims;
       ++stats_.takeovers;
       return Claim{b, s.generation + 1, true, from};
@@ -338,7 +367,7 @@ bool Ledger::owns(const Claim& c) const {
 bool Ledger::release(const Claim& c, const Owner& me) {
   Owner o = me;
   o.since = now_epoch();
-  std::string text = std::string(kReleased) + "=1\n" + o.to_text();
+  const Draft text(folder_ + "/ledger/claims", std::string(kReleased) + "=1\n" + o.to_text());
   return try_create(c.block, c.generation + 1, text);
 }
 

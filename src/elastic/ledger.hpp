@@ -12,9 +12,10 @@
 // and GPFS, and no descriptor stays open between calls (a task holds none per block):
 //
 //   FOLDER/ledger/plan                  items, rows a block, blocks, the items' fingerprint
-//   FOLDER/ledger/claims/B.G            generation G of block B's claim, made with
-//                                       O_CREAT|O_EXCL: of two tasks making the same B.G, one
-//                                       wins. Its text says who owns it, or that it was given
+//   FOLDER/ledger/claims/B.G            generation G of block B's claim, made whole by
+//                                       link(2) of a written draft (atomic like O_CREAT|O_EXCL,
+//                                       and never half-written): of two tasks making the same
+//                                       B.G, one wins. Its text says who owns it, or that it was given
 //                                       back. Generation 0 claims a fresh block; G+1 takes over
 //                                       G (its owner dead) or claims it again (given back).
 //   FOLDER/ledger/tasks/TASK            a task's heartbeat: its mtime, touched every few seconds
@@ -132,7 +133,8 @@ class Ledger {
 
  private:
   Ledger(std::string folder, std::uint64_t items, std::uint64_t block_rows, std::string fp);
-  bool try_create(std::uint64_t b, int generation, const std::string& text);
+  class Draft;
+  bool try_create(std::uint64_t b, int generation, const Draft& draft);
   [[nodiscard]] std::string claim_path(std::uint64_t b, int generation) const;
   [[nodiscard]] std::map<std::uint64_t, std::vector<int>> list_claims() const;
   [[nodiscard]] int highest_generation(std::uint64_t b) const;
