@@ -157,14 +157,38 @@ void ComputeStage::stop_runners() noexcept {
 }
 
 /// What identifies the job: --resume refuses a file written by another one.
-Attrs ComputeStage::identity() const {
-  return {{"kernel", std::string(job_.kernel->name())},
-          {"args", job_.args.to_json()},
-          {"items", static_cast<std::int64_t>(job_.space.size())},
-          {"item_kind", job_.space.kind()},
-          {"items_fnv", job_.space.fingerprint()},
-          {"shard_index", std::int64_t{job_.shard_index}},
-          {"shard_count", std::int64_t{job_.shard_count}}};
+Attrs ComputeStage::identity() const { return compute_identity(job_); }
+
+Attrs compute_identity(const ComputeJob& job) {
+  return {{"kernel", std::string(job.kernel->name())},
+          {"args", job.args.to_json()},
+          {"items", static_cast<std::int64_t>(job.space.size())},
+          {"item_kind", job.space.kind()},
+          {"items_fnv", job.space.fingerprint()},
+          {"shard_index", std::int64_t{job.shard_index}},
+          {"shard_count", std::int64_t{job.shard_count}}};
+}
+
+ComputeMeta make_compute_meta(const ComputeJob& job, const std::vector<std::string>& columns,
+                              const std::string& threads_source, const Attrs& root) {
+  ComputeMeta meta;
+  meta.items = job.space.size();
+  meta.columns = columns;
+  meta.fields = job.space.fields();
+  if (const FieldSource* source = job.space.source()) meta.params = source->attributes();
+  meta.root = root;
+  meta.compute = compute_identity(job);
+  meta.compute.emplace_back("schedule", std::string(to_string(job.schedule)));
+  meta.compute.emplace_back("chunk", static_cast<std::int64_t>(job.chunk));
+  meta.compute.emplace_back("space", job.space_spec.empty() ? job.space.describe() : job.space_spec);
+  meta.compute.emplace_back("threads_source", threads_source);
+  if (job.space.kind() == "range") {
+    meta.compute.emplace_back("range_start", job.space.range().start);
+    meta.compute.emplace_back("range_stop", job.space.range().stop);
+    meta.compute.emplace_back("range_step", job.space.range().step);
+  }
+  for (const auto& [key, value] : job.extra_attrs) meta.compute.emplace_back(key, value);
+  return meta;
 }
 
 void ComputeStage::preflight() const {
@@ -177,23 +201,7 @@ void ComputeStage::preflight() const {
 
 void ComputeStage::create(const Attrs& root) {
   const auto t0 = clock_type::now();
-  ComputeMeta meta;
-  meta.items = job_.space.size();
-  meta.columns = columns_;
-  meta.fields = job_.space.fields();
-  if (const FieldSource* source = job_.space.source()) meta.params = source->attributes();
-  meta.root = root;
-  meta.compute = identity();
-  meta.compute.emplace_back("schedule", std::string(to_string(job_.schedule)));
-  meta.compute.emplace_back("chunk", static_cast<std::int64_t>(job_.chunk));
-  meta.compute.emplace_back("space",
-                            job_.space_spec.empty() ? job_.space.describe() : job_.space_spec);
-  meta.compute.emplace_back("threads_source", threads_.source);
-  if (job_.space.kind() == "range") {
-    meta.compute.emplace_back("range_start", job_.space.range().start);
-    meta.compute.emplace_back("range_stop", job_.space.range().stop);
-    meta.compute.emplace_back("range_step", job_.space.range().step);
-  }
+  const ComputeMeta meta = make_compute_meta(job_, columns_, threads_.source, root);
   try {
     create_results_file(job_.output, meta, job_.force);
   } catch (...) {

@@ -37,6 +37,43 @@ bool parse_int64(std::string_view s, std::int64_t& out) {
   return ec == std::errc() && p == s.data() + s.size();
 }
 
+/// Rows [begin, end) of another source, item values and fields unchanged.
+class SliceSource final : public FieldSource {
+ public:
+  SliceSource(std::shared_ptr<const FieldSource> base, std::uint64_t begin, std::uint64_t end)
+      : base_(std::move(base)), begin_(begin), end_(end) {}
+  [[nodiscard]] const std::vector<FieldSpec>& fields() const noexcept override {
+    return base_->fields();
+  }
+  [[nodiscard]] std::uint64_t size() const noexcept override { return end_ - begin_; }
+  void read(std::uint64_t begin, std::uint64_t count, FieldBlock& out) const override {
+    base_->read(begin_ + begin, count, out);
+  }
+  [[nodiscard]] std::optional<std::uint64_t> row_of(std::int64_t item) const override {
+    const auto row = base_->row_of(item);
+    if (!row || *row < begin_ || *row >= end_) return std::nullopt;
+    return *row - begin_;
+  }
+  [[nodiscard]] std::string_view kind() const noexcept override { return base_->kind(); }
+  [[nodiscard]] std::string fingerprint() const override {
+    detail::Fnv1a64 h;
+    h.add(base_->fingerprint());
+    h.add(&begin_, sizeof begin_);
+    h.add(&end_, sizeof end_);
+    return h.hex();
+  }
+  [[nodiscard]] std::string describe() const override {
+    return base_->describe() + " rows " + std::to_string(begin_) + ":" + std::to_string(end_);
+  }
+  [[nodiscard]] std::vector<std::pair<std::string, std::string>> attributes() const override {
+    return base_->attributes();
+  }
+
+ private:
+  std::shared_ptr<const FieldSource> base_;
+  std::uint64_t begin_, end_;
+};
+
 }  // namespace
 
 std::uint64_t Range::size() const noexcept {
@@ -217,6 +254,25 @@ std::string ItemSpace::fingerprint() const {
     h.add(&range_.step, sizeof range_.step);
   }
   return h.hex();
+}
+
+ItemSpace ItemSpace::slice(std::uint64_t begin, std::uint64_t end) const {
+  if (begin > end || end > size_) {
+    throw UsageError("rows", std::to_string(begin) + ":" + std::to_string(end),
+                     "outside the " + std::to_string(size_) + " items of " + describe());
+  }
+  if (source_) return ItemSpace(std::make_shared<SliceSource>(source_, begin, end));
+  if (from_input_) {
+    InputLines part;
+    const auto b = static_cast<std::ptrdiff_t>(begin), e = static_cast<std::ptrdiff_t>(end);
+    part.text.assign(lines_.text.begin() + b, lines_.text.begin() + e);
+    part.line_number.assign(lines_.line_number.begin() + b, lines_.line_number.begin() + e);
+    return ItemSpace(std::move(part));
+  }
+  Range r = range_;
+  r.start = range_.at(begin);
+  r.stop = range_.at(end);
+  return ItemSpace(r);
 }
 
 std::string ItemSpace::describe() const {

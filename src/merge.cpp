@@ -3,8 +3,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include "detail/url_merge.hpp"
 #include "pmap/compute.hpp"
@@ -71,8 +74,11 @@ ShardInfo read_shard(const std::string& path) {
   });
 }
 
-/// Copies rows [w.begin, w.end) of every /compute column from `src` to `dst`, in blocks.
-void copy_rows(const ComputeColumns& src, const ComputeColumns& dst, Chunk w) {
+/// Copies rows [w.begin, w.end) of every /compute column from `src` to rows [w.begin + to - w.begin,
+/// ...) of `dst` (the same rows unless `to` says where they go), in blocks.
+void copy_rows(const ComputeColumns& src, const ComputeColumns& dst, Chunk w,
+               std::optional<std::uint64_t> to = std::nullopt) {
+  const std::uint64_t at = to.value_or(w.begin);
   std::vector<char> buf;
   for (std::size_t i = 0; i < kComputeColumns.size(); ++i) {
     const Column& c = kComputeColumns[i];
@@ -83,19 +89,21 @@ void copy_rows(const ComputeColumns& src, const ComputeColumns& dst, Chunk w) {
       const auto n = std::min<std::uint64_t>(kMaxChunk, w.end - b);
       buf.resize(n * std::max<std::size_t>(width, 1) * cell_bytes(c.cell));
       src[column].read(mem.get(), b, n, width, static_cast<void*>(buf.data()));
-      dst[column].write(mem.get(), b, n, width, buf.data());
+      dst[column].write(mem.get(), at + (b - w.begin), n, width, buf.data());
     }
   }
 }
 
 /// Copies rows [w.begin, w.end) of /compute/params from `src` to `dst`, in blocks.
-void copy_params(const ParamColumns& src, ParamColumns& dst, Chunk w) {
+void copy_params(const ParamColumns& src, ParamColumns& dst, Chunk w,
+                 std::optional<std::uint64_t> to = std::nullopt) {
   if (src.fields().empty()) return;
+  const std::uint64_t shift_to = to.value_or(w.begin);
   FieldBlock b;
   for (std::uint64_t at = w.begin; at < w.end; at += kMaxChunk) {
     const auto n = std::min<std::uint64_t>(kMaxChunk, w.end - at);
     src.read(at, n, b);
-    dst.write(at, n, b.values.data());
+    dst.write(shift_to + (at - w.begin), n, b.values.data());
   }
 }
 
@@ -341,7 +349,170 @@ void write_merged(const std::string& partial, const Shards& all, const std::stri
   }
 }
 
+std::string text_of(const Attrs& attrs, const std::string& key) {
+  for (const auto& [k, v] : attrs) {
+    if (k != key) continue;
+    if (const auto* str = std::get_if<std::string>(&v)) return *str;
+    if (const auto* i = std::get_if<std::int64_t>(&v)) return std::to_string(*i);
+  }
+  return "-";
+}
+
+/// Which task ran which block: /compute/blocks.
+void write_blocks_table(hid_t group, const std::vector<BlockFile>& blocks) {
+  struct Row {
+    std::int64_t block, begin, end;
+  };
+  std::size_t task_len = 1, from_len = 1;
+  for (const auto& b : blocks) {
+    task_len = std::max(task_len, b.task.size());
+    from_len = std::max(from_len, b.taken_from.size());
+  }
+  const std::size_t row_bytes = sizeof(Row) + task_len + from_len;
+  const h5::Handle task = h5::fixed_string_type(task_len);
+  const h5::Handle from = h5::fixed_string_type(from_len);
+  const h5::Handle t(H5Tcreate(H5T_COMPOUND, row_bytes), "blocks table type");
+  h5::check(H5Tinsert(t.get(), "block", offsetof(Row, block), H5T_NATIVE_INT64), "blocks.block");
+  h5::check(H5Tinsert(t.get(), "begin", offsetof(Row, begin), H5T_NATIVE_INT64), "blocks.begin");
+  h5::check(H5Tinsert(t.get(), "end", offsetof(Row, end), H5T_NATIVE_INT64), "blocks.end");
+  h5::check(H5Tinsert(t.get(), "task", sizeof(Row), task.get()), "blocks.task");
+  h5::check(H5Tinsert(t.get(), "taken_from", sizeof(Row) + task_len, from.get()),
+            "blocks.taken_from");
+  std::vector<char> buf(blocks.size() * row_bytes, '\0');
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    const auto& b = blocks[i];
+    const Row row{static_cast<std::int64_t>(i), static_cast<std::int64_t>(b.begin),
+                  static_cast<std::int64_t>(b.end)};
+    char* at = buf.data() + i * row_bytes;
+    std::memcpy(at, &row, sizeof row);
+    std::memcpy(at + sizeof row, b.task.data(), b.task.size());
+    std::memcpy(at + sizeof row + task_len, b.taken_from.data(), b.taken_from.size());
+  }
+  const hsize_t n = blocks.size();
+  const h5::Handle space(H5Screate_simple(1, &n, nullptr), "space of blocks");
+  const h5::Handle d(H5Dcreate2(group, "blocks", t.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT,
+                                H5P_DEFAULT),
+                     "create table blocks");
+  if (n > 0) {
+    h5::check(H5Dwrite(d.get(), t.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()),
+              "write table blocks");
+  }
+}
+
+/// A block file belongs to the job and holds exactly its rows, every one run.
+void check_block(const BlockFile& b, const ComputeMeta& meta, const std::string& job_fnv) {
+  constexpr const char* kBlockUse = "elastic merge:";
+  const ShardInfo s = read_shard(b.path);
+  const auto fail = [&](const std::string& why) {
+    throw UsageError("elastic merge: " + b.path + ": " + why +
+                     "; run `pmap submit --resume FOLDER` to redo the block (move this file "
+                     "away first)");
+  };
+  for (const auto& [key, value] : s.identity) {
+    if (key == "kernel" || key == "args" || key == "item_kind") {
+      const std::string want = text_of(meta.compute, key);
+      if (value != want) fail("not a block of this job (" + key + ": " + value + " vs " + want + ")");
+    }
+  }
+  read_results(b.path, kBlockUse, [&] {
+    const ResultsFile r = open_results_file(b.path, kBlockUse, "");
+    const h5::Group g = r.file.group("compute");
+    const auto attr = [&](const char* key) {
+      return h5::has_attr(g.get(), key) ? h5::attr_text(g.get(), key, 17) : std::string("-");
+    };
+    if (attr(kBlockJobFnv) != job_fnv) {
+      fail("not a block of this job (items fingerprint " + attr(kBlockJobFnv) + " vs " + job_fnv +
+           ")");
+    }
+    if (attr(kBlockBegin) != std::to_string(b.begin) || attr(kBlockEnd) != std::to_string(b.end)) {
+      fail("holds rows " + attr(kBlockBegin) + ":" + attr(kBlockEnd) + ", not " +
+           std::to_string(b.begin) + ":" + std::to_string(b.end));
+    }
+    return 0;
+  });
+  if (static_cast<std::uint64_t>(s.items) != b.end - b.begin) {
+    fail("has " + std::to_string(s.items) + " rows, the block " + std::to_string(b.end - b.begin));
+  }
+  const StatusTally t = scan_results(b.path, Chunk{0, b.end - b.begin}, kBlockUse);
+  if (t.not_run > 0) fail(std::to_string(t.not_run) + " rows not run");
+}
+
 }  // namespace
+
+MergeReport merge_blocks(const std::string& output, const ComputeMeta& meta,
+                         const std::string& job_fnv, const std::vector<BlockFile>& blocks,
+                         bool force) {
+  std::uint64_t next = 0;
+  for (const auto& b : blocks) {
+    if (b.begin != next || b.end < b.begin) {
+      throw UsageError("elastic merge: blocks do not cover the items: " + b.path + " holds rows " +
+                       std::to_string(b.begin) + ":" + std::to_string(b.end) + ", expected rows from " +
+                       std::to_string(next));
+    }
+    next = b.end;
+    check_block(b, meta, job_fnv);
+  }
+  if (next != meta.items) {
+    throw UsageError("elastic merge: the blocks cover " + std::to_string(next) + " of " +
+                     std::to_string(meta.items) + " items");
+  }
+  check_output_path(output, force);
+  const std::string partial = partial_path(output);
+  MergeReport report;
+  report.shards = static_cast<int>(blocks.size());
+  try {
+    ComputeMeta m = meta;
+    m.compute.emplace_back("merged_from", static_cast<std::int64_t>(blocks.size()));
+    create_results_file(partial, m, true);
+    std::vector<ErrorRecord> errors;
+    {
+      h5::File dst = h5::File::open(partial, h5::Access::ReadWrite);
+      const h5::Group dst_group = dst.group("compute");
+      ComputeColumns out(dst_group);
+      ParamColumns out_params(dst_group.get(), meta.items);
+      for (const auto& b : blocks) {
+        const h5::File src = h5::File::open(b.path, h5::Access::ReadOnly);
+        const h5::Group group = src.group("compute");
+        const Chunk rows{0, b.end - b.begin};
+        copy_rows(ComputeColumns(group), out, rows, b.begin);
+        copy_params(ParamColumns(group.get(), rows.end), out_params, rows, b.begin);
+        auto e = read_errors_table(group);
+        errors.insert(errors.end(), e.begin(), e.end());
+      }
+      out.close();
+      out_params.close();
+      write_blocks_table(dst_group.get(), blocks);
+      dst.close("close " + partial);
+    }
+    std::sort(errors.begin(), errors.end(),
+              [](const ErrorRecord& a, const ErrorRecord& b) { return a.item < b.item; });
+    const StatusTally t = scan_results(partial, Chunk{0, meta.items}, kUse);
+    report.items = meta.items;
+    report.ok = t.ok;
+    report.failed = t.failed;
+    report.timed_out = t.timed_out;
+    report.checksum = t.checksum;
+    char hex[20];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(t.checksum));
+    finalize_results_file(partial, "compute",
+                          {{"ok", static_cast<std::int64_t>(t.ok)},
+                           {"failed", static_cast<std::int64_t>(t.failed)},
+                           {"timed_out", static_cast<std::int64_t>(t.timed_out)},
+                           {"not_run", std::int64_t{0}},
+                           {"checksum", std::string(hex)}},
+                          {}, errors);
+    if (!force && std::filesystem::exists(output)) {
+      throw UsageError("elastic merge: " + output +
+                       ": file appeared during the merge; the existing file was left untouched");
+    }
+    std::filesystem::rename(partial, output);
+  } catch (...) {
+    std::error_code ec;
+    std::filesystem::remove(partial, ec);
+    throw;
+  }
+  return report;
+}
 
 MergeReport merge_shards(const std::string& output, const std::vector<std::string>& shards,
                          bool force, const std::string& command) {

@@ -96,6 +96,10 @@ class ItemSpace {
   [[nodiscard]] std::string fingerprint() const;
   /// Short human description, e.g. "range 0:10:1" or "input (7 lines)".
   [[nodiscard]] std::string describe() const;
+  /// Rows [begin, end) of this space as a space of their own (end - begin rows, the same item
+  /// values, text and fields): what one block of an elastic job runs. Throws UsageError unless
+  /// begin <= end <= size().
+  [[nodiscard]] ItemSpace slice(std::uint64_t begin, std::uint64_t end) const;
 
  private:
   Range range_{};

@@ -171,6 +171,14 @@ void add_run_options(CLI::App& run, RunOptions& o) {
       ->needs(resume);
   run.add_option("--shard", o.shard,
                  "run only shard I of N (I/N, 0-based; default from SLURM_ARRAY_TASK_ID/COUNT)");
+  auto* elastic = run.add_option(
+      "--elastic", o.elastic,
+      "run as one task of the elastic job in FOLDER: claim blocks of the items from its ledger "
+      "until none is left, each into its own file there (pmap submit starts these)");
+  elastic->excludes("--shard")->excludes(resume)->excludes(force);
+  run.add_option("--block-rows", o.block_rows,
+                 "with --elastic, for a new job folder: items a block (default: about 64 blocks)")
+      ->needs(elastic);
   run.add_option("--max-failures", o.max_failures,
                  "stop claiming work once N items (or N% of them) failed; exit 1");
   run.add_option("--item-timeout", o.item_timeout,

@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "pmap/item_space.hpp"
 #include "pmap/kernel.hpp"
@@ -47,6 +49,8 @@ struct ComputeJob {
   double item_timeout = 0;  ///< seconds; an item running longer gets status 2 (0: none)
   double deadline = 0;      ///< seconds from the start; no chunk that cannot finish
                             ///< before it is started (0: none)
+  /// More /compute attributes for a fresh file (an elastic job's block says which it is).
+  std::vector<std::pair<std::string, std::string>> extra_attrs;
 };
 
 /// Runs the compute stage (collective over `comm`). Throws UsageError (nothing written) for bad

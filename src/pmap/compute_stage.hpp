@@ -12,12 +12,21 @@
 #include "pmap/compute.hpp"
 #include "pmap/engine.hpp"
 #include "pmap/partition.hpp"
+#include "pmap/results.hpp"
 #include "pmap/sink.hpp"
 #include "pmap/stage.hpp"
 #include "pmap/threads.hpp"
 #include "pmap/worker.hpp"
 
 namespace pmap {
+
+/// What identifies a compute job in its file: --resume and merge refuse a file of another one.
+[[nodiscard]] Attrs compute_identity(const ComputeJob& job);
+/// What a fresh run's file says before its rows (ComputeStage::create writes it; an elastic
+/// job's merge writes the same for the whole job).
+[[nodiscard]] ComputeMeta make_compute_meta(const ComputeJob& job,
+                                            const std::vector<std::string>& columns,
+                                            const std::string& threads_source, const Attrs& root);
 
 class ComputeStage final : public Stage {
  public:

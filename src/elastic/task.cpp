@@ -1,0 +1,282 @@
+#include "elastic/task.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include "pmap/collective.hpp"
+#include "pmap/compute_stage.hpp"
+#include "pmap/error.hpp"
+#include "pmap/mpi.hpp"
+#include "pmap/resume.hpp"
+#include "pmap/results_file.hpp"
+#include "pmap/stop.hpp"
+
+namespace pmap::elastic {
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double seconds_since(clock_type::time_point t0) {
+  return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+/// Touches the task's heartbeat every `interval` seconds until destroyed (rank 0).
+class Heartbeat {
+ public:
+  Heartbeat(const Ledger& ledger, Owner me, double interval)
+      : ledger_(ledger), me_(std::move(me)), interval_(interval) {
+    ledger_.heartbeat(me_);
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~Heartbeat() {
+    {
+      const std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  Heartbeat(const Heartbeat&) = delete;
+  Heartbeat& operator=(const Heartbeat&) = delete;
+
+ private:
+  void loop() noexcept {
+    std::unique_lock lock(mutex_);
+    while (!cv_.wait_for(lock, std::chrono::duration<double>(interval_), [&] { return done_; })) {
+      try {
+        ledger_.heartbeat(me_);
+      } catch (...) {  // a missed beat is retried at the next one
+      }
+    }
+  }
+  const Ledger& ledger_;
+  Owner me_;
+  double interval_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+/// A claim as it travels from rank 0 to the other ranks.
+struct ClaimWire {
+  std::int32_t has = 0, generation = 0, takeover = 0, resume = 0;
+  std::uint64_t block = 0;
+};
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+/// The job of one block: the rows of the block, into the block's own file.
+ComputeJob block_job(const ComputeJob& whole, const Ledger& ledger, std::uint64_t b, bool resume,
+                     double deadline) {
+  ComputeJob job = whole;
+  const Chunk rows = ledger.rows(b);
+  job.space = whole.space.slice(rows.begin, rows.end);
+  job.space_spec = (whole.space_spec.empty() ? whole.space.describe() : whole.space_spec) +
+                   " rows " + std::to_string(rows.begin) + ":" + std::to_string(rows.end);
+  job.output = ledger.partial_path(b);
+  job.resume = resume;
+  job.force = !resume;
+  job.retry_failed = false;
+  job.shard_index = 0;
+  job.shard_count = 1;
+  job.print_summary = false;
+  job.progress = ProgressMode::None;
+  job.deadline = deadline;
+  job.extra_attrs = whole.extra_attrs;
+  job.extra_attrs.emplace_back(kBlockJobFnv, whole.space.fingerprint());
+  job.extra_attrs.emplace_back(kBlockBegin, std::to_string(rows.begin));
+  job.extra_attrs.emplace_back(kBlockEnd, std::to_string(rows.end));
+  job.extra_attrs.emplace_back("elastic_block", std::to_string(b));
+  return job;
+}
+
+}  // namespace
+
+Ledger ledger_for(const ComputeJob& job, const std::string& folder, std::uint64_t block_rows) {
+  const std::uint64_t n = job.space.size();
+  if (n == 0) throw UsageError("elastic: the job has no items; give a non-empty range or input");
+  if (block_rows == 0) block_rows = std::max<std::uint64_t>(1, (n + 63) / 64);
+  if (exists(folder + "/ledger/plan")) {
+    Ledger l = Ledger::open(folder);
+    if (l.items() != n || l.fingerprint() != job.space.fingerprint()) {
+      throw UsageError("elastic: " + folder + " holds the ledger of another job (" +
+                       std::to_string(l.items()) + " items, fingerprint " + l.fingerprint() +
+                       "; this job: " + std::to_string(n) + " items, fingerprint " +
+                       job.space.fingerprint() + "); give the same run arguments, or a new folder");
+    }
+    return l;
+  }
+  return Ledger::create(folder, n, block_rows, job.space.fingerprint());
+}
+
+TaskReport run_task(const ComputeJob& job, const TaskOptions& options, MPI_Comm comm) {
+  const auto t0 = clock_type::now();
+  const bool root = mpi::rank(comm) == 0;
+  std::optional<Ledger> ledger;
+  on_root(comm, [&] { ledger.emplace(ledger_for(job, options.folder, options.block_rows)); });
+  // Every rank needs the plan (rows of a block, paths): open it after rank 0 made it.
+  if (!root) ledger.emplace(Ledger::open(options.folder));
+  TaskReport report;
+  const Owner me = Owner::self();
+  report.task = me.task;
+  std::optional<Heartbeat> beat;
+  if (root) beat.emplace(*ledger, me, options.heartbeat);
+  const auto say = [&](const std::string& line) {
+    if (root) {
+      std::cout << "pmap elastic: " << line << "\n";
+      std::cout.flush();
+    }
+  };
+  say("task " + me.task + " on " + me.host + ", job folder " + options.folder + ": " +
+      std::to_string(ledger->items()) + " items in " + std::to_string(ledger->blocks()) +
+      " blocks of " + std::to_string(ledger->block_rows()));
+  while (true) {
+    if (any_rank(comm, stop_requested())) {
+      report.stopped = true;
+      break;
+    }
+    double deadline = 0;
+    if (job.deadline > 0) {
+      deadline = job.deadline - seconds_since(t0);
+      if (deadline <= 0) {
+        report.stopped = true;
+        break;
+      }
+    }
+    ClaimWire wire;
+    std::optional<Claim> claim;
+    on_root(comm, [&] {
+      claim = ledger->claim(me, options.alive);
+      if (claim) {
+        wire = {1, claim->generation, claim->takeover ? 1 : 0,
+                exists(ledger->partial_path(claim->block)) ? 1 : 0, claim->block};
+      }
+    });
+    wire = mpi::bcast_value(comm, wire);
+    if (wire.has == 0) break;
+    const Chunk rows = ledger->rows(wire.block);
+    if (root) {
+      say("block " + std::to_string(wire.block) + " rows " + std::to_string(rows.begin) + ":" +
+          std::to_string(rows.end) +
+          (claim->takeover ? " taken over from " + claim->from
+                           : (claim->from.empty() ? "" : " given back by " + claim->from)) +
+          (wire.resume ? " (resuming its file)" : ""));
+    }
+    report.takeovers += wire.takeover ? 1 : 0;
+    const auto b0 = clock_type::now();
+    ComputeJob bj = block_job(job, *ledger, wire.block, wire.resume != 0, deadline);
+    RunReport r;
+    try {
+      r = run_compute(bj, comm);
+    } catch (const UsageError& e) {
+      if (!wire.resume) throw;
+      // The dead task's file cannot be resumed (damaged by the kill): it is kept aside, and the
+      // block runs from the start.
+      on_root(comm, [&] {
+        const std::string aside = bj.output + ".damaged-" + me.task;
+        std::filesystem::rename(bj.output, aside);
+        std::cerr << "pmap elastic: block " << wire.block << ": " << e.what() << "; kept as "
+                  << aside << ", running the block again\n";
+      });
+      bj.resume = false;
+      bj.force = true;
+      r = run_compute(bj, comm);
+    }
+    report.busy += seconds_since(b0);
+    report.resumed_rows += r.items - r.ran;
+    const bool interrupted =
+        r.stop_reason == "signal" || r.stop_reason == "deadline" || r.not_run > 0;
+    if (interrupted) {
+      on_root(comm, [&] {
+        report.gave_back = ledger->release(*claim, me);
+        say("stopped (" + (r.stop_reason.empty() ? std::string("rows left") : r.stop_reason) +
+            "): block " + std::to_string(wire.block) + " given back with " +
+            std::to_string(r.items - r.not_run) + " of " + std::to_string(r.items) +
+            " rows written (the next task resumes it)");
+      });
+      report.stopped = true;
+      break;
+    }
+    on_root(comm, [&] { ledger->finish(*claim, me); });
+    report.blocks += 1;
+    report.rows += r.ran;
+    report.failed += r.failed + r.timed_out;
+  }
+  report.wall = seconds_since(t0);
+  if (root) {
+    report.claim_seconds = ledger->stats().seconds;
+    report.claims = ledger->stats().claims;
+    std::ostringstream os;
+    os.precision(6);
+    os << "pmap-elastic task=" << report.task << " blocks=" << report.blocks
+       << " rows=" << report.rows << " failed=" << report.failed
+       << " takeovers=" << report.takeovers << " resumed_rows=" << report.resumed_rows
+       << " stopped=" << (report.stopped ? 1 : 0) << " gave_back=" << (report.gave_back ? 1 : 0)
+       << " wall=" << report.wall << " busy=" << report.busy << " idle=" << report.wall - report.busy
+       << " claims=" << report.claims << " claim_seconds=" << report.claim_seconds
+       << " claim_ms=" << (report.claims ? 1000.0 * report.claim_seconds / report.claims : 0.0)
+       << " remaining_blocks=" << ledger->remaining();
+    std::cout << os.str() << "\n";
+    std::cout.flush();
+  }
+  return report;
+}
+
+std::vector<BlockFile> finished_blocks(const Ledger& ledger) {
+  const auto states = ledger.scan();
+  std::vector<BlockFile> out;
+  std::string missing;
+  std::uint64_t n_missing = 0;
+  for (std::uint64_t b = 0; b < states.size(); ++b) {
+    const BlockState& s = states[b];
+    if (s.kind != BlockState::Kind::Done) {
+      if (++n_missing <= 8) missing += (missing.empty() ? "" : ", ") + std::to_string(b);
+      continue;
+    }
+    BlockFile f;
+    f.path = ledger.done_path(b);
+    f.begin = ledger.rows(b).begin;
+    f.end = ledger.rows(b).end;
+    if (!s.history.empty()) f.task = s.history.back().task;
+    for (std::size_t i = 0; i + 1 < s.history.size(); ++i)
+      f.taken_from += (f.taken_from.empty() ? "" : ",") + s.history[i].task;
+    out.push_back(std::move(f));
+  }
+  if (n_missing > 0) {
+    throw UsageError("elastic: " + ledger.folder() + ": " + std::to_string(n_missing) + " of " +
+                     std::to_string(states.size()) + " blocks not done (" + missing +
+                     (n_missing > 8 ? ", ..." : "") +
+                     "); see `pmap status " + ledger.folder() +
+                     "`, and run the rest with `pmap submit --resume " + ledger.folder() + "`");
+  }
+  return out;
+}
+
+MergeReport merge_job(const ComputeJob& job, const std::string& folder, const std::string& output,
+                      bool force, const std::string& command) {
+  const Ledger ledger = Ledger::open(folder);
+  if (ledger.items() != job.space.size() || ledger.fingerprint() != job.space.fingerprint()) {
+    throw UsageError("elastic: " + folder + " is the folder of another job (" +
+                     std::to_string(ledger.items()) + " items); give its own run arguments");
+  }
+  const auto blocks = finished_blocks(ledger);
+  const auto columns = job.kernel->output_columns(job.args);
+  const ComputeMeta meta = make_compute_meta(job, columns, "elastic", root_attributes(command, 0, 0));
+  return merge_blocks(output, meta, job.space.fingerprint(), blocks, force);
+}
+
+}  // namespace pmap::elastic
