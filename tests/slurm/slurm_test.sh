@@ -13,6 +13,14 @@
 #                                     interrupted -> 75 -> requeue -> --resume -> identical file
 #   slurm_test.sh array-urls          a URL list sharded by a job array, merged = one run
 #   slurm_test.sh array               job array with --shard, then pmap merge in a dependent job
+#   slurm_test.sh elastic-stagger     pmap submit: 4 elastic tasks, at most 2 at once (--max-running):
+#                                     the finishing job's merged file equals one run
+#   slurm_test.sh elastic-cancel      a task killed mid-block (scancel -s KILL): the next task takes
+#                                     its block over and keeps the rows it wrote
+#   slurm_test.sh elastic-walltime    the wall-time warning (USR1 to the batch shell): the task
+#                                     gives its block back (exit 75), the next one resumes it
+#   slurm_test.sh elastic-resubmit    every task killed: the finishing job resubmits tasks for the
+#                                     blocks left, and the second finishing job merges
 #   slurm_test.sh scaling-sbatch      scaling.sbatch: CSV, table and plots from srun steps
 #   slurm_test.sh scaling-local       scripts/scaling.sh with mpirun, no cluster
 #
@@ -441,6 +449,130 @@ case_array() {
   log "pmap merge with a shard missing: exit $rc ($(head -n 1 "$work/incomplete.log"))"
 }
 
+# ---- elastic jobs (pmap submit) ---------------------------------------------------------------
+# elastic_submit ARGS...: pmap submit ARGS; sets folder, array_jid, finish_jid (both cancelled at
+# exit whatever happens).
+elastic_submit() {
+  local out
+  out="$(cd "$work" && "$pmap" submit "$@" 2>&1)" || fail "pmap submit $* failed: $out"
+  echo "$out" >"$work/submit.log"
+  echo "$out"
+  folder="$(sed -n 's/^pmap submit: job folder //p' <<<"$out" | head -n 1)"
+  array_jid="$(sed -n 's/^pmap submit: [0-9]* elastic tasks: array job //p' <<<"$out" | head -n 1)"
+  finish_jid="$(sed -n 's/^pmap submit: finishing job \([0-9]*\).*/\1/p' <<<"$out" | head -n 1)"
+  [ -d "$folder" ] && [ -n "$array_jid" ] && [ -n "$finish_jid" ] || fail "pmap submit printed: $out"
+  jobs+=("$array_jid" "$finish_jid")
+}
+
+# wait_log FILE PATTERN SECONDS
+wait_log() {
+  local start=$SECONDS
+  until grep -qE "$2" "$1" 2>/dev/null; do
+    [ $((SECONDS - start)) -lt "$3" ] || fail "no '$2' in $1 after ${3}s: $(cat "$1" 2>/dev/null)"
+    sleep 0.2
+  done
+}
+
+elastic_check_merged() {   # REFERENCE
+  local merged="$folder/merged.h5"
+  [ -f "$merged" ] || fail "no merged file in $folder: $(ls "$folder"; cat "$folder"/finish-*.out)"
+  h5check complete "$merged"
+  h5check same "$1" "$merged"
+  log "merged file equals one run: checksum $(h5check attr "$merged" checksum)"
+  "$pmap" status "$folder" | tee "$work/status.txt"
+  grep -q "0 not run" "$work/status.txt" || fail "status says items are not run"
+}
+
+case_elastic_stagger() {
+  use_cluster
+  local args=(run --kernel compute_x --range 0:48 --arg sleep=0.1 --progress log)
+  reference "$work/ref.h5" "${args[@]:1}"
+  elastic_submit --jobs 4 --max-running 2 --block-rows 4 --time 5 -- "${args[@]}"
+  wait_job "$array_jid" 150
+  wait_job "$finish_jid" 60
+  expect_job "$finish_jid" COMPLETED 0:0
+  local f n=0
+  for f in "$folder"/task-*.out; do
+    n=$((n + 1))
+    grep -q '^pmap-elastic task=' "$f" || fail "$f has no pmap-elastic line: $(cat "$f")"
+    grep -q 'pmap task: exit 0' "$f" || fail "$f did not exit 0: $(cat "$f")"
+    grep '^pmap-elastic' "$f" | sed "s/^/  /"
+  done
+  [ "$n" = 4 ] || fail "expected 4 task logs, found $n: $(ls "$folder")"
+  # At most 2 ran at once: the last two started after one of the first two ended.
+  elastic_check_merged "$work/ref.h5"
+  cat "$folder"/finish-*.out
+}
+
+case_elastic_cancel() {
+  use_cluster
+  local args=(run --kernel compute_x --range 0:40 --arg sleep=0.1 --chunk 1 --progress log)
+  reference "$work/ref.h5" "${args[@]:1}"
+  elastic_submit --jobs 2 --max-running 1 --block-rows 20 --time 5 -- "${args[@]}"
+  local first="$folder/task-${array_jid}_0.out"
+  wait_log "$first" 'pmap elastic: block 0 rows' 60
+  sleep 1.2
+  scancel --signal=KILL --full "${array_jid}_0"
+  log "killed task ${array_jid}_0 mid-block (scancel --signal=KILL --full)"
+  wait_job "$array_jid" 150
+  wait_job "$finish_jid" 60
+  expect_job "$finish_jid" COMPLETED 0:0
+  local second="$folder/task-${array_jid}_1.out"
+  grep -q 'taken over from' "$second" || fail "task 1 took nothing over: $(cat "$second")"
+  grep -Eq 'resumed_rows=[1-9]' "$second" || fail "the dead task's rows were not kept: $(cat "$second")"
+  grep -E 'taken over|^pmap-elastic' "$second" | sed "s/^/  /"
+  elastic_check_merged "$work/ref.h5"
+}
+
+case_elastic_walltime() {
+  use_cluster
+  local args=(run --kernel compute_x --range 0:40 --arg sleep=0.1 --chunk 1 --progress log)
+  reference "$work/ref.h5" "${args[@]:1}"
+  elastic_submit --jobs 2 --max-running 1 --block-rows 10 --time 5 -- "${args[@]}"
+  local first="$folder/task-${array_jid}_0.out" second="$folder/task-${array_jid}_1.out"
+  wait_log "$first" 'pmap elastic: block 1 rows' 60
+  sleep 0.5
+  # What --signal=B:USR1@S does at the wall time (DESIGN: test it with scancel --batch).
+  scancel --batch --signal=USR1 "${array_jid}_0"
+  log "sent the wall-time warning (USR1) to task ${array_jid}_0"
+  wait_job "$array_jid" 150
+  wait_job "$finish_jid" 60
+  expect_job "$finish_jid" COMPLETED 0:0
+  grep -q 'given back with' "$first" || fail "task 0 gave nothing back: $(cat "$first")"
+  grep -q 'pmap task: exit 75' "$first" || fail "task 0 did not exit 75: $(cat "$first")"
+  grep -q 'given back by' "$second" || fail "task 1 did not take the given-back block: $(cat "$second")"
+  grep -E 'given back|^pmap-elastic' "$first" "$second" | sed "s/^/  /"
+  elastic_check_merged "$work/ref.h5"
+}
+
+case_elastic_resubmit() {
+  use_cluster
+  local args=(run --kernel compute_x --range 0:30 --arg sleep=0.1 --progress log)
+  reference "$work/ref.h5" "${args[@]:1}"
+  elastic_submit --jobs 2 --block-rows 5 --time 5 --max-resubmits 1 -- "${args[@]}"
+  wait_log "$folder/task-${array_jid}_0.out" 'pmap elastic: block' 60
+  wait_log "$folder/task-${array_jid}_1.out" 'pmap elastic: block' 60
+  scancel --signal=KILL --full "$array_jid"
+  log "killed every task of array job $array_jid"
+  wait_job "$array_jid" 60
+  wait_job "$finish_jid" 60
+  expect_job "$finish_jid" COMPLETED 0:0
+  local fin="$folder/finish-$finish_jid.out" again second_finish
+  grep -q 'resubmitting (1 of 1)' "$fin" || fail "the finishing job did not resubmit: $(cat "$fin")"
+  cat "$fin"
+  again="$(sed -n 's/^pmap submit: [0-9]* elastic tasks: array job //p' "$fin")"
+  second_finish="$(sed -n 's/^pmap submit: finishing job \([0-9]*\).*/\1/p' "$fin")"
+  [ -n "$again" ] && [ -n "$second_finish" ] || fail "no resubmitted job ids in $fin"
+  jobs+=("$again" "$second_finish")
+  wait_job "$again" 150
+  wait_job "$second_finish" 60
+  expect_job "$second_finish" COMPLETED 0:0
+  grep -h 'taken over from' "$folder"/task-"$again"_*.out | sed "s/^/  /" ||
+    fail "the resubmitted tasks took nothing over"
+  elastic_check_merged "$work/ref.h5"
+  cat "$folder/finish-$second_finish.out"
+}
+
 check_study() {   # DIR RUNS
   local dir="$1" runs="$2" f
   for f in runs.csv table.md study.txt speedup.png efficiency.png breakdown.png; do
@@ -529,6 +661,10 @@ case "$case_name" in
   launcher-term) case_launcher_term ;;
   array) case_array ;;
   array-urls) case_array_urls ;;
+  elastic-stagger) case_elastic_stagger ;;
+  elastic-cancel) case_elastic_cancel ;;
+  elastic-walltime) case_elastic_walltime ;;
+  elastic-resubmit) case_elastic_resubmit ;;
   scaling-sbatch) case_scaling_sbatch ;;
   scaling-local) case_scaling_local ;;
   *) fail "unknown case '$case_name'" ;;
