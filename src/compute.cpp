@@ -180,7 +180,8 @@ ComputeMeta make_compute_meta(const ComputeJob& job, const std::vector<std::stri
   meta.compute = compute_identity(job);
   meta.compute.emplace_back("schedule", std::string(to_string(job.schedule)));
   meta.compute.emplace_back("chunk", static_cast<std::int64_t>(job.chunk));
-  meta.compute.emplace_back("space", job.space_spec.empty() ? job.space.describe() : job.space_spec);
+  meta.compute.emplace_back("space",
+                            job.space_spec.empty() ? job.space.describe() : job.space_spec);
   meta.compute.emplace_back("threads_source", threads_source);
   if (job.space.kind() == "range") {
     meta.compute.emplace_back("range_start", job.space.range().start);

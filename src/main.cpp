@@ -19,9 +19,9 @@
 #include <vector>
 
 #include "cli/messages.hpp"
+#include "cli/options.hpp"
 #include "elastic/submit.hpp"
 #include "elastic/task.hpp"
-#include "cli/options.hpp"
 #include "pmap/compute.hpp"
 #include "pmap/error.hpp"
 #include "pmap/export.hpp"
@@ -80,8 +80,9 @@ double env_seconds(const char* name, double fallback) {
 /// `pmap run ... --elastic FOLDER`: one task of an elastic job.
 int elastic_task(pmap::ComputeJob& job, const pmap::cli::RunOptions& o, bool stage_urls) {
   if (stage_urls) {
-    throw pmap::UsageError("elastic: --urls is not run by elastic tasks yet; check the list in a "
-                           "job of its own (pmap urls, or slurm/array.sbatch urls)");
+    throw pmap::UsageError(
+        "elastic: --urls is not run by elastic tasks yet; check the list in a "
+        "job of its own (pmap urls, or slurm/array.sbatch urls)");
   }
   pmap::elastic::TaskOptions t;
   t.folder = std::filesystem::absolute(o.elastic).string();
@@ -206,7 +207,8 @@ ElasticJob parse_run_args(const std::vector<std::string>& run_args, const std::s
   if (words.empty() || words[0] != "run") words.insert(words.begin(), "run");
   for (const auto& w : words) {
     if (w == "--elastic" || w == "--shard" || w == "--resume" || w == "--force" || w == "-f") {
-      throw pmap::UsageError("submit: " + w + " is set by the elastic job itself; drop it from the "
+      throw pmap::UsageError("submit: " + w +
+                             " is set by the elastic job itself; drop it from the "
                              "run arguments");
     }
   }
@@ -219,8 +221,9 @@ ElasticJob parse_run_args(const std::vector<std::string>& run_args, const std::s
     throw pmap::UsageError(std::string("submit: the run arguments: ") + e.what());
   }
   if (cli.subcommand() != "run") {
-    throw pmap::UsageError("submit: give the run after `--`: pmap submit ... -- run --kernel K "
-                           "--range A:B ...");
+    throw pmap::UsageError(
+        "submit: give the run after `--`: pmap submit ... -- run --kernel K "
+        "--range A:B ...");
   }
   for (const auto& p : cli.run.plugins) pmap::load_plugin(p);
   ElasticJob e{pmap::cli::make_compute_job(cli.run), folder + "/merged.h5"};
@@ -228,8 +231,9 @@ ElasticJob parse_run_args(const std::vector<std::string>& run_args, const std::s
     e.merged = std::filesystem::absolute(cli.run.output).string();
   }
   if (!cli.run.urls.empty()) {
-    throw pmap::UsageError("submit: --urls is not run by elastic tasks yet; check the list in a "
-                           "job of its own");
+    throw pmap::UsageError(
+        "submit: --urls is not run by elastic tasks yet; check the list in a "
+        "job of its own");
   }
   return e;
 }
@@ -263,9 +267,8 @@ int finish_job(const std::string& folder, bool by_hand, const std::string& comma
     }
     const auto r = pmap::elastic::merge_job(e.job, o.folder, e.merged, false, command);
     std::cout << "pmap finish: merged " << r.shards << " blocks into " << e.merged << ": "
-              << r.items << " items (" << r.ok << " ok, " << r.failed << " failed, "
-              << r.timed_out << " timed out), checksum " << std::hex << r.checksum << std::dec
-              << "\n";
+              << r.items << " items (" << r.ok << " ok, " << r.failed << " failed, " << r.timed_out
+              << " timed out), checksum " << std::hex << r.checksum << std::dec << "\n";
     return r.failed + r.timed_out > 0 ? kItemsFailed : kOk;
   }
   const int done = pmap::elastic::resubmits(o.folder);
@@ -281,8 +284,9 @@ int finish_job(const std::string& folder, bool by_hand, const std::string& comma
   if (!by_hand) pmap::elastic::count_resubmit(o.folder);
   const int tasks = static_cast<int>(std::min<std::uint64_t>(left, std::uint64_t(o.jobs)));
   std::cout << "pmap finish: " << left << " of " << ledger.blocks() << " blocks not done: "
-            << (by_hand ? "submitting " : "resubmitting (" + std::to_string(done + 1) + " of " +
-                                              std::to_string(o.max_resubmits) + ") ")
+            << (by_hand ? "submitting "
+                        : "resubmitting (" + std::to_string(done + 1) + " of " +
+                              std::to_string(o.max_resubmits) + ") ")
             << tasks << " tasks\n";
   print_submitted(pmap::elastic::submit_tasks(o, tasks));
   return kOk;
@@ -301,9 +305,10 @@ int submit_command(int argc, char** argv) {
   }
   pmap::elastic::SubmitOptions o;
   std::string resume, finish;
-  CLI::App app("pmap submit: an elastic job on Slurm: N small jobs pull blocks of the items as "
-               "they start; a finishing job merges them",
-               "pmap submit");
+  CLI::App app(
+      "pmap submit: an elastic job on Slurm: N small jobs pull blocks of the items as "
+      "they start; a finishing job merges them",
+      "pmap submit");
   app.allow_extras();
   app.add_option("--jobs", o.jobs, "elastic tasks (a job array)")->capture_default_str();
   app.add_option("--nodes-per-job", o.nodes, "nodes per task")->capture_default_str();
@@ -340,21 +345,25 @@ int submit_command(int argc, char** argv) {
     throw pmap::UsageError(std::string("submit: ") + e.what());
   }
   const std::string command = pmap::Session::command_line(argc, argv);
-  if (!finish.empty()) return finish_job(std::filesystem::absolute(finish).string(), false, command);
+  if (!finish.empty())
+    return finish_job(std::filesystem::absolute(finish).string(), false, command);
   if (!resume.empty()) return finish_job(std::filesystem::absolute(resume).string(), true, command);
   if (after.empty()) {
-    throw pmap::UsageError("submit: give the run after `--`: pmap submit --jobs 4 -- run "
-                           "--kernel pi --range 0:100000");
+    throw pmap::UsageError(
+        "submit: give the run after `--`: pmap submit --jobs 4 -- run "
+        "--kernel pi --range 0:100000");
   }
   if (o.jobs < 1 || o.nodes < 1 || o.ntasks < 1 || o.cpus < 1 || o.max_running < 0 ||
       o.max_resubmits < 0 || o.signal_seconds < 0) {
-    throw pmap::UsageError("submit: --jobs, --nodes-per-job, --ntasks-per-job and "
-                           "--cpus-per-task must be at least 1, the others not negative");
+    throw pmap::UsageError(
+        "submit: --jobs, --nodes-per-job, --ntasks-per-job and "
+        "--cpus-per-task must be at least 1, the others not negative");
   }
   o.sbatch = app.remaining();
   for (const auto& w : o.sbatch) {
     if (w.rfind("--array", 0) == 0 || w.rfind("--dependency", 0) == 0 || w == "-a" || w == "-d") {
-      throw pmap::UsageError("submit: " + w + " is set by pmap submit (use --jobs and "
+      throw pmap::UsageError("submit: " + w +
+                             " is set by pmap submit (use --jobs and "
                              "--max-running)");
     }
   }
@@ -365,8 +374,10 @@ int submit_command(int argc, char** argv) {
   o.folder = std::filesystem::absolute(o.folder).string();
   const ElasticJob e = parse_run_args(o.run_args, o.folder);  // bad input: exit 2, nothing made
   if (std::filesystem::exists(o.folder + "/submit.conf")) {
-    throw pmap::UsageError("submit: " + o.folder + " holds an elastic job already; continue it "
-                           "with `pmap submit --resume " + o.folder + "`, or give a new --folder");
+    throw pmap::UsageError("submit: " + o.folder +
+                           " holds an elastic job already; continue it "
+                           "with `pmap submit --resume " +
+                           o.folder + "`, or give a new --folder");
   }
   if (o.block_rows == 0) {
     const std::uint64_t n = e.job.space.size();
@@ -376,8 +387,8 @@ int submit_command(int argc, char** argv) {
   const auto ledger = pmap::elastic::ledger_for(e.job, o.folder, o.block_rows);
   if (no_sbatch) o.max_resubmits = 0;
   pmap::elastic::write_job_files(o);
-  std::cout << "pmap submit: " << ledger.items() << " items in " << ledger.blocks()
-            << " blocks of " << ledger.block_rows() << "; merged file: " << e.merged << "\n";
+  std::cout << "pmap submit: " << ledger.items() << " items in " << ledger.blocks() << " blocks of "
+            << ledger.block_rows() << "; merged file: " << e.merged << "\n";
   if (no_sbatch) {
     std::cout << "pmap submit: job folder " << o.folder << "\n"
               << "pmap submit: run tasks with " << o.folder << "/task.sh, then `pmap submit "

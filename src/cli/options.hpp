@@ -54,10 +54,10 @@ struct RunOptions {
   double item_timeout = ComputeJob{}.item_timeout;
   std::optional<double> deadline;  ///< unset: under Slurm, the job's time left minus a margin
   std::string progress = kAuto;
-  std::string elastic;          ///< --elastic FOLDER: one task of an elastic job (pmap submit)
+  std::string elastic;           ///< --elastic FOLDER: one task of an elastic job (pmap submit)
   std::uint64_t block_rows = 0;  ///< --block-rows: rows a block of a new elastic ledger
-  std::string urls;  ///< the URL stage after the compute stage, into the same file
-  UrlOptions url;    ///< --url-threads, --url-timeout; everything else as UrlOptions says
+  std::string urls;              ///< the URL stage after the compute stage, into the same file
+  UrlOptions url;  ///< --url-threads, --url-timeout; everything else as UrlOptions says
 
   /// No --kernel, --range or --input: the tutorial's job.
   [[nodiscard]] bool default_job() const noexcept {

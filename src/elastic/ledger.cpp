@@ -25,8 +25,7 @@ namespace {
 namespace fs = std::filesystem;
 
 double now_epoch() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 std::string env_or(const char* name, const std::string& fallback) {
@@ -94,7 +93,8 @@ constexpr const char* kReleased = "released";
 
 }  // namespace
 
-// ---- Owner ---------------------------------------------------------------------------------------
+// ---- Owner
+// ---------------------------------------------------------------------------------------
 
 Owner Owner::self() {
   Owner o;
@@ -134,7 +134,8 @@ std::optional<Owner> Owner::parse(const std::string& text) {
   return o;
 }
 
-// ---- Ledger --------------------------------------------------------------------------------------
+// ---- Ledger
+// --------------------------------------------------------------------------------------
 
 Ledger::Ledger(std::string folder, std::uint64_t items, std::uint64_t block_rows, std::string fp)
     : folder_(std::move(folder)),
@@ -241,7 +242,8 @@ bool Ledger::try_create(std::uint64_t b, int generation, const Draft& draft) {
   const std::string path = claim_path(b, generation);
   if (::link(draft.path().c_str(), path.c_str()) == 0) return true;
   const int err = errno;
-  struct stat a {}, c {};
+  struct stat a {
+  }, c{};
   // NFS may answer a retransmitted link that succeeded with EEXIST: the same inode is ours.
   if (err == EEXIST) {
     return ::stat(draft.path().c_str(), &a) == 0 && ::stat(path.c_str(), &c) == 0 &&
@@ -376,20 +378,21 @@ void Ledger::finish(const Claim& c, const Owner& me) {
   const std::string to = done_path(c.block);
   if (!owns(c)) {
     throw RuntimeError("elastic finish", to,
-                       "block " + std::to_string(c.block) + " was taken over from task " +
-                           me.task + " (its heartbeat was late); its rows are kept in " + from);
+                       "block " + std::to_string(c.block) + " was taken over from task " + me.task +
+                           " (its heartbeat was late); its rows are kept in " + from);
   }
   if (::link(from.c_str(), to.c_str()) != 0) {
     const int err = errno;
-    struct stat a {}, b {};
+    struct stat a {
+    }, b{};
     // NFS may answer a retransmitted link that succeeded with EEXIST: the same file is fine.
     const bool same = err == EEXIST && ::stat(from.c_str(), &a) == 0 &&
                       ::stat(to.c_str(), &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev;
     if (!same) {
-      throw RuntimeError("elastic finish", to,
-                         err == EEXIST ? "block " + std::to_string(c.block) +
-                                             " is already done by another task"
-                                       : std::string(std::strerror(err)));
+      throw RuntimeError(
+          "elastic finish", to,
+          err == EEXIST ? "block " + std::to_string(c.block) + " is already done by another task"
+                        : std::string(std::strerror(err)));
     }
   }
   ::unlink(from.c_str());

@@ -15,9 +15,9 @@
 //   FOLDER/ledger/claims/B.G            generation G of block B's claim, made whole by
 //                                       link(2) of a written draft (atomic like O_CREAT|O_EXCL,
 //                                       and never half-written): of two tasks making the same
-//                                       B.G, one wins. Its text says who owns it, or that it was given
-//                                       back. Generation 0 claims a fresh block; G+1 takes over
-//                                       G (its owner dead) or claims it again (given back).
+//                                       B.G, one wins. Its text says who owns it, or that it was
+//                                       given back. Generation 0 claims a fresh block; G+1 takes
+//                                       over G (its owner dead) or claims it again (given back).
 //   FOLDER/ledger/tasks/TASK            a task's heartbeat: its mtime, touched every few seconds
 //   FOLDER/blocks/block-B.part.h5       the block's rows while it runs (kept when its task dies:
 //                                       the next owner resumes it, rows written are kept)
@@ -69,9 +69,9 @@ struct Liveness {
 struct BlockState {
   enum class Kind { Free, Claimed, Released, Done };
   Kind kind = Kind::Free;
-  int generation = -1;            ///< of the highest claim file (-1: never claimed)
-  std::optional<Owner> owner;     ///< the claim's owner (Claimed, Done)
-  std::vector<Owner> history;     ///< every generation's owner, oldest first
+  int generation = -1;         ///< of the highest claim file (-1: never claimed)
+  std::optional<Owner> owner;  ///< the claim's owner (Claimed, Done)
+  std::vector<Owner> history;  ///< every generation's owner, oldest first
 };
 
 /// A block this task holds.

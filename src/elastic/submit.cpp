@@ -156,24 +156,23 @@ std::string finish_script(const SubmitOptions& o) {
 
 std::string conf_text(const SubmitOptions& o) {
   std::ostringstream s;
-  s << "jobs=" << o.jobs << "\nnodes=" << o.nodes << "\nntasks=" << o.ntasks
-    << "\ncpus=" << o.cpus << "\ntime=" << o.time << "\nmax_running=" << o.max_running
+  s << "jobs=" << o.jobs << "\nnodes=" << o.nodes << "\nntasks=" << o.ntasks << "\ncpus=" << o.cpus
+    << "\ntime=" << o.time << "\nmax_running=" << o.max_running
     << "\nsignal_seconds=" << o.signal_seconds << "\nblock_rows=" << o.block_rows
     << "\nmax_resubmits=" << o.max_resubmits << "\npmap_bin=" << o.pmap_bin << "\n";
   return s.str();
 }
 
 double now_epoch() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 std::string duration_text(double s) {
   if (!(s >= 0)) return "?";
   const auto t = static_cast<long long>(s + 0.5);
   std::ostringstream os;
-  os << t / 3600 << ":" << std::setw(2) << std::setfill('0') << (t / 60) % 60 << ":"
-     << std::setw(2) << std::setfill('0') << t % 60;
+  os << t / 3600 << ":" << std::setw(2) << std::setfill('0') << (t / 60) % 60 << ":" << std::setw(2)
+     << std::setfill('0') << t % 60;
   return os.str();
 }
 
@@ -243,11 +242,15 @@ Submitted submit_tasks(const SubmitOptions& o, int tasks) {
   s.folder = o.folder;
   s.tasks = tasks;
   std::vector<std::string> array = {
-      "sbatch", "--parsable", "--job-name=pmap-elastic",
+      "sbatch",
+      "--parsable",
+      "--job-name=pmap-elastic",
       "--array=0-" + std::to_string(tasks - 1) +
           (o.max_running > 0 ? "%" + std::to_string(o.max_running) : ""),
-      "--nodes=" + std::to_string(o.nodes), "--ntasks=" + std::to_string(o.ntasks),
-      "--cpus-per-task=" + std::to_string(o.cpus), "--time=" + o.time,
+      "--nodes=" + std::to_string(o.nodes),
+      "--ntasks=" + std::to_string(o.ntasks),
+      "--cpus-per-task=" + std::to_string(o.cpus),
+      "--time=" + o.time,
       "--signal=B:USR1@" + std::to_string(o.signal_seconds),
       "--output=" + o.folder + "/task-%A_%a.out"};
   array.insert(array.end(), o.sbatch.begin(), o.sbatch.end());
@@ -339,7 +342,8 @@ std::string status_text(const std::string& folder) {
   if (rows_done > 0 && first > 0) {
     const double elapsed = std::max(1e-3, (rows_done == n ? last : now_epoch()) - first);
     const double rate = static_cast<double>(rows_done) / elapsed;
-    os << "  rate: " << std::fixed << std::setprecision(1) << rate << " items/s over " << duration_text(elapsed);
+    os << "  rate: " << std::fixed << std::setprecision(1) << rate << " items/s over "
+       << duration_text(elapsed);
     if (rows_done < n) {
       os << ", expected end in " << duration_text(static_cast<double>(n - rows_done) / rate);
     }
@@ -355,8 +359,7 @@ std::string status_text(const std::string& folder) {
   }
   const std::string merged = folder + "/merged.h5";
   if (fs::exists(merged)) os << "  merged: " << merged << "\n";
-  if (fs::exists(folder + "/resubmits"))
-    os << "  resubmitted: " << resubmits(folder) << " times\n";
+  if (fs::exists(folder + "/resubmits")) os << "  resubmitted: " << resubmits(folder) << " times\n";
   return os.str();
 }
 

@@ -15,16 +15,16 @@ namespace pmap::elastic {
 
 /// What `pmap submit` was asked for (kept in FOLDER/submit.conf for resubmissions).
 struct SubmitOptions {
-  int jobs = 4;                   ///< array tasks
-  int nodes = 1;                  ///< nodes per task
-  int ntasks = 1;                 ///< MPI ranks per task (srun when > 1)
-  int cpus = 1;                   ///< CPUs per rank (threads)
-  std::string time = "01:00:00";  ///< wall time per task
-  int max_running = 0;            ///< %M throttle (0: none)
-  int signal_seconds = 60;        ///< --signal=B:USR1@S: give back before the wall time
-  std::uint64_t block_rows = 0;   ///< rows a block (0: about 8 blocks a task)
-  int max_resubmits = 2;          ///< automatic resubmissions by the finishing job
-  std::string folder;             ///< empty: a new folder under PMAP_JOBS_ROOT
+  int jobs = 4;                       ///< array tasks
+  int nodes = 1;                      ///< nodes per task
+  int ntasks = 1;                     ///< MPI ranks per task (srun when > 1)
+  int cpus = 1;                       ///< CPUs per rank (threads)
+  std::string time = "01:00:00";      ///< wall time per task
+  int max_running = 0;                ///< %M throttle (0: none)
+  int signal_seconds = 60;            ///< --signal=B:USR1@S: give back before the wall time
+  std::uint64_t block_rows = 0;       ///< rows a block (0: about 8 blocks a task)
+  int max_resubmits = 2;              ///< automatic resubmissions by the finishing job
+  std::string folder;                 ///< empty: a new folder under PMAP_JOBS_ROOT
   std::vector<std::string> sbatch;    ///< more sbatch options (partition, account, ...)
   std::vector<std::string> run_args;  ///< `run ...` as given after `--`
   std::string pmap_bin;               ///< absolute path of this pmap

@@ -17,8 +17,8 @@
 #include "pmap/compute_stage.hpp"
 #include "pmap/error.hpp"
 #include "pmap/mpi.hpp"
-#include "pmap/resume.hpp"
 #include "pmap/results_file.hpp"
+#include "pmap/resume.hpp"
 #include "pmap/stop.hpp"
 
 namespace pmap::elastic {
@@ -226,8 +226,9 @@ TaskReport run_task(const ComputeJob& job, const TaskOptions& options, MPI_Comm 
        << " rows=" << report.rows << " failed=" << report.failed
        << " takeovers=" << report.takeovers << " resumed_rows=" << report.resumed_rows
        << " stopped=" << (report.stopped ? 1 : 0) << " gave_back=" << (report.gave_back ? 1 : 0)
-       << " wall=" << report.wall << " busy=" << report.busy << " idle=" << report.wall - report.busy
-       << " claims=" << report.claims << " claim_seconds=" << report.claim_seconds
+       << " wall=" << report.wall << " busy=" << report.busy
+       << " idle=" << report.wall - report.busy << " claims=" << report.claims
+       << " claim_seconds=" << report.claim_seconds
        << " claim_ms=" << (report.claims ? 1000.0 * report.claim_seconds / report.claims : 0.0)
        << " remaining_blocks=" << ledger->remaining();
     std::cout << os.str() << "\n";
@@ -259,8 +260,7 @@ std::vector<BlockFile> finished_blocks(const Ledger& ledger) {
   if (n_missing > 0) {
     throw UsageError("elastic: " + ledger.folder() + ": " + std::to_string(n_missing) + " of " +
                      std::to_string(states.size()) + " blocks not done (" + missing +
-                     (n_missing > 8 ? ", ..." : "") +
-                     "); see `pmap status " + ledger.folder() +
+                     (n_missing > 8 ? ", ..." : "") + "); see `pmap status " + ledger.folder() +
                      "`, and run the rest with `pmap submit --resume " + ledger.folder() + "`");
   }
   return out;
@@ -275,7 +275,8 @@ MergeReport merge_job(const ComputeJob& job, const std::string& folder, const st
   }
   const auto blocks = finished_blocks(ledger);
   const auto columns = job.kernel->output_columns(job.args);
-  const ComputeMeta meta = make_compute_meta(job, columns, "elastic", root_attributes(command, 0, 0));
+  const ComputeMeta meta =
+      make_compute_meta(job, columns, "elastic", root_attributes(command, 0, 0));
   return merge_blocks(output, meta, job.space.fingerprint(), blocks, force);
 }
 

@@ -32,10 +32,10 @@ struct TaskOptions {
 struct TaskReport {
   std::string task;
   std::uint64_t blocks = 0, rows = 0, failed = 0, takeovers = 0, resumed_rows = 0;
-  bool stopped = false;         ///< a signal or the deadline ended it (exit 75)
-  bool gave_back = false;       ///< it gave a block back
-  double wall = 0, busy = 0;    ///< seconds: the task, and inside blocks
-  double claim_seconds = 0;     ///< inside the ledger
+  bool stopped = false;       ///< a signal or the deadline ended it (exit 75)
+  bool gave_back = false;     ///< it gave a block back
+  double wall = 0, busy = 0;  ///< seconds: the task, and inside blocks
+  double claim_seconds = 0;   ///< inside the ledger
   std::uint64_t claims = 0;
 };
 

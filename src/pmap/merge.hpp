@@ -11,7 +11,7 @@ namespace pmap {
 
 /// What a merge produced.
 struct MergeReport {
-  std::uint64_t items = 0, ok = 0, failed = 0, timed_out = 0;  ///< /compute rows
+  std::uint64_t items = 0, ok = 0, failed = 0, timed_out = 0;           ///< /compute rows
   std::uint64_t urls = 0, exists = 0, does_not_exist = 0, unknown = 0;  ///< /urls rows
   int shards = 0;
   std::uint64_t checksum = 0;  ///< equals the checksum of an unsharded run of the same job

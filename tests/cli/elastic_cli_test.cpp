@@ -88,9 +88,9 @@ class ElasticCli : public ::testing::Test {
   /// `pmap submit --no-sbatch --folder job [opts] -- run...`
   void submit(const Args& run, const Args& opts = {}) {
     std::string what;
-    const auto r = pmap_cmd(with(with({"submit", "--no-sbatch", "--folder", folder()}, opts),
-                                 with({"--"}, run)),
-                            dir.path().string(), &what);
+    const auto r = pmap_cmd(
+        with(with({"submit", "--no-sbatch", "--folder", folder()}, opts), with({"--"}, run)),
+        dir.path().string(), &what);
     ASSERT_EQ(r.exit_code, 0) << what;
   }
   /// One task, to the end.
@@ -120,8 +120,8 @@ class ElasticCli : public ::testing::Test {
   }
 };
 
-const Args kPi = {"run", "--kernel", "pi", "--range", "0:300", "--arg", "samples=3000",
-                  "--threads", "1", "--progress", "none"};
+const Args kPi = {"run",          "--kernel",  "pi", "--range",    "0:300", "--arg",
+                  "samples=3000", "--threads", "1",  "--progress", "none"};
 
 TEST_F(ElasticCli, TasksAtOnceMergeToTheFileOfOneRun) {
   submit(kPi, {"--jobs", "3"});  // 24 blocks of 13 rows
@@ -148,16 +148,18 @@ TEST_F(ElasticCli, InputLinesAndGridsAreCutIntoBlocksToo) {
     std::ofstream in(dir.file("items.txt"));
     for (int i = 0; i < 50; ++i) in << (i % 7 == 0 ? "# comment\n" : "") << i * 3 << "\n";
   }
-  const Args input = {"run", "--kernel", "pi", "--input", dir.file("items.txt"), "--arg",
-                      "samples=500", "--threads", "1", "--progress", "none"};
+  const Args input = {"run",   "--kernel",    "pi",        "--input", dir.file("items.txt"),
+                      "--arg", "samples=500", "--threads", "1",       "--progress",
+                      "none"};
   submit(input, {"--block-rows", "7"});
   std::string what;
   ASSERT_EQ(task(input, &what).exit_code, 0) << what;
   ASSERT_EQ(finish(&what).exit_code, 0) << what;
   expect_equal_to_one_run(input);
   fs::remove_all(folder());
-  const Args grid = {"run", "--kernel", "spin", "--grid", "seconds=0:0.0005:0.0001", "--grid",
-                     "k=1,2,3", "--threads", "1", "--progress", "none"};
+  const Args grid = {"run",    "--kernel", "spin",      "--grid", "seconds=0:0.0005:0.0001",
+                     "--grid", "k=1,2,3",  "--threads", "1",      "--progress",
+                     "none"};
   submit(grid, {"--block-rows", "4"});
   ASSERT_EQ(task(grid, &what).exit_code, 0) << what;
   ASSERT_EQ(finish(&what).exit_code, 0) << what;
@@ -165,8 +167,8 @@ TEST_F(ElasticCli, InputLinesAndGridsAreCutIntoBlocksToo) {
 }
 
 TEST_F(ElasticCli, SignalledTaskGivesBackItsBlockAndTheNextResumesIt) {
-  const Args slow = {"run", "--kernel", "compute_x", "--range", "0:24", "--arg", "sleep=0.1",
-                     "--threads", "1", "--progress", "none"};
+  const Args slow = {"run",       "--kernel",  "compute_x", "--range",    "0:24", "--arg",
+                     "sleep=0.1", "--threads", "1",         "--progress", "none"};
   submit(slow, {"--block-rows", "12"});
   const std::string log = dir.file("first");
   const pid_t first = start(with(slow, {"--elastic", folder()}), log);
@@ -182,7 +184,8 @@ TEST_F(ElasticCli, SignalledTaskGivesBackItsBlockAndTheNextResumesIt) {
   EXPECT_NE(second.out.find("given back by"), std::string::npos) << what;
   EXPECT_NE(second.out.find("resuming its file"), std::string::npos) << what;
   // The rows written before the signal are kept; only the rest ran.
-  const auto ran = number_after(second.out, " rows="), kept = number_after(second.out, "resumed_rows=");
+  const auto ran = number_after(second.out, " rows="),
+             kept = number_after(second.out, "resumed_rows=");
   EXPECT_GT(kept, 0) << what;
   EXPECT_EQ(ran + kept, 12) << what;
   ASSERT_EQ(finish(&what).exit_code, 0) << what;
@@ -190,8 +193,9 @@ TEST_F(ElasticCli, SignalledTaskGivesBackItsBlockAndTheNextResumesIt) {
 }
 
 TEST_F(ElasticCli, KilledTaskBlocksAreTakenOverKeepingTheRowsItWrote) {
-  const Args slow = {"run", "--kernel", "compute_x", "--range", "0:30", "--arg", "sleep=0.1",
-                     "--threads", "1", "--progress", "none", "--chunk", "1"};
+  const Args slow = {"run",   "--kernel",  "compute_x", "--range", "0:30",
+                     "--arg", "sleep=0.1", "--threads", "1",       "--progress",
+                     "none",  "--chunk",   "1"};
   submit(slow, {"--block-rows", "30"});
   const std::string log = dir.file("dead");
   const pid_t dead = start(with(slow, {"--elastic", folder()}), log);
@@ -219,8 +223,8 @@ TEST_F(ElasticCli, KilledTaskBlocksAreTakenOverKeepingTheRowsItWrote) {
 TEST_F(ElasticCli, TaskOfSeveralRanks) {
   submit(kPi, {"--block-rows", "50"});
   std::string what;
-  const auto r = pmap::test::mpi_cmd(2, with(kPi, {"--elastic", folder()}), dir.path().string(),
-                                     &what);
+  const auto r =
+      pmap::test::mpi_cmd(2, with(kPi, {"--elastic", folder()}), dir.path().string(), &what);
   ASSERT_EQ(r.exit_code, 0) << what;
   ASSERT_EQ(finish(&what).exit_code, 0) << what;
   expect_equal_to_one_run(kPi);
