@@ -77,20 +77,27 @@ double env_seconds(const char* name, double fallback) {
   return d;
 }
 
-/// `pmap run ... --elastic FOLDER`: one task of an elastic job.
-int elastic_task(pmap::ComputeJob& job, const pmap::cli::RunOptions& o, bool stage_urls) {
-  if (stage_urls) {
-    throw pmap::UsageError(
-        "elastic: --urls is not run by elastic tasks yet; check the list in a "
-        "job of its own (pmap urls, or slurm/array.sbatch urls)");
-  }
+/// How an elastic task runs: heartbeat and the bound after which a claim is abandoned, from
+/// PMAP_ELASTIC_HEARTBEAT and PMAP_ELASTIC_DEAD_AFTER (seconds); squeue for owners' jobs.
+pmap::elastic::TaskOptions task_options(const std::string& folder, std::uint64_t block_rows) {
   pmap::elastic::TaskOptions t;
-  t.folder = std::filesystem::absolute(o.elastic).string();
-  t.block_rows = o.block_rows;
+  t.folder = std::filesystem::absolute(folder).string();
+  t.block_rows = block_rows;
   t.heartbeat = env_seconds("PMAP_ELASTIC_HEARTBEAT", t.heartbeat);
   t.alive.heartbeat_bound = env_seconds("PMAP_ELASTIC_DEAD_AFTER", t.alive.heartbeat_bound);
   t.alive.suspect_after = std::min(t.alive.suspect_after, 3 * t.heartbeat);
   t.alive.job_running = [](const std::string& id) { return pmap::elastic::slurm_job_running(id); };
+  return t;
+}
+
+/// `pmap run ... --elastic FOLDER`: one task of an elastic job.
+int elastic_task(pmap::ComputeJob& job, const pmap::cli::RunOptions& o, bool stage_urls) {
+  if (stage_urls) {
+    throw pmap::UsageError(
+        "elastic: `run --urls` is not split by elastic tasks; submit the URL "
+        "list as a job of its own: pmap submit ... -- urls --input LIST");
+  }
+  const pmap::elastic::TaskOptions t = task_options(o.elastic, o.block_rows);
   const auto r = pmap::elastic::run_task(job, t, session()->comm());
   if (r.stopped) return kInterrupted;
   return r.failed > 0 ? kItemsFailed : kOk;
@@ -133,6 +140,11 @@ int urls_command(int& argc, char**& argv, const pmap::cli::UrlCliOptions& o) {
   pmap::UrlJob job = pmap::cli::make_url_job(o);
   session().emplace(argc, argv);
   job.command = session()->command();
+  if (!o.elastic.empty()) {
+    pmap::elastic::TaskOptions t = task_options(o.elastic, 0);
+    const auto r = pmap::elastic::run_url_task(job, t, session()->comm());
+    return r.stopped ? kInterrupted : kOk;
+  }
   return pmap::run_urls(job, session()->comm()).interrupted ? kInterrupted : kOk;
 }
 
@@ -200,11 +212,15 @@ int dispatch(const pmap::cli::CommandLine& cli, const std::string& sub, int& arg
 struct ElasticJob {
   pmap::ComputeJob job;
   std::string merged;
+  bool urls = false;  ///< a URL list (`-- urls --input LIST`): blocks are host buckets
+  pmap::UrlJob url_job;
 };
 
 ElasticJob parse_run_args(const std::vector<std::string>& run_args, const std::string& folder) {
   std::vector<std::string> words = run_args;
-  if (words.empty() || words[0] != "run") words.insert(words.begin(), "run");
+  if (words.empty() || (words[0] != "run" && words[0] != "urls")) {
+    words.insert(words.begin(), "run");
+  }
   for (const auto& w : words) {
     if (w == "--elastic" || w == "--shard" || w == "--resume" || w == "--force" || w == "-f") {
       throw pmap::UsageError("submit: " + w +
@@ -220,13 +236,26 @@ ElasticJob parse_run_args(const std::vector<std::string>& run_args, const std::s
   } catch (const CLI::ParseError& e) {
     throw pmap::UsageError(std::string("submit: the run arguments: ") + e.what());
   }
+  if (cli.subcommand() == "urls") {
+    ElasticJob e;
+    e.urls = true;
+    e.url_job = pmap::cli::make_url_job(cli.urls);
+    e.url_job.input = std::filesystem::absolute(e.url_job.input).string();
+    e.merged = cli.app.get_subcommand("urls")->count("--output") > 0
+                   ? std::filesystem::absolute(cli.urls.output).string()
+                   : folder + "/merged.h5";
+    if (cli.urls.print) throw pmap::UsageError("submit: --print: elastic tasks write files only");
+    return e;
+  }
   if (cli.subcommand() != "run") {
     throw pmap::UsageError(
         "submit: give the run after `--`: pmap submit ... -- run --kernel K "
-        "--range A:B ...");
+        "--range A:B ... (or -- urls --input LIST)");
   }
   for (const auto& p : cli.run.plugins) pmap::load_plugin(p);
-  ElasticJob e{pmap::cli::make_compute_job(cli.run), folder + "/merged.h5"};
+  ElasticJob e;
+  e.job = pmap::cli::make_compute_job(cli.run);
+  e.merged = folder + "/merged.h5";
   if (cli.app.get_subcommand("run")->count("--output") > 0) {
     e.merged = std::filesystem::absolute(cli.run.output).string();
   }
@@ -258,11 +287,19 @@ void print_submitted(const pmap::elastic::Submitted& s) {
 int finish_job(const std::string& folder, bool by_hand, const std::string& command) {
   auto o = pmap::elastic::read_job_files(folder);
   const ElasticJob e = parse_run_args(o.run_args, o.folder);
-  const auto ledger = pmap::elastic::ledger_for(e.job, o.folder, o.block_rows);
+  const auto ledger = e.urls ? pmap::elastic::url_ledger_for(e.url_job, o.folder, o.block_rows)
+                             : pmap::elastic::ledger_for(e.job, o.folder, o.block_rows);
   const std::uint64_t left = ledger.remaining();
   if (left == 0) {
     if (std::filesystem::exists(e.merged)) {
       std::cout << "pmap finish: every block is done and " << e.merged << " exists already\n";
+      return kOk;
+    }
+    if (e.urls) {
+      const auto r = pmap::elastic::merge_url_job(e.url_job, o.folder, e.merged, command);
+      std::cout << "pmap finish: merged " << r.shards << " blocks into " << e.merged << ": "
+                << r.urls << " URLs (" << r.exists << " exist, " << r.does_not_exist
+                << " do not exist, " << r.unknown << " unknown)\n";
       return kOk;
     }
     const auto r = pmap::elastic::merge_job(e.job, o.folder, e.merged, false, command);
@@ -368,7 +405,9 @@ int submit_command(int argc, char** argv) {
     }
   }
   o.run_args = after;
-  if (!o.run_args.empty() && o.run_args[0] != "run") o.run_args.insert(o.run_args.begin(), "run");
+  if (!o.run_args.empty() && o.run_args[0] != "run" && o.run_args[0] != "urls") {
+    o.run_args.insert(o.run_args.begin(), "run");
+  }
   o.pmap_bin = self_binary();
   if (o.folder.empty()) o.folder = pmap::elastic::new_job_folder();
   o.folder = std::filesystem::absolute(o.folder).string();
@@ -379,12 +418,15 @@ int submit_command(int argc, char** argv) {
                            "with `pmap submit --resume " +
                            o.folder + "`, or give a new --folder");
   }
-  if (o.block_rows == 0) {
+  if (o.block_rows == 0 && e.urls) {
+    o.block_rows = std::max<std::uint64_t>(1, 8 * std::uint64_t(o.jobs));  // host buckets
+  } else if (o.block_rows == 0) {
     const std::uint64_t n = e.job.space.size();
     const std::uint64_t blocks = std::max<std::uint64_t>(1, 8 * std::uint64_t(o.jobs));
     o.block_rows = std::max<std::uint64_t>(1, (n + blocks - 1) / blocks);
   }
-  const auto ledger = pmap::elastic::ledger_for(e.job, o.folder, o.block_rows);
+  const auto ledger = e.urls ? pmap::elastic::url_ledger_for(e.url_job, o.folder, o.block_rows)
+                             : pmap::elastic::ledger_for(e.job, o.folder, o.block_rows);
   if (no_sbatch) o.max_resubmits = 0;
   pmap::elastic::write_job_files(o);
   std::cout << "pmap submit: " << ledger.items() << " items in " << ledger.blocks() << " blocks of "

@@ -227,6 +227,13 @@ void add_url_options(CLI::App& urls, UrlCliOptions& o) {
                   "check only shard I of N (I/N, 0-based; URLs by host; default from "
                   "SLURM_ARRAY_TASK_ID/COUNT)");
   urls.add_option("--progress", o.progress, "auto|bar|log|none")->capture_default_str();
+  urls.add_option("--elastic", o.elastic,
+                  "run as one task of the elastic job in FOLDER: claim blocks of hosts from its "
+                  "ledger until none is left (pmap submit starts these)")
+      ->excludes("--shard")
+      ->excludes("--resume")
+      ->excludes("--force")
+      ->excludes("--print");
 }
 
 ComputeJob make_compute_job(const RunOptions& o) {

@@ -75,7 +75,8 @@ struct UrlCliOptions {
   bool force = false;
   bool resume = false;
   std::string shard;
-  std::string output;  ///< empty: ComputeJob's default file, or none with --print
+  std::string output;   ///< empty: ComputeJob's default file, or none with --print
+  std::string elastic;  ///< --elastic FOLDER: one task of an elastic job (pmap submit)
   std::string progress = kAuto;
 };
 

@@ -19,6 +19,7 @@
 #include "detail/child_process.hpp"
 #include "elastic/ledger.hpp"
 #include "pmap/error.hpp"
+#include "pmap/h5.hpp"
 #include "pmap/resume.hpp"
 
 namespace pmap::elastic {
@@ -335,6 +336,24 @@ std::string status_text(const std::string& folder) {
   const std::uint64_t n = ledger.items();
   std::ostringstream os;
   os << "elastic job " << folder << "\n";
+  const auto args = split0(read_file(folder + "/job.args"));
+  if (!args.empty() && args[0] == "urls") {
+    // A URL list: a block is a bucket of hosts; each done block's file says how many URLs it
+    // checked.
+    std::uint64_t urls = 0;
+    for (std::uint64_t b = 0; b < states.size(); ++b) {
+      if (states[b].kind != BlockState::Kind::Done) continue;
+      try {
+        const h5::File f = h5::File::open(ledger.done_path(b), h5::Access::ReadOnly);
+        const h5::Group g = f.group("urls");
+        urls += static_cast<std::uint64_t>(h5::read_attr_int(g.get(), "shard_urls"));
+      } catch (const Error&) {
+      }
+    }
+    os << "  URL list: " << blocks_done << " of " << states.size() << " host blocks done (" << urls
+       << " URLs checked), " << claimed << " running\n";
+    return os.str();
+  }
   os << "  blocks: " << blocks_done << " done, " << claimed << " running, " << free
      << " not claimed, of " << states.size() << " (" << ledger.block_rows() << " rows each)\n";
   os << "  items: " << rows_done << " done (" << ok << " ok, " << failed << " failed), "

@@ -7,12 +7,14 @@
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <optional>
 #include <sstream>
 #include <thread>
 
+#include "detail/fnv.hpp"
 #include "pmap/collective.hpp"
 #include "pmap/compute_stage.hpp"
 #include "pmap/error.hpp"
@@ -123,11 +125,25 @@ Ledger ledger_for(const ComputeJob& job, const std::string& folder, std::uint64_
   return Ledger::create(folder, n, block_rows, job.space.fingerprint());
 }
 
-TaskReport run_task(const ComputeJob& job, const TaskOptions& options, MPI_Comm comm) {
+namespace {
+
+/// What running one block gave: rows run, rows kept from an earlier owner, failed rows, and
+/// whether it stopped early (then the block is given back).
+struct BlockOutcome {
+  std::uint64_t ran = 0, kept = 0, failed = 0;
+  bool interrupted = false;
+  std::string why;
+};
+
+/// The task loop of both stages: claim, run the block (`run_block(block, resume, deadline)`),
+/// finish or give back, until no block is left or the task must stop.
+template <class OpenLedger, class RunBlock>
+TaskReport task_loop(const TaskOptions& options, double job_deadline, MPI_Comm comm,
+                     OpenLedger&& open_ledger, RunBlock&& run_block) {
   const auto t0 = clock_type::now();
   const bool root = mpi::rank(comm) == 0;
   std::optional<Ledger> ledger;
-  on_root(comm, [&] { ledger.emplace(ledger_for(job, options.folder, options.block_rows)); });
+  on_root(comm, [&] { ledger.emplace(open_ledger()); });
   // Every rank needs the plan (rows of a block, paths): open it after rank 0 made it.
   if (!root) ledger.emplace(Ledger::open(options.folder));
   TaskReport report;
@@ -150,8 +166,8 @@ TaskReport run_task(const ComputeJob& job, const TaskOptions& options, MPI_Comm 
       break;
     }
     double deadline = 0;
-    if (job.deadline > 0) {
-      deadline = job.deadline - seconds_since(t0);
+    if (job_deadline > 0) {
+      deadline = job_deadline - seconds_since(t0);
       if (deadline <= 0) {
         report.stopped = true;
         break;
@@ -178,34 +194,29 @@ TaskReport run_task(const ComputeJob& job, const TaskOptions& options, MPI_Comm 
     }
     report.takeovers += wire.takeover ? 1 : 0;
     const auto b0 = clock_type::now();
-    ComputeJob bj = block_job(job, *ledger, wire.block, wire.resume != 0, deadline);
-    RunReport r;
+    BlockOutcome r;
     try {
-      r = run_compute(bj, comm);
+      r = run_block(*ledger, wire.block, wire.resume != 0, deadline);
     } catch (const UsageError& e) {
       if (!wire.resume) throw;
       // The dead task's file cannot be resumed (damaged by the kill): it is kept aside, and the
       // block runs from the start.
       on_root(comm, [&] {
-        const std::string aside = bj.output + ".damaged-" + me.task;
-        std::filesystem::rename(bj.output, aside);
+        const std::string part = ledger->partial_path(wire.block);
+        const std::string aside = part + ".damaged-" + me.task;
+        std::filesystem::rename(part, aside);
         std::cerr << "pmap elastic: block " << wire.block << ": " << e.what() << "; kept as "
                   << aside << ", running the block again\n";
       });
-      bj.resume = false;
-      bj.force = true;
-      r = run_compute(bj, comm);
+      r = run_block(*ledger, wire.block, false, deadline);
     }
     report.busy += seconds_since(b0);
-    report.resumed_rows += r.items - r.ran;
-    const bool interrupted =
-        r.stop_reason == "signal" || r.stop_reason == "deadline" || r.not_run > 0;
-    if (interrupted) {
+    report.resumed_rows += r.kept;
+    if (r.interrupted) {
       on_root(comm, [&] {
         report.gave_back = ledger->release(*claim, me);
-        say("stopped (" + (r.stop_reason.empty() ? std::string("rows left") : r.stop_reason) +
-            "): block " + std::to_string(wire.block) + " given back with " +
-            std::to_string(r.items - r.not_run) + " of " + std::to_string(r.items) +
+        say("stopped (" + r.why + "): block " + std::to_string(wire.block) + " given back with " +
+            std::to_string(r.ran + r.kept) + " of " + std::to_string(rows.size()) +
             " rows written (the next task resumes it)");
       });
       report.stopped = true;
@@ -214,7 +225,7 @@ TaskReport run_task(const ComputeJob& job, const TaskOptions& options, MPI_Comm 
     on_root(comm, [&] { ledger->finish(*claim, me); });
     report.blocks += 1;
     report.rows += r.ran;
-    report.failed += r.failed + r.timed_out;
+    report.failed += r.failed;
   }
   report.wall = seconds_since(t0);
   if (root) {
@@ -235,6 +246,83 @@ TaskReport run_task(const ComputeJob& job, const TaskOptions& options, MPI_Comm 
     std::cout.flush();
   }
   return report;
+}
+
+/// FNV-1a of a file's bytes, as 16 hex digits (the URL list's identity in the ledger).
+std::string file_fingerprint(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UsageError::cannot_open("urls.input", path, "cannot open", "");
+  detail::Fnv1a64 h;
+  char buf[65536];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    h.add(buf, static_cast<std::size_t>(in.gcount()));
+  }
+  return "urls-" + h.hex();
+}
+
+}  // namespace
+
+TaskReport run_task(const ComputeJob& job, const TaskOptions& options, MPI_Comm comm) {
+  return task_loop(
+      options, job.deadline, comm,
+      [&] { return ledger_for(job, options.folder, options.block_rows); },
+      [&](const Ledger& ledger, std::uint64_t b, bool resume, double deadline) {
+        const ComputeJob bj = block_job(job, ledger, b, resume, deadline);
+        const RunReport r = run_compute(bj, comm);
+        BlockOutcome o;
+        o.ran = r.ran;
+        o.kept = r.items - r.ran - r.not_run;
+        o.failed = r.failed + r.timed_out;
+        o.interrupted = r.stop_reason == "signal" || r.stop_reason == "deadline" || r.not_run > 0;
+        o.why = r.stop_reason.empty() ? std::string("rows left") : r.stop_reason;
+        return o;
+      });
+}
+
+Ledger url_ledger_for(const UrlJob& job, const std::string& folder, std::uint64_t blocks) {
+  const std::string fp = file_fingerprint(job.input);
+  if (exists(folder + "/ledger/plan")) {
+    Ledger l = Ledger::open(folder);
+    if (l.fingerprint() != fp) {
+      throw UsageError("elastic: " + folder + " holds the ledger of another job (fingerprint " +
+                       l.fingerprint() + "; this URL list: " + fp +
+                       "); give the same list, or a new folder");
+    }
+    return l;
+  }
+  if (blocks == 0) blocks = 64;
+  return Ledger::create(folder, blocks, 1, fp);
+}
+
+TaskReport run_url_task(const UrlJob& job, const TaskOptions& options, MPI_Comm comm) {
+  return task_loop(
+      options, 0, comm, [&] { return url_ledger_for(job, options.folder, options.block_rows); },
+      [&](const Ledger& ledger, std::uint64_t b, bool resume, double) {
+        UrlJob bj = job;
+        bj.output = ledger.partial_path(b);
+        bj.resume = resume;
+        bj.force = !resume;
+        bj.append = false;
+        bj.print = false;
+        bj.shard_index = static_cast<int>(b);
+        bj.shard_count = static_cast<int>(ledger.blocks());
+        bj.progress = ProgressMode::None;
+        bj.print_summary = false;
+        const UrlReport r = run_urls(bj, comm);
+        BlockOutcome o;
+        o.ran = r.checked;
+        o.interrupted = r.interrupted;
+        o.why = "signal";
+        return o;
+      });
+}
+
+MergeReport merge_url_job(const UrlJob& job, const std::string& folder, const std::string& output,
+                          const std::string& command) {
+  const Ledger ledger = url_ledger_for(job, folder, 0);
+  std::vector<std::string> files;
+  for (const BlockFile& f : finished_blocks(ledger)) files.push_back(f.path);
+  return merge_shards(output, files, false, command);
 }
 
 std::vector<BlockFile> finished_blocks(const Ledger& ledger) {

@@ -17,6 +17,7 @@
 #include "elastic/ledger.hpp"
 #include "pmap/compute.hpp"
 #include "pmap/merge.hpp"
+#include "pmap/url_stage.hpp"
 
 namespace pmap::elastic {
 
@@ -51,6 +52,15 @@ std::vector<BlockFile> finished_blocks(const Ledger& ledger);
 /// Merges the blocks of FOLDER into `output` (serial). UsageError when blocks are missing.
 MergeReport merge_job(const ComputeJob& job, const std::string& folder, const std::string& output,
                       bool force, const std::string& command);
+
+/// URL lists: a block is one of `blocks` host buckets (the URLs whose host hashes to it, as
+/// `--shard b/blocks` cuts them, so per-host limits hold across tasks); each block's file is a
+/// shard file of the list, and the finish is `pmap merge` of the shards. UsageError for a folder
+/// of another list.
+Ledger url_ledger_for(const UrlJob& job, const std::string& folder, std::uint64_t blocks);
+TaskReport run_url_task(const UrlJob& job, const TaskOptions& options, MPI_Comm comm);
+MergeReport merge_url_job(const UrlJob& job, const std::string& folder, const std::string& output,
+                          const std::string& command);
 
 /// The ledger for `job` in `folder` (created when missing, with `block_rows` or about 64 blocks).
 Ledger ledger_for(const ComputeJob& job, const std::string& folder, std::uint64_t block_rows);

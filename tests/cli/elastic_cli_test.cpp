@@ -230,6 +230,37 @@ TEST_F(ElasticCli, TaskOfSeveralRanks) {
   expect_equal_to_one_run(kPi);
 }
 
+TEST_F(ElasticCli, UrlListsAreCutIntoHostBlocks) {
+  // Refused connections on 24 loopback hosts, an invalid line and a repeat: known verdicts
+  // without a network, quickly.
+  {
+    std::ofstream list(dir.file("urls.txt"));
+    for (int i = 1; i <= 24; ++i) list << "http://127.0.0." << i << ":1/page-" << i << "\n";
+    list << "not a url\nhttp://127.0.0.3:1/page-3\n";
+  }
+  const Args urls = {"urls",      "--input", dir.file("urls.txt"), "--retries", "0",
+                     "--timeout", "2",       "--progress",         "none"};
+  submit(urls, {"--jobs", "2"});  // 16 host blocks
+  std::vector<pid_t> tasks;
+  for (int i = 0; i < 2; ++i)
+    tasks.push_back(start(with(urls, {"--elastic", folder()}), dir.file("u" + std::to_string(i))));
+  for (const pid_t p : tasks) EXPECT_EQ(wait_exit(p), 0);
+  std::string what;
+  const auto f = finish(&what);
+  ASSERT_EQ(f.exit_code, 0) << what;
+  EXPECT_NE(f.out.find("merged 16 blocks"), std::string::npos) << what;
+  EXPECT_NE(f.out.find("26 URLs"), std::string::npos) << what;
+  const std::string one = dir.file("one.h5");
+  ASSERT_EQ(pmap_cmd(with(urls, {"--output", one}), dir.path().string(), &what).exit_code, 0)
+      << what;
+  using namespace pmap::test;
+  const std::string merged = folder() + "/merged.h5";
+  EXPECT_EQ(read_int32s(merged, "/urls/http_status"), read_int32s(one, "/urls/http_status"));
+  EXPECT_EQ(read_int8s(merged, "/urls/verdict"), read_int8s(one, "/urls/verdict"));
+  const auto st = pmap_cmd({"status", folder()}, dir.path().string(), &what);
+  EXPECT_NE(st.out.find("16 of 16 host blocks done (26 URLs checked)"), std::string::npos) << what;
+}
+
 TEST_F(ElasticCli, BadInputIsRefusedAndNothingIsMade) {
   std::string what;
   auto r = pmap_cmd({"submit", "--no-sbatch", "--folder", folder(), "--", "run", "--kernel", "pi",
