@@ -321,6 +321,35 @@ TEST(ItemSpace, OverInput) {
   EXPECT_EQ(space.describe(), "input (2 items)");
 }
 
+TEST(ItemSpace, SliceOfARangeKeepsItsValues) {
+  const ItemSpace up(pmap::parse_range("0:10:3"));  // 0 3 6 9
+  const ItemSpace s = up.slice(2, 4);
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s.at(0).value, 6);
+  EXPECT_EQ(s.at(1).value, 9);
+  const ItemSpace down(pmap::parse_range("10:0:-1"));
+  const ItemSpace d = down.slice(2, 5);
+  ASSERT_EQ(d.size(), 3u);
+  EXPECT_EQ(d.at(0).value, 8);
+  EXPECT_EQ(d.at(2).value, 6);
+  EXPECT_EQ(up.slice(4, 4).size(), 0u);
+  EXPECT_NE(s.fingerprint(), up.fingerprint());
+  EXPECT_THROW((void)up.slice(3, 5), pmap::UsageError);
+}
+
+TEST(ItemSpace, SliceOfInputLinesKeepsLineNumbers) {
+  InputLines lines;
+  lines.text = {"a", "b", "c", "d"};
+  lines.line_number = {1, 3, 4, 7};
+  const ItemSpace in(lines);
+  const ItemSpace s = in.slice(1, 3);
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s.at(0).value, 3);
+  EXPECT_EQ(s.at(0).text, "b");
+  EXPECT_EQ(s.at(1).value, 4);
+  EXPECT_EQ(s.row_of(4), std::optional<std::uint64_t>(1));
+}
+
 TEST(ItemSpace, DefaultIsEmpty) {
   const ItemSpace space;
   EXPECT_EQ(space.size(), 0U);
