@@ -304,7 +304,7 @@ std::optional<Claim> Ledger::claim(const Owner& me, const Liveness& alive) {
   }
   // 2. Blocks given back, then blocks whose owner is gone: the next generation, O_EXCL.
   ++stats_.scans;
-  const auto states = scan();
+  const auto states = scan(false);
   std::map<std::string, bool> job_cache;
   const std::string here = host_name();
   for (std::uint64_t b = 0; b < states.size(); ++b) {
@@ -322,7 +322,7 @@ std::optional<Claim> Ledger::claim(const Owner& me, const Liveness& alive) {
     if (s.kind == BlockState::Kind::Released) {
       if (try_create(b, s.generation + 1, text) && !done_now()) {
         ++stats_.claims;
-        const std::string from = s.history.empty() ? std::string() : s.history.back().task;
+        const std::string from = s.released_by;
         return Claim{b, s.generation + 1, false, from};
       }
       continue;
@@ -415,7 +415,7 @@ std::optional<double> Ledger::heartbeat_age(const std::string& task) const {
   return std::max(0.0, now_epoch() - mtime);
 }
 
-std::vector<BlockState> Ledger::scan() const {
+std::vector<BlockState> Ledger::scan(bool history) const {
   std::vector<BlockState> out(blocks_);
   const auto claims = list_claims();
   std::vector<bool> done(blocks_, false);
@@ -436,10 +436,12 @@ std::vector<BlockState> Ledger::scan() const {
     if (it != claims.end()) {
       s.generation = it->second.back();
       for (const int g : it->second) {
+        if (!history && g != s.generation) continue;
         const std::string text = read_small(claim_path(b, g));
         auto o = Owner::parse(text);
         const bool released = text.rfind(kReleased, 0) == 0;
         if (g == s.generation) {
+          if (released && o) s.released_by = o->task;
           s.owner = o;
           s.kind = released ? BlockState::Kind::Released : BlockState::Kind::Claimed;
         }

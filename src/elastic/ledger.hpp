@@ -71,7 +71,8 @@ struct BlockState {
   Kind kind = Kind::Free;
   int generation = -1;         ///< of the highest claim file (-1: never claimed)
   std::optional<Owner> owner;  ///< the claim's owner (Claimed, Done)
-  std::vector<Owner> history;  ///< every generation's owner, oldest first
+  std::vector<Owner> history;  ///< every generation's owner, oldest first (scan(true))
+  std::string released_by;     ///< the task that gave it back (Released)
 };
 
 /// A block this task holds.
@@ -124,8 +125,9 @@ class Ledger {
   /// Seconds since `task`'s last heartbeat (nullopt: none).
   [[nodiscard]] std::optional<double> heartbeat_age(const std::string& task) const;
 
-  /// Every block's state (one directory listing; reads the claim files).
-  [[nodiscard]] std::vector<BlockState> scan() const;
+  /// Every block's state (one listing of each folder; reads the claim files: every generation's
+  /// with `history`, else only the highest, as claim() needs).
+  [[nodiscard]] std::vector<BlockState> scan(bool history = true) const;
   /// Blocks not done.
   [[nodiscard]] std::uint64_t remaining() const;
 
