@@ -100,12 +100,14 @@ Owner Owner::self() {
   Owner o;
   o.host = host_name();
   o.pid = static_cast<long>(getpid());
-  o.job = env_or("SLURM_JOB_ID", "");
-  if (!o.job.empty()) {
+  const std::string id = env_or("SLURM_JOB_ID", "");
+  if (!id.empty()) {
     const std::string array = env_or("SLURM_ARRAY_JOB_ID", "");
     const std::string index = env_or("SLURM_ARRAY_TASK_ID", "");
-    o.task = array.empty() ? "job" + o.job : "job" + array + "_" + index;
-    o.task += "-" + o.job + "-r" + env_or("SLURM_RESTART_COUNT", "0");
+    // squeue -j of an array task's own id names the whole array when the task is the array's
+    // first (its id is the array's): ask for ARRAY_INDEX, which is this task alone.
+    o.job = array.empty() || index.empty() ? id : array + "_" + index;
+    o.task = "job" + o.job + "-" + id + "-r" + env_or("SLURM_RESTART_COUNT", "0");
   } else {
     o.task = o.host + "-" + std::to_string(o.pid);
   }

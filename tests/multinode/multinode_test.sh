@@ -31,6 +31,7 @@
 #   multinode_test.sh slurm-up | slurm-down        a two-node Slurm on the same namespaces
 #   multinode_test.sh slurm-job srun|mpirun        sbatch -N 2 slurm/hybrid.sbatch
 #   multinode_test.sh slurm-signal                 USR1 -> 75 -> requeue -> --resume, two nodes
+#   multinode_test.sh slurm-elastic                pmap submit, a task on node2 killed, taken over
 #
 # Environment: PMAP_BIN, PMAP_HTTP_FIXTURE, PMAP_MPI_TESTS (the binaries under test; default
 # build/), PMAP_MULTINODE_WORK (work folder, default $TMPDIR/pmap-multinode), PMAP_CLUSTER (the
@@ -548,7 +549,7 @@ case "$case_name" in
   urls) case_urls ;;
   threads) case_threads ;;
   mpi-suite) case_mpi_suite ;;
-  slurm-up|slurm-down|slurm-job|slurm-signal)
+  slurm-up|slurm-down|slurm-job|slurm-signal|slurm-elastic)
     exec "$here/slurm2_test.sh" "$case_name" "$arg" ;;
   *) echo "multinode_test.sh: unknown case '$case_name'" >&2; exit 2 ;;
 esac

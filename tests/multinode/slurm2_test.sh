@@ -10,6 +10,11 @@
 #   slurm2_test.sh slurm-signal              the wall-time path across nodes: scancel --batch
 #                                            --signal=USR1 -> every rank on both nodes stops ->
 #                                            exit 75 -> scontrol requeue -> --resume -> identical
+#   slurm2_test.sh slurm-elastic             pmap submit from head: 2 elastic tasks, one a node
+#                                            (--exclusive); the task on node2 is killed (kill -9)
+#                                            mid-block; its claim is recognised as abandoned
+#                                            from the other node (squeue: its job is gone) and
+#                                            taken over; the merged file equals one run
 #
 # Environment as multinode_test.sh. Exit 0 pass, 1 fail, 77 skip.
 set -euo pipefail
@@ -197,7 +202,55 @@ case_signal() {
     "$done_before/$n done, requeued, attempt 2 --resume ran $((n - done_before)): identical"
 }
 
+case_elastic() {
+  need_slurm
+  local args=(run --kernel compute_x --range 0:120 --arg sleep=0.1 --chunk 1 --progress log)
+  reference "$work/ref.h5" --kernel compute_x --range 0:120 --arg sleep=0
+  local out folder array_jid finish_jid
+  # Heartbeats every second: a claim whose owner is 3 s late is checked with squeue.
+  out="$(cd "$work" && PMAP_ELASTIC_HEARTBEAT=1 head_do "$pmap" submit --jobs 2 --block-rows 10 \
+         --time 5 --exclusive -- "${args[@]}" 2>&1)" || fail "pmap submit failed: $out"
+  echo "$out"
+  folder="$(sed -n 's/^pmap submit: job folder //p' <<<"$out" | head -n 1)"
+  array_jid="$(sed -n 's/^pmap submit: [0-9]* elastic tasks: array job //p' <<<"$out" | head -n 1)"
+  finish_jid="$(sed -n 's/^pmap submit: finishing job \([0-9]*\).*/\1/p' <<<"$out" | head -n 1)"
+  [ -n "$array_jid" ] && [ -n "$finish_jid" ] || fail "no job ids from pmap submit"
+  jobs+=("$array_jid" "$finish_jid")
+  # Both tasks running, one a node; then kill -9 the one on node2 (its claim names host and pid).
+  local start=$SECONDS f victim="" pid
+  while [ -z "$victim" ]; do
+    for f in "$folder"/ledger/claims/*.*; do
+      [ -f "$f" ] && grep -q '^host=node2$' "$f" && victim="$f"
+    done
+    [ $((SECONDS - start)) -lt 60 ] || fail "no claim from node2 after 60 s: $(cat "$folder"/task-*.out)"
+    sleep 0.2
+  done
+  sleep 1
+  pid="$(sed -n 's/^pid=//p' "$victim")"
+  kill -9 "$pid" || fail "cannot kill pmap $pid on node2"
+  log "kill -9 of the task on node2 (pmap $pid, claim $(basename "$victim"))"
+  wait_job "$finish_jid" 180
+  # The finishing job may have resubmitted (if the node1 task ended first): follow it.
+  local fin="$folder/finish-$finish_jid.out" next
+  next="$(sed -n 's/^pmap submit: finishing job \([0-9]*\).*/\1/p' "$fin" | head -n 1)"
+  if [ -n "$next" ]; then
+    jobs+=("$next")
+    wait_job "$next" 180
+    fin="$folder/finish-$next.out"
+  fi
+  cat "$fin"
+  grep -q '^pmap finish: merged' "$fin" || fail "no merge: $(cat "$fin")"
+  # Taken over by the task still running on node1 (squeue: the node2 task's job is gone), not
+  # only after a resubmission.
+  grep -h 'taken over from' "$folder"/task-"$array_jid"_*.out ||
+    fail "the task on node1 took nothing over: $(cat "$folder"/task-*.out)"
+  grep -h '^pmap task: .* on node' "$folder"/task-*.out
+  h5 same "$work/ref.h5" "$folder/merged.h5" || fail "the merged file differs from a one-process run"
+  log "task on node2 killed; its block taken over from node1; merged file identical to one run"
+}
+
 case "$case_name" in
+  slurm-elastic) case_elastic ;;
   slurm-up) case_up ;;
   slurm-down) case_down ;;
   slurm-job) case_job "$arg" ;;

@@ -21,6 +21,7 @@
 #                                     gives its block back (exit 75), the next one resumes it
 #   slurm_test.sh elastic-resubmit    every task killed: the finishing job resubmits tasks for the
 #                                     blocks left, and the second finishing job merges
+#   slurm_test.sh elastic-urls        pmap submit -- urls: host blocks, merged = one run
 #   slurm_test.sh scaling-sbatch      scaling.sbatch: CSV, table and plots from srun steps
 #   slurm_test.sh scaling-local       scripts/scaling.sh with mpirun, no cluster
 #
@@ -498,7 +499,7 @@ case_elastic_stagger() {
   use_cluster
   local args=(run --kernel compute_x --range 0:48 --arg sleep=0.1 --progress log)
   reference "$work/ref.h5" "${args[@]:1}"
-  elastic_submit --jobs 4 --max-running 2 --block-rows 4 --time 5 -- "${args[@]}"
+  elastic_submit --jobs 4 --max-running 2 --block-rows 4 --time 5 --ntasks-per-job 2 -- "${args[@]}"
   wait_job "$array_jid" 150
   wait_job "$finish_jid" 60
   expect_job "$finish_jid" COMPLETED 0:0
@@ -507,6 +508,7 @@ case_elastic_stagger() {
     n=$((n + 1))
     grep -q '^pmap-elastic task=' "$f" || fail "$f has no pmap-elastic line: $(cat "$f")"
     grep -q 'pmap task: exit 0' "$f" || fail "$f did not exit 0: $(cat "$f")"
+    grep -q 'srun --mpi=pmix --ntasks=2' "$f" || fail "$f: the task's 2 ranks were not started with srun"
     grep '^pmap-elastic' "$f" | sed "s/^/  /"
   done
   [ "$n" = 4 ] || fail "expected 4 task logs, found $n: $(ls "$folder")"
@@ -554,6 +556,23 @@ case_elastic_walltime() {
   grep -q 'given back by' "$second" || fail "task 1 did not take the given-back block: $(cat "$second")"
   grep -E 'given back|^pmap-elastic' "$first" "$second" | sed "s/^/  /"
   elastic_check_merged "$work/ref.h5"
+}
+
+case_elastic_urls() {   # a URL list in host blocks, as array-urls; no server needed
+  use_cluster
+  local list="$work/urls.txt" i
+  { for i in $(seq 1 24); do echo "http://127.0.0.$i:1/page-$i"; done
+    echo "not a url"; echo "ftp://example.com/x"; echo "http://127.0.0.3:1/page-3"; } >"$list"
+  local args=(urls --input "$list" --retries 0 --timeout 2 --progress log)
+  "$pmap" "${args[@]}" --output "$work/ref.h5" --force >"$work/ref.log" 2>&1 ||
+    fail "reference URL run failed: $(cat "$work/ref.log")"
+  elastic_submit --jobs 3 --max-running 2 --time 5 -- "${args[@]}"
+  wait_job "$array_jid" 150
+  wait_job "$finish_jid" 60
+  expect_job "$finish_jid" COMPLETED 0:0
+  cat "$folder"/finish-*.out
+  h5check same-urls "$folder/merged.h5" "$work/ref.h5"
+  "$pmap" status "$folder"
 }
 
 case_elastic_resubmit() {
@@ -677,6 +696,7 @@ case "$case_name" in
   elastic-cancel) case_elastic_cancel ;;
   elastic-walltime) case_elastic_walltime ;;
   elastic-resubmit) case_elastic_resubmit ;;
+  elastic-urls) case_elastic_urls ;;
   scaling-sbatch) case_scaling_sbatch ;;
   scaling-local) case_scaling_local ;;
   *) fail "unknown case '$case_name'" ;;
