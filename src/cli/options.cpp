@@ -310,6 +310,10 @@ CommandLine::CommandLine()
           "every result in one HDF5 file",
           "pmap") {
   app.set_version_flag("-V,--version", std::string("pmap ") + kVersion);
+  app.footer(
+      "Elastic jobs on Slurm (many small jobs that pull the work, merged when it is done):\n"
+      "  pmap submit [--jobs N] [--max-running M] [--time T] [sbatch options] -- run ARGS\n"
+      "  pmap status FOLDER          (pmap submit --help for the rest)");
   app.require_subcommand(1);
   add_run_options(*app.add_subcommand("run", "map a kernel over items (the default subcommand)"),
                   run);
