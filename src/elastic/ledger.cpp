@@ -462,10 +462,13 @@ std::uint64_t Ledger::remaining() const {
   return n;
 }
 
-bool slurm_job_running(const std::string& job, double timeout) {
+bool slurm_job_running(const std::string& job, double timeout, const std::string& squeue) {
   if (job.empty() || job.find_first_not_of("0123456789_") != std::string::npos) return true;
+  std::string quoted = "'";
+  for (const char c : squeue) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  quoted += "'";
   const std::string cmd = "timeout " + std::to_string(static_cast<int>(std::max(1.0, timeout))) +
-                          " squeue -h -j " + job + " -o %T 2>/dev/null";
+                          " " + quoted + " -h -j " + job + " -o %T 2>/dev/null";
   FILE* p = ::popen(cmd.c_str(), "r");
   if (p == nullptr) return true;
   std::string out;

@@ -150,6 +150,7 @@ class Ledger {
 
 /// squeue's answer for `job` (killed after `timeout` s): false only when squeue answered and the
 /// job is not pending, running, completing or suspended; true when unsure.
-bool slurm_job_running(const std::string& job, double timeout = 10);
+bool slurm_job_running(const std::string& job, double timeout = 10,
+                       const std::string& squeue = "squeue");
 
 }  // namespace pmap::elastic

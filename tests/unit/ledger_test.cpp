@@ -234,6 +234,34 @@ TEST(Ledger, OwnerJobNoLongerRunningIsDead) {
   EXPECT_EQ(asked, std::vector<std::string>{"4242"});
 }
 
+/// An executable script `squeue` in `dir` running `body`.
+std::string fake_squeue(const pmap::test::TempDir& dir, const std::string& name,
+                        const std::string& body) {
+  const std::string path = dir.file(name);
+  std::ofstream(path) << "#!/bin/sh\n" << body << "\n";
+  chmod(path.c_str(), 0755);
+  return path;
+}
+
+TEST(Ledger, SqueueSaysWhetherTheOwnersJobRuns) {
+  using pmap::elastic::slurm_job_running;
+  pmap::test::TempDir dir;
+  EXPECT_TRUE(slurm_job_running("42_3", 5, fake_squeue(dir, "a", "echo RUNNING")));
+  EXPECT_TRUE(slurm_job_running("42", 5, fake_squeue(dir, "b", "echo COMPLETING")));
+  EXPECT_FALSE(slurm_job_running("42", 5, fake_squeue(dir, "c", "true")));  // not listed: gone
+  EXPECT_FALSE(slurm_job_running("42", 5, fake_squeue(dir, "d", "echo COMPLETED")));
+  EXPECT_FALSE(slurm_job_running(
+      "42", 5, fake_squeue(dir, "e", "echo 'Invalid job id specified' >&2; exit 1")));
+  // Unsure is alive: squeue missing, failing otherwise, or hung past the timeout.
+  EXPECT_TRUE(slurm_job_running("42", 5, dir.file("no-squeue")));
+  EXPECT_TRUE(slurm_job_running("42", 5, fake_squeue(dir, "f", "exit 2")));
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(slurm_job_running("42", 1, fake_squeue(dir, "g", "exec sleep 30")));
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 5.0);
+  // Not a job id: never handed to a shell.
+  EXPECT_TRUE(slurm_job_running("42; touch x", 5, fake_squeue(dir, "h", "true")));
+}
+
 TEST(Ledger, RefusesTheFolderOfAnotherJob) {
   pmap::test::TempDir dir;
   (void)Ledger::create(dir.file("job"), 100, 10, "fp1");
