@@ -34,11 +34,11 @@ one_job() {   # run -> wall to the file; idle per rank from the report
   local wall busy
   wall=$(sed -n 's/.* wall_seconds=\([0-9.]*\).*/\1/p' "$dir/one.log")
   busy=$(busy_of "$dir/one.log")
-  echo "one_job wall_to_file=$(elapsed "$t0" "$t1") idle_per_task=$(awk -v w="$wall" -v b="$busy" 'BEGIN{printf "%.2f", w - b/4}')"
+  echo "one_job wall_to_file=$(elapsed "$t0" "$t1") idle_per_task=$(awk -v w="$wall" -v b="$busy" 'BEGIN{printf "%.2f", w - b/4}') node_seconds=$(awk -v w="$wall" 'BEGIN{printf "%.1f", 4*w}')"
 }
 
 shards() {
-  local dir="$1" t0 t1 i pids=() idle=0
+  local dir="$1" t0 t1 i pids=() idle=0 held=0
   t0=$(now)
   for i in 0 1 2 3; do
     ( sleep "$(awk -v s="$STAGGER" -v i="$i" 'BEGIN{print i*s}')"
@@ -52,12 +52,13 @@ shards() {
   t1=$(now)
   for i in 0 1 2 3; do
     idle=$(awk -v a="$idle" -v w="$(cat "$dir/shard-$i.wall")" -v b="$(busy_of "$dir/shard-$i.log")" 'BEGIN{print a + w - b}')
+    held=$(awk -v a="$held" -v w="$(cat "$dir/shard-$i.wall")" 'BEGIN{print a + w}')
   done
-  echo "shards wall_to_file=$(elapsed "$t0" "$t1") idle_per_task=$(awk -v a="$idle" 'BEGIN{printf "%.2f", a/4}')"
+  echo "shards wall_to_file=$(elapsed "$t0" "$t1") idle_per_task=$(awk -v a="$idle" 'BEGIN{printf "%.2f", a/4}') node_seconds=$(awk -v h="$held" 'BEGIN{printf "%.1f", h}')"
 }
 
 elastic() {
-  local dir="$1" t0 t1 i pids=() idle=0 claims=0 claim_s=0
+  local dir="$1" t0 t1 i pids=() idle=0 claims=0 claim_s=0 held=0
   "$PMAP" submit --no-sbatch --jobs 4 --folder "$dir/job" -- "${args[@]}" >/dev/null
   t0=$(now)
   for i in 0 1 2 3; do
@@ -75,10 +76,11 @@ elastic() {
     # busy includes each block's start and file: the items' own time is blocks x rows x SLEEP
     r=$(sed -n 's/.* rows=\([0-9]*\).*/\1/p' <<<"$line")
     idle=$(awk -v a="$idle" -v w="$w" -v r="$r" -v s="$SLEEP" 'BEGIN{print a + w - r*s}')
+    held=$(awk -v a="$held" -v w="$w" 'BEGIN{print a + w}')
     claims=$((claims + $(sed -n 's/.* claims=\([0-9]*\).*/\1/p' <<<"$line")))
     claim_s=$(awk -v a="$claim_s" -v c="$(sed -n 's/.* claim_seconds=\([0-9.e-]*\).*/\1/p' <<<"$line")" 'BEGIN{print a + c}')
   done
-  echo "elastic wall_to_file=$(elapsed "$t0" "$t1") idle_per_task=$(awk -v a="$idle" 'BEGIN{printf "%.2f", a/4}') claims=$claims claim_ms=$(awk -v c="$claim_s" -v n="$claims" 'BEGIN{printf "%.3f", 1000*c/n}') blocks=$(ls "$dir/job/blocks" | wc -l)"
+  echo "elastic wall_to_file=$(elapsed "$t0" "$t1") idle_per_task=$(awk -v a="$idle" 'BEGIN{printf "%.2f", a/4}') claims=$claims claim_ms=$(awk -v c="$claim_s" -v n="$claims" 'BEGIN{printf "%.3f", 1000*c/n}') blocks=$(ls "$dir/job/blocks" | wc -l) node_seconds=$(awk -v h="$held" 'BEGIN{printf "%.1f", h}')"
 }
 
 claim_cost() {   # claims alone: 2,000 blocks of one item, no work
@@ -87,7 +89,23 @@ claim_cost() {   # claims alone: 2,000 blocks of one item, no work
     --range 0:2000 --arg seconds=0 --threads 1 --progress none >/dev/null
   "$PMAP" run --kernel spin --range 0:2000 --arg seconds=0 --threads 1 --progress none \
     --elastic "$dir/claims" >"$dir/claims.log" 2>&1
-  grep '^pmap-elastic' "$dir/claims.log" | sed 's/.*\( claims=.*\) remaining.*/claim_cost\1/'
+  grep '^pmap-elastic' "$dir/claims.log" | sed 's/.*\( claims=.*\) remaining.*/claim_cost tasks=1\1/'
+  # The same under contention: 8 tasks at once on one folder.
+  local i pids=() n=0 s=0
+  "$PMAP" submit --no-sbatch --jobs 8 --block-rows 1 --folder "$dir/claims8" -- run --kernel spin \
+    --range 0:2000 --arg seconds=0 --threads 1 --progress none >/dev/null
+  for i in 0 1 2 3 4 5 6 7; do
+    "$PMAP" run --kernel spin --range 0:2000 --arg seconds=0 --threads 1 --progress none \
+      --elastic "$dir/claims8" >"$dir/claims8-$i.log" 2>&1 &
+    pids+=($!)
+  done
+  for i in "${pids[@]}"; do wait "$i"; done
+  for i in 0 1 2 3 4 5 6 7; do
+    line=$(grep '^pmap-elastic' "$dir/claims8-$i.log")
+    n=$((n + $(sed -n 's/.* claims=\([0-9]*\).*/\1/p' <<<"$line")))
+    s=$(awk -v a="$s" -v c="$(sed -n 's/.* claim_seconds=\([0-9.e-]*\).*/\1/p' <<<"$line")" 'BEGIN{print a + c}')
+  done
+  echo "claim_cost tasks=8 claims=$n claim_ms=$(awk -v c="$s" -v n="$n" 'BEGIN{printf "%.3f", 1000*c/n}') blocks_done=$(ls "$dir/claims8/blocks" | grep -vc part)"
 }
 
 check_load elastic
