@@ -68,6 +68,12 @@ bool parse_float(std::string_view s, double& v) {
   return !s.empty() && ec == std::errc() && p == s.data() + s.size() && std::isfinite(v);
 }
 
+/// Digits with an optional sign: an integer however wide.
+bool integer_syntax(std::string_view s) {
+  if (s.starts_with('+') || s.starts_with('-')) s.remove_prefix(1);
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
 std::string_view trim(std::string_view s) {
   const auto b = s.find_first_not_of(" \t");
   if (b == std::string_view::npos) return {};
@@ -132,7 +138,10 @@ class Table final : public FieldSource {
       for (std::size_t j = 0; j < k; ++j) {
         FieldValue& v = out.values[row * k + j];
         convert(j, line, cells[j], v, scratch);
-        if (specs_[j].type == FieldType::String) {
+        // A CSV/TSV number keeps its spelling too: {id} of "007" or "1.50" is what the table
+        // says, not the typed value's shortest form (7, 1.5).
+        if (specs_[j].type != FieldType::String && cells[j].json == nullptr) v.s = cells[j].text;
+        if (!v.s.empty()) {
           strings.emplace_back(row * k + j, out.text.size());
           out.text.append(v.s);
         }
@@ -281,7 +290,12 @@ class Table final : public FieldSource {
       // Parse only while the column may still be of that type (or must be): most cells of a
       // string column are then never parsed at all.
       is_int = (c.ints || c.forced == FieldType::Int) && parse_int(cell.text, i);
-      is_num = is_int || ((c.numbers || c.forced == FieldType::Float) && parse_float(cell.text, d));
+      // An integer too wide for int64 (a 20-digit id) is text: as a float it would lose digits.
+      if (!is_int && (c.numbers || c.forced == FieldType::Float)) {
+        const bool wide_int = c.forced != FieldType::Float && integer_syntax(cell.text);
+        is_num = wide_int ? parse_int(cell.text, i) : parse_float(cell.text, d);
+      }
+      is_num = is_num || is_int;
       is_str = !is_num;
     }
     c.seen = true;

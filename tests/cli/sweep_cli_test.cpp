@@ -161,6 +161,18 @@ TEST(SweepCli, ExecOverATwoColumnCsv) {
   EXPECT_EQ(read_string_attr(h5, "/compute/params", "kind"), "table");
 }
 
+TEST(SweepCli, ExecSeesTableCellsAsWritten) {
+  TempDir dir;
+  write_file(dir.file("ids.csv"), "id,v\n007,1.50\n");
+  // exec's {id} is the cell as written (a case id keeps its zeros); the file holds the int.
+  run_ok({"-k", "exec", "--arg", "cmd=sh -c 'echo ${#0}' {id}/{v}", "--arg", "columns=len",
+          "--input", "ids.csv", "--progress", "none"},
+         dir);
+  const std::string h5 = dir.file("pmap.h5");
+  EXPECT_EQ(read_doubles(h5, "/compute/value"), (std::vector<double>{8}));  // "007/1.50"
+  EXPECT_EQ(read_int64s(h5, "/compute/params/id"), (std::vector<std::int64_t>{7}));
+}
+
 TEST(SweepCli, TablesInferForceAndQuote) {
   TempDir dir;
   write_file(dir.file("t.tsv"), "n\tname\n7\tlong name\n8\tx\n");
