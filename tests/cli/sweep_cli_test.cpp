@@ -2,6 +2,7 @@
 // the fields reaching kernels (arguments, exec placeholders), /compute/params, --print, export,
 // the errors that write nothing, and results identical for any ranks x threads x schedule.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -142,6 +143,22 @@ TEST(SweepCli, ResumeAndExportKnowTheGrid) {
   EXPECT_NE(inspect.find("x                int64    1 .. 3"), std::string::npos) << inspect;
   run_ok({"export", "pmap.h5", "-o", "t.csv"}, dir);
   EXPECT_EQ(slurp(dir.file("t.csv")).substr(0, 10), "item,x,val");
+  // An existing table is not replaced without --force, and is left as it was.
+  write_file(dir.file("t.csv"), "mine\n");
+  const auto exists = usage_error({"export", "pmap.h5", "-o", "t.csv"}, dir);
+  EXPECT_NE(exists.find("t.csv: file exists; pass --force"), std::string::npos) << exists;
+  EXPECT_EQ(slurp(dir.file("t.csv")), "mine\n");
+  run_ok({"export", "pmap.h5", "-o", "t.csv", "--force"}, dir);
+  EXPECT_EQ(slurp(dir.file("t.csv")).substr(0, 10), "item,x,val");
+  struct stat st {};
+  ASSERT_EQ(::stat(dir.file("t.csv").c_str(), &st), 0);
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  EXPECT_EQ(st.st_mode & 0777, 0666 & ~mask) << "an exported table has a new file's mode";
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+    EXPECT_FALSE(e.path().filename().string().starts_with("t.csv."))
+        << "temporary file left behind: " << e.path();
+  }
 }
 
 TEST(SweepCli, ExecOverATwoColumnCsv) {
