@@ -345,20 +345,26 @@ class Table final : public FieldSource {
       done = !on_row(r.offset, r.line, cells, false);
     };
     while (!done && (end == nullptr || at < *end)) {
-      const std::size_t want =
-          end == nullptr ? kReadBytes
-                         : static_cast<std::size_t>(std::min<std::uint64_t>(kReadBytes, *end - at));
-      const ssize_t n = ::pread(fd_.get(), buf.data(), want, static_cast<off_t>(at));
-      if (n < 0) throw RuntimeError("input", path_, std::strerror(errno));
+      const std::size_t n = read_at(at, end, buf.data());
       if (n == 0) break;
       std::size_t skip = 0;
       if (at == 0 && n >= 3 && std::memcmp(buf.data(), "\xEF\xBB\xBF", 3) == 0) skip = 3;  // BOM
-      if (h != nullptr) h->add(buf.data(), static_cast<std::size_t>(n));
+      if (h != nullptr) h->add(buf.data(), n);
       if (skip > 0) parser = detail::RecordParser(format_ == TableFormat::Tsv ? '\t' : ',', 3, 1);
-      parser.feed(buf.data() + skip, static_cast<std::size_t>(n) - skip, on_record);
-      at += static_cast<std::uint64_t>(n);
+      parser.feed(buf.data() + skip, n - skip, on_record);
+      at += n;
     }
     if (!done) parser.finish(on_record);
+  }
+
+  /// Reads up to kReadBytes at `at` (not past *end) into `buf`; 0 at the end of the file.
+  std::size_t read_at(std::uint64_t at, const std::uint64_t* end, char* buf) const {
+    const std::size_t want =
+        end == nullptr ? kReadBytes
+                       : static_cast<std::size_t>(std::min<std::uint64_t>(kReadBytes, *end - at));
+    const ssize_t n = ::pread(fd_.get(), buf, want, static_cast<off_t>(at));
+    if (n < 0) throw RuntimeError("input", path_, std::strerror(errno));
+    return static_cast<std::size_t>(n);
   }
 
   void add_name(const std::string& name, std::uint64_t line, std::uint64_t column) {
@@ -389,15 +395,11 @@ class Table final : public FieldSource {
       done = !json_row(text, this_offset, this_line, cells, on_row);
     };
     while (!done && (end == nullptr || at < *end)) {
-      const std::size_t want =
-          end == nullptr ? kReadBytes
-                         : static_cast<std::size_t>(std::min<std::uint64_t>(kReadBytes, *end - at));
-      const ssize_t n = ::pread(fd_.get(), buf.data(), want, static_cast<off_t>(at));
-      if (n < 0) throw RuntimeError("input", path_, std::strerror(errno));
+      const std::size_t n = read_at(at, end, buf.data());
       if (n == 0) break;
-      if (h != nullptr) h->add(buf.data(), static_cast<std::size_t>(n));
-      pending.append(buf.data(), static_cast<std::size_t>(n));
-      at += static_cast<std::uint64_t>(n);
+      if (h != nullptr) h->add(buf.data(), n);
+      pending.append(buf.data(), n);
+      at += n;
       std::size_t from = 0;
       for (auto nl = pending.find('\n'); nl != std::string::npos && !done;
            nl = pending.find('\n', from)) {

@@ -41,6 +41,19 @@ std::string usage_error(const Args& args, const TempDir& dir) {
   return r.err;
 }
 
+/// Each (arguments, message) exits 2 with that message, even with --force, and leaves the
+/// existing pmap.h5 (`before`) as it was.
+void expect_refused(const std::vector<std::pair<Args, std::string>>& cases, const TempDir& dir,
+                    const std::string& before) {
+  for (const auto& [extra, message] : cases) {
+    Args args = extra;
+    args.insert(args.end(), {"--force", "--progress", "none"});
+    const auto err = usage_error(args, dir);
+    EXPECT_NE(err.find(message), std::string::npos) << err;
+    EXPECT_EQ(slurp(dir.file("pmap.h5")), before) << "the existing file changed: " << err;
+  }
+}
+
 void write_file(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
 }
@@ -116,13 +129,7 @@ TEST(SweepCli, BadSweepsExitTwoAndWriteNothing) {
        "the field is float64 but kernel pi takes argument samples as int"},
       {{"-k", "exec", "--arg", "cmd=echo {z}", "--grid", "x=1"}, "{z} names no field"},
   };
-  for (const auto& [extra, message] : cases) {
-    Args args = extra;
-    args.insert(args.end(), {"--force", "--progress", "none"});
-    const auto err = usage_error(args, dir);
-    EXPECT_NE(err.find(message), std::string::npos) << err;
-    EXPECT_EQ(slurp(dir.file("pmap.h5")), before) << "the existing file changed: " << err;
-  }
+  expect_refused(cases, dir, before);
 }
 
 TEST(SweepCli, ResumeAndExportKnowTheGrid) {
@@ -246,13 +253,7 @@ TEST(SweepCli, BadTablesExitTwoWithLineAndColumn) {
       {{"--input", "type.csv", "--format", "xml"},
        "--format xml: expected csv, tsv, jsonl or lines"},
   };
-  for (const auto& [extra, message] : cases) {
-    Args args = extra;
-    args.insert(args.end(), {"--force", "--progress", "none"});
-    const auto err = usage_error(args, dir);
-    EXPECT_NE(err.find(message), std::string::npos) << err;
-    EXPECT_EQ(slurp(dir.file("pmap.h5")), before) << "the existing file changed: " << err;
-  }
+  expect_refused(cases, dir, before);
 }
 
 TEST(SweepCli, ShardsOfAGridMergeWithTheirParams) {
