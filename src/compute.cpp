@@ -158,8 +158,11 @@ void ComputeStage::stop_runners() noexcept {
 
 /// What identifies the job: --resume refuses a file written by another one.
 Attrs ComputeStage::identity() const {
+  // An argument the items' fields give is recorded as such, not as its unused bound value.
+  BoundArgs args = job_.args;
+  for (const FieldArg& f : field_args_) args.set(f.name, "<field " + f.name + ">");
   return {{"kernel", std::string(job_.kernel->name())},
-          {"args", job_.args.to_json()},
+          {"args", args.to_json()},
           {"items", static_cast<std::int64_t>(job_.space.size())},
           {"item_kind", job_.space.kind()},
           {"items_fnv", job_.space.fingerprint()},

@@ -75,6 +75,9 @@ TEST(SweepCli, ComputeXOverAGridGivesEachItemItsY) {
   EXPECT_EQ(v[2 * 4 + 1], 2.0);  // row 4: x=2, y=2
   EXPECT_EQ(read_string_attr(h5, "/compute/params", "grid"), "x=1:11 y=1,2,3");
   EXPECT_EQ(read_string_attr(h5, "/compute", "item_kind"), "grid");
+  // y comes from the items, not from compute_x's default: the file says so.
+  const std::string args = read_string_attr(h5, "/compute", "args");
+  EXPECT_NE(args.find(R"("y":"<field y>")"), std::string::npos) << args;
 }
 
 TEST(SweepCli, TheDefaultJobPrintsItsResultsLikeTheTutorial) {
