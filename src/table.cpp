@@ -1,6 +1,7 @@
 #include "pmap/table.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "detail/child_process.hpp"
 #include "detail/fnv.hpp"
 #include "detail/record_parser.hpp"
 #include "detail/text.hpp"
@@ -80,23 +82,23 @@ std::string_view trim(std::string_view s) {
   return s.substr(b, s.find_last_not_of(" \t") - b + 1);
 }
 
-/// An open file descriptor, closed on destruction.
-class Fd {
- public:
-  explicit Fd(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
-    if (fd_ < 0) {
-      throw UsageError::cannot_open("input", path, std::strerror(errno),
-                                    "; give a readable table (CSV, TSV or JSON Lines)");
-    }
+/// The table file, opened read-only (close-on-exec: exec kernels never inherit it).
+/// Not blocking on a FIFO without a writer: a table must be a regular file, it is read twice.
+detail::Fd open_table_file(const std::string& path) {
+  detail::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (fd.get() < 0) {
+    throw UsageError::cannot_open("input", path, std::strerror(errno),
+                                  "; give a readable table (CSV, TSV or JSON Lines)");
   }
-  ~Fd() { ::close(fd_); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  [[nodiscard]] int get() const noexcept { return fd_; }
-
- private:
-  int fd_;
-};
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    throw UsageError("input", path,
+                     std::string(S_ISDIR(st.st_mode) ? "is a directory" : "is not a regular file") +
+                         ": a table is read more than once (checked, then rows on demand); give "
+                         "a file (save a pipe's output to one first)");
+  }
+  return fd;
+}
 
 /// What the scan learns about one column.
 struct ColumnScan {
@@ -117,7 +119,7 @@ struct Cell {
 class Table final : public FieldSource {
  public:
   Table(std::string path, TableFormat format, const std::vector<std::string>& forced)
-      : path_(std::move(path)), format_(format), fd_(path_) {
+      : path_(std::move(path)), format_(format), fd_(open_table_file(path_)) {
     scan(forced);
   }
 
@@ -498,7 +500,7 @@ class Table final : public FieldSource {
 
   std::string path_;
   TableFormat format_;
-  Fd fd_;
+  detail::Fd fd_;
   std::vector<FieldSpec> specs_;
   std::vector<IndexEntry> index_;
   std::uint64_t rows_ = 0;

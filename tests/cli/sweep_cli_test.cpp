@@ -255,7 +255,12 @@ TEST(SweepCli, BadTablesExitTwoWithLineAndColumn) {
        "--field zz:int: the table type.csv has no column zz"},
       {{"--input", "type.csv", "--format", "xml"},
        "--format xml: expected csv, tsv, jsonl or lines"},
+      {{"--input", "dir.csv"}, "--input dir.csv: is a directory"},
+      // A FIFO without a writer: refused at once, not a hang (a table is read twice).
+      {{"--input", "fifo.csv"}, "--input fifo.csv: is not a regular file"},
   };
+  std::filesystem::create_directory(dir.file("dir.csv"));
+  ASSERT_EQ(::mkfifo(dir.file("fifo.csv").c_str(), 0600), 0);
   expect_refused(cases, dir, before);
 }
 
