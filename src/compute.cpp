@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -105,6 +106,7 @@ void ComputeStage::prepare(MPI_Comm comm) {
     throw UsageError("resume", "", "needs the results file to continue: set `output`");
   }
   comm_ = comm;
+  check_same_items(comm);
   columns_ = job_.kernel->output_columns(job_.args);
   field_args_ = bind_field_args(*job_.kernel, job_.space.fields());
   job_.kernel->check_fields(job_.args, job_.space.fields());
@@ -137,6 +139,26 @@ void ComputeStage::prepare(MPI_Comm comm) {
   }
 }
 
+/// Every rank must see the same items: an input that only one rank can read (stdin, a pipe
+/// mpirun forwards to rank 0) left the other ranks' share unrun, and the run "succeeded".
+void ComputeStage::check_same_items(MPI_Comm comm) {
+  items_fnv_ = job_.space.fingerprint();
+  std::array<char, 17> root{};
+  items_fnv_.copy(root.data(), root.size() - 1);
+  mpi::check(MPI_Bcast(root.data(), static_cast<int>(root.size()), MPI_CHAR, 0, comm),
+             "MPI_Bcast items fingerprint");
+  if (!any_rank(comm, items_fnv_ != root.data())) return;
+  const auto fewest =
+      static_cast<std::uint64_t>(-all_max(comm, -static_cast<std::int64_t>(job_.space.size())));
+  const auto most = all_max(comm, job_.space.size());
+  throw UsageError("items", job_.space_spec.empty() ? job_.space.describe() : job_.space_spec,
+                   "the ranks do not see the same items (" + std::to_string(fewest) + " to " +
+                       std::to_string(most) +
+                       " of them): every rank reads the items itself, so they must come from a "
+                       "file all ranks read alike, not stdin or a pipe (only one rank gets those)"
+                       " nor anything that differs between ranks or nodes");
+}
+
 /// Kernels that keep processes between items start them now, one per thread, before anything
 /// is written: one that cannot start is bad usage on every rank (the first failing rank's
 /// message).
@@ -157,14 +179,18 @@ void ComputeStage::stop_runners() noexcept {
 }
 
 /// What identifies the job: --resume refuses a file written by another one.
-Attrs ComputeStage::identity() const { return compute_identity(job_); }
+Attrs ComputeStage::identity() const { return compute_identity(job_, items_fnv_); }
 
-Attrs compute_identity(const ComputeJob& job) {
+Attrs compute_identity(const ComputeJob& job, const std::string& items_fnv) {
+  // An argument the items' fields give is recorded as such, not as its unused bound value.
+  BoundArgs args = job.args;
+  for (const FieldArg& f : bind_field_args(*job.kernel, job.space.fields()))
+    args.set(f.name, "<field " + f.name + ">");
   return {{"kernel", std::string(job.kernel->name())},
-          {"args", job.args.to_json()},
+          {"args", args.to_json()},
           {"items", static_cast<std::int64_t>(job.space.size())},
           {"item_kind", job.space.kind()},
-          {"items_fnv", job.space.fingerprint()},
+          {"items_fnv", items_fnv.empty() ? job.space.fingerprint() : items_fnv},
           {"shard_index", std::int64_t{job.shard_index}},
           {"shard_count", std::int64_t{job.shard_count}}};
 }

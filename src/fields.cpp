@@ -77,6 +77,7 @@ std::int64_t Fields::as_int(std::size_t j) const {
 
 std::string Fields::text(std::size_t j) const {
   const FieldValue& v = values_[j];
+  if (!v.s.empty()) return std::string(v.s);  // a table's number as the table spells it
   char buf[32];
   switch (spec(j).type) {
     case FieldType::Int:

@@ -2,7 +2,10 @@
 // every default lives), the job runs in a pmap::Session as the C++ API's do, and every error is
 // printed in the CLI's words and mapped to its exit code in one place (src/cli/messages.cpp):
 // 0 ok, 1 items failed, 2 bad usage or input, 3 the run failed, 75 interrupted.
+#include <sys/stat.h>
+#include <unistd.h>
 #include <CLI/CLI.hpp>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -170,11 +173,27 @@ int export_command(const pmap::cli::CommandLine& cli) {
     pmap::export_results(cli.export_path, format, std::cout);
     return kOk;
   }
-  // Into a temporary name first: a failed export leaves no half-written table behind.
-  const std::string tmp = cli.export_output + ".part";
-  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-  if (!out)
+  struct stat st {};
+  if (!cli.export_force && ::lstat(cli.export_output.c_str(), &st) == 0) {
+    throw pmap::UsageError("export", cli.export_output,
+                           "file exists; pass --force to replace it, or choose another -o (the "
+                           "existing file was left untouched)");
+  }
+  // Into a temporary name of our own first (mkstemp: never someone else's file): a failed
+  // export leaves no half-written table behind and the old table, if any, whole.
+  std::string tmp = cli.export_output + ".XXXXXX";
+  const int fd = ::mkstemp(tmp.data());
+  if (fd < 0)
     throw pmap::UsageError::cannot_open("export", cli.export_output, std::strerror(errno), "");
+  const mode_t mask = ::umask(0);  // mkstemp made it 0600: give it a new file's usual mode
+  ::umask(mask);
+  ::fchmod(fd, 0666 & ~mask);
+  ::close(fd);
+  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+  if (!out) {
+    std::remove(tmp.c_str());
+    throw pmap::UsageError::cannot_open("export", cli.export_output, std::strerror(errno), "");
+  }
   try {
     pmap::export_results(cli.export_path, format, out);
     out.close();

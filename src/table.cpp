@@ -1,6 +1,7 @@
 #include "pmap/table.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "detail/child_process.hpp"
 #include "detail/fnv.hpp"
 #include "detail/record_parser.hpp"
 #include "detail/text.hpp"
@@ -68,29 +70,35 @@ bool parse_float(std::string_view s, double& v) {
   return !s.empty() && ec == std::errc() && p == s.data() + s.size() && std::isfinite(v);
 }
 
+/// Digits with an optional sign: an integer however wide.
+bool integer_syntax(std::string_view s) {
+  if (s.starts_with('+') || s.starts_with('-')) s.remove_prefix(1);
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
 std::string_view trim(std::string_view s) {
   const auto b = s.find_first_not_of(" \t");
   if (b == std::string_view::npos) return {};
   return s.substr(b, s.find_last_not_of(" \t") - b + 1);
 }
 
-/// An open file descriptor, closed on destruction.
-class Fd {
- public:
-  explicit Fd(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
-    if (fd_ < 0) {
-      throw UsageError::cannot_open("input", path, std::strerror(errno),
-                                    "; give a readable table (CSV, TSV or JSON Lines)");
-    }
+/// The table file, opened read-only (close-on-exec: exec kernels never inherit it).
+/// Not blocking on a FIFO without a writer: a table must be a regular file, it is read twice.
+detail::Fd open_table_file(const std::string& path) {
+  detail::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (fd.get() < 0) {
+    throw UsageError::cannot_open("input", path, std::strerror(errno),
+                                  "; give a readable table (CSV, TSV or JSON Lines)");
   }
-  ~Fd() { ::close(fd_); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  [[nodiscard]] int get() const noexcept { return fd_; }
-
- private:
-  int fd_;
-};
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    throw UsageError("input", path,
+                     std::string(S_ISDIR(st.st_mode) ? "is a directory" : "is not a regular file") +
+                         ": a table is read more than once (checked, then rows on demand); give "
+                         "a file (save a pipe's output to one first)");
+  }
+  return fd;
+}
 
 /// What the scan learns about one column.
 struct ColumnScan {
@@ -111,7 +119,7 @@ struct Cell {
 class Table final : public FieldSource {
  public:
   Table(std::string path, TableFormat format, const std::vector<std::string>& forced)
-      : path_(std::move(path)), format_(format), fd_(path_) {
+      : path_(std::move(path)), format_(format), fd_(open_table_file(path_)) {
     scan(forced);
   }
 
@@ -132,7 +140,10 @@ class Table final : public FieldSource {
       for (std::size_t j = 0; j < k; ++j) {
         FieldValue& v = out.values[row * k + j];
         convert(j, line, cells[j], v, scratch);
-        if (specs_[j].type == FieldType::String) {
+        // A CSV/TSV number keeps its spelling too: {id} of "007" or "1.50" is what the table
+        // says, not the typed value's shortest form (7, 1.5).
+        if (specs_[j].type != FieldType::String && cells[j].json == nullptr) v.s = cells[j].text;
+        if (!v.s.empty()) {
           strings.emplace_back(row * k + j, out.text.size());
           out.text.append(v.s);
         }
@@ -281,7 +292,12 @@ class Table final : public FieldSource {
       // Parse only while the column may still be of that type (or must be): most cells of a
       // string column are then never parsed at all.
       is_int = (c.ints || c.forced == FieldType::Int) && parse_int(cell.text, i);
-      is_num = is_int || ((c.numbers || c.forced == FieldType::Float) && parse_float(cell.text, d));
+      // An integer too wide for int64 (a 20-digit id) is text: as a float it would lose digits.
+      if (!is_int && (c.numbers || c.forced == FieldType::Float)) {
+        const bool wide_int = c.forced != FieldType::Float && integer_syntax(cell.text);
+        is_num = wide_int ? parse_int(cell.text, i) : parse_float(cell.text, d);
+      }
+      is_num = is_num || is_int;
       is_str = !is_num;
     }
     c.seen = true;
@@ -331,20 +347,26 @@ class Table final : public FieldSource {
       done = !on_row(r.offset, r.line, cells, false);
     };
     while (!done && (end == nullptr || at < *end)) {
-      const std::size_t want =
-          end == nullptr ? kReadBytes
-                         : static_cast<std::size_t>(std::min<std::uint64_t>(kReadBytes, *end - at));
-      const ssize_t n = ::pread(fd_.get(), buf.data(), want, static_cast<off_t>(at));
-      if (n < 0) throw RuntimeError("input", path_, std::strerror(errno));
+      const std::size_t n = read_at(at, end, buf.data());
       if (n == 0) break;
       std::size_t skip = 0;
       if (at == 0 && n >= 3 && std::memcmp(buf.data(), "\xEF\xBB\xBF", 3) == 0) skip = 3;  // BOM
-      if (h != nullptr) h->add(buf.data(), static_cast<std::size_t>(n));
+      if (h != nullptr) h->add(buf.data(), n);
       if (skip > 0) parser = detail::RecordParser(format_ == TableFormat::Tsv ? '\t' : ',', 3, 1);
-      parser.feed(buf.data() + skip, static_cast<std::size_t>(n) - skip, on_record);
-      at += static_cast<std::uint64_t>(n);
+      parser.feed(buf.data() + skip, n - skip, on_record);
+      at += n;
     }
     if (!done) parser.finish(on_record);
+  }
+
+  /// Reads up to kReadBytes at `at` (not past *end) into `buf`; 0 at the end of the file.
+  std::size_t read_at(std::uint64_t at, const std::uint64_t* end, char* buf) const {
+    const std::size_t want =
+        end == nullptr ? kReadBytes
+                       : static_cast<std::size_t>(std::min<std::uint64_t>(kReadBytes, *end - at));
+    const ssize_t n = ::pread(fd_.get(), buf, want, static_cast<off_t>(at));
+    if (n < 0) throw RuntimeError("input", path_, std::strerror(errno));
+    return static_cast<std::size_t>(n);
   }
 
   void add_name(const std::string& name, std::uint64_t line, std::uint64_t column) {
@@ -375,15 +397,11 @@ class Table final : public FieldSource {
       done = !json_row(text, this_offset, this_line, cells, on_row);
     };
     while (!done && (end == nullptr || at < *end)) {
-      const std::size_t want =
-          end == nullptr ? kReadBytes
-                         : static_cast<std::size_t>(std::min<std::uint64_t>(kReadBytes, *end - at));
-      const ssize_t n = ::pread(fd_.get(), buf.data(), want, static_cast<off_t>(at));
-      if (n < 0) throw RuntimeError("input", path_, std::strerror(errno));
+      const std::size_t n = read_at(at, end, buf.data());
       if (n == 0) break;
-      if (h != nullptr) h->add(buf.data(), static_cast<std::size_t>(n));
-      pending.append(buf.data(), static_cast<std::size_t>(n));
-      at += static_cast<std::uint64_t>(n);
+      if (h != nullptr) h->add(buf.data(), n);
+      pending.append(buf.data(), n);
+      at += n;
       std::size_t from = 0;
       for (auto nl = pending.find('\n'); nl != std::string::npos && !done;
            nl = pending.find('\n', from)) {
@@ -482,7 +500,7 @@ class Table final : public FieldSource {
 
   std::string path_;
   TableFormat format_;
-  Fd fd_;
+  detail::Fd fd_;
   std::vector<FieldSpec> specs_;
   std::vector<IndexEntry> index_;
   std::uint64_t rows_ = 0;

@@ -31,7 +31,7 @@ struct FieldSpec {
 struct FieldValue {
   std::int64_t i = 0;
   double f = 0;
-  std::string_view s{};
+  std::string_view s{};  ///< String: the value; a CSV/TSV number: its spelling ("007", "1.50")
 };
 
 /// The fields of one item: names, types and values (a view; valid while its block is).
@@ -53,7 +53,7 @@ class Fields {
   [[nodiscard]] double as_double(std::size_t j) const;
   /// Field j as an integer; throws ItemError for a float or string that is not one.
   [[nodiscard]] std::int64_t as_int(std::size_t j) const;
-  /// Field j as text (floats shortest round-trip, e.g. 0.1).
+  /// Field j as text: a table's cell as written, else numbers shortest round-trip (0.1).
   [[nodiscard]] std::string text(std::size_t j) const;
 
  private:

@@ -8,9 +8,9 @@
 
 #include "pmap/error.hpp"
 #include "pmap/grid.hpp"
-#include "pmap/table.hpp"
 #include "pmap/kernel.hpp"
 #include "pmap/slurm.hpp"
+#include "pmap/table.hpp"
 
 namespace pmap::cli {
 namespace {
@@ -144,8 +144,9 @@ void add_run_options(CLI::App& run, RunOptions& o) {
                               "START:STOP[:STEP], 1,2,4, linspace(A,B,N), logspace(A,B,N)");
   grid->excludes(range);
   grid->excludes(input);
-  run.add_option("--field", o.fields, "force a table column's type NAME:int|float|string "
-                                      "(repeatable)")
+  run.add_option("--field", o.fields,
+                 "force a table column's type NAME:int|float|string "
+                 "(repeatable)")
       ->needs(input);
   run.add_option("--format", o.format, "csv|tsv|jsonl|lines (default: by the extension of --input)")
       ->needs(input);
@@ -202,7 +203,8 @@ void add_url_options(CLI::App& urls, UrlCliOptions& o) {
       ->required();
   urls.add_option("-t,--threads", o.url.threads, "concurrent requests per rank")
       ->capture_default_str();
-  urls.add_option("--timeout", o.url.timeout, "seconds per attempt: connect, request, status and headers")
+  urls.add_option("--timeout", o.url.timeout,
+                  "seconds per attempt: connect, request, status and headers")
       ->capture_default_str();
   urls.add_option("--retries", o.url.retries,
                   "extra attempts for transient failures (429, 502-504, connection errors)")
@@ -259,8 +261,10 @@ ComputeJob make_compute_job(const RunOptions& o) {
     for (const auto& f : job.space.fields()) {
       if (f.name == key) {
         throw UsageError("args", a,
-                         key + " is also a field of the items, which gives it per item; drop "
-                               "`args` " + key + " or rename the field");
+                         key +
+                             " is also a field of the items, which gives it per item; drop "
+                             "`args` " +
+                             key + " or rename the field");
       }
     }
   }
@@ -330,12 +334,14 @@ CommandLine::CommandLine()
   app.add_subcommand("inspect", "summary of a results file")
       ->add_option("file", inspect_path, "results file (HDF5)")
       ->required();
-  auto* ex = app.add_subcommand("export", "write a results file's items, fields, values and "
-                                          "status as one table (CSV or JSON Lines)");
+  auto* ex = app.add_subcommand("export",
+                                "write a results file's items, fields, values and "
+                                "status as one table (CSV or JSON Lines)");
   ex->add_option("file", export_path, "results file (HDF5)")->required();
   auto* csv = ex->add_flag("--csv", export_csv, "comma-separated values with a header (default)");
   ex->add_flag("--jsonl", export_jsonl, "one JSON object a line")->excludes(csv);
   ex->add_option("-o,--output", export_output, "write here instead of stdout");
+  ex->add_flag("--force", export_force, "replace an existing --output file");
 }
 
 void CommandLine::parse(int argc, const char* const* argv) {

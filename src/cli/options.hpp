@@ -110,6 +110,7 @@ struct CommandLine {
   bool export_csv = false;
   bool export_jsonl = false;
   std::string export_output;
+  bool export_force = false;
 
   /// Declares every subcommand and option (bound to the members: not copyable).
   CommandLine();

@@ -21,7 +21,7 @@
 namespace pmap {
 
 /// What identifies a compute job in its file: --resume and merge refuse a file of another one.
-[[nodiscard]] Attrs compute_identity(const ComputeJob& job);
+[[nodiscard]] Attrs compute_identity(const ComputeJob& job, const std::string& items_fnv = "");
 /// What a fresh run's file says before its rows (ComputeStage::create writes it; an elastic
 /// job's merge writes the same for the whole job).
 [[nodiscard]] ComputeMeta make_compute_meta(const ComputeJob& job,
@@ -58,6 +58,7 @@ class ComputeStage final : public Stage {
  private:
   [[nodiscard]] Attrs identity() const;
   void start_runners(MPI_Comm comm);
+  void check_same_items(MPI_Comm comm);
   void stop_runners() noexcept;
   void fill_report(MPI_Comm comm, const Ending& ending);
   void gather_for_file(MPI_Comm comm);
@@ -68,6 +69,7 @@ class ComputeStage final : public Stage {
   double own_seconds_ = 0;                    // this rank's work, without waiting for others
   std::vector<std::string> columns_;
   std::vector<FieldArg> field_args_;  // kernel arguments the items' fields give
+  std::string items_fnv_;             // the space's fingerprint, the same on every rank
   Chunk window_{};                    // the shard's rows
   ThreadChoice threads_;
   std::vector<std::unique_ptr<BatchRunner>> runners_;  // one a thread, for batch kernels

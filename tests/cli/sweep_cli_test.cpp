@@ -2,6 +2,7 @@
 // the fields reaching kernels (arguments, exec placeholders), /compute/params, --print, export,
 // the errors that write nothing, and results identical for any ranks x threads x schedule.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -40,6 +41,19 @@ std::string usage_error(const Args& args, const TempDir& dir) {
   return r.err;
 }
 
+/// Each (arguments, message) exits 2 with that message, even with --force, and leaves the
+/// existing pmap.h5 (`before`) as it was.
+void expect_refused(const std::vector<std::pair<Args, std::string>>& cases, const TempDir& dir,
+                    const std::string& before) {
+  for (const auto& [extra, message] : cases) {
+    Args args = extra;
+    args.insert(args.end(), {"--force", "--progress", "none"});
+    const auto err = usage_error(args, dir);
+    EXPECT_NE(err.find(message), std::string::npos) << err;
+    EXPECT_EQ(slurp(dir.file("pmap.h5")), before) << "the existing file changed: " << err;
+  }
+}
+
 void write_file(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
 }
@@ -61,6 +75,9 @@ TEST(SweepCli, ComputeXOverAGridGivesEachItemItsY) {
   EXPECT_EQ(v[2 * 4 + 1], 2.0);  // row 4: x=2, y=2
   EXPECT_EQ(read_string_attr(h5, "/compute/params", "grid"), "x=1:11 y=1,2,3");
   EXPECT_EQ(read_string_attr(h5, "/compute", "item_kind"), "grid");
+  // y comes from the items, not from compute_x's default: the file says so.
+  const std::string args = read_string_attr(h5, "/compute", "args");
+  EXPECT_NE(args.find(R"("y":"<field y>")"), std::string::npos) << args;
 }
 
 TEST(SweepCli, TheDefaultJobPrintsItsResultsLikeTheTutorial) {
@@ -115,13 +132,7 @@ TEST(SweepCli, BadSweepsExitTwoAndWriteNothing) {
        "the field is float64 but kernel pi takes argument samples as int"},
       {{"-k", "exec", "--arg", "cmd=echo {z}", "--grid", "x=1"}, "{z} names no field"},
   };
-  for (const auto& [extra, message] : cases) {
-    Args args = extra;
-    args.insert(args.end(), {"--force", "--progress", "none"});
-    const auto err = usage_error(args, dir);
-    EXPECT_NE(err.find(message), std::string::npos) << err;
-    EXPECT_EQ(slurp(dir.file("pmap.h5")), before) << "the existing file changed: " << err;
-  }
+  expect_refused(cases, dir, before);
 }
 
 TEST(SweepCli, ResumeAndExportKnowTheGrid) {
@@ -142,6 +153,22 @@ TEST(SweepCli, ResumeAndExportKnowTheGrid) {
   EXPECT_NE(inspect.find("x                int64    1 .. 3"), std::string::npos) << inspect;
   run_ok({"export", "pmap.h5", "-o", "t.csv"}, dir);
   EXPECT_EQ(slurp(dir.file("t.csv")).substr(0, 10), "item,x,val");
+  // An existing table is not replaced without --force, and is left as it was.
+  write_file(dir.file("t.csv"), "mine\n");
+  const auto exists = usage_error({"export", "pmap.h5", "-o", "t.csv"}, dir);
+  EXPECT_NE(exists.find("t.csv: file exists; pass --force"), std::string::npos) << exists;
+  EXPECT_EQ(slurp(dir.file("t.csv")), "mine\n");
+  run_ok({"export", "pmap.h5", "-o", "t.csv", "--force"}, dir);
+  EXPECT_EQ(slurp(dir.file("t.csv")).substr(0, 10), "item,x,val");
+  struct stat st {};
+  ASSERT_EQ(::stat(dir.file("t.csv").c_str(), &st), 0);
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  EXPECT_EQ(st.st_mode & 0777, 0666 & ~mask) << "an exported table has a new file's mode";
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+    EXPECT_FALSE(e.path().filename().string().starts_with("t.csv."))
+        << "temporary file left behind: " << e.path();
+  }
 }
 
 TEST(SweepCli, ExecOverATwoColumnCsv) {
@@ -159,6 +186,18 @@ TEST(SweepCli, ExecOverATwoColumnCsv) {
   EXPECT_EQ(read_int64s(h5, "/compute/item"), (std::vector<std::int64_t>{2, 3, 4}));  // lines
   EXPECT_EQ(read_string_attr(h5, "/compute/params", "table"), "cases.csv");
   EXPECT_EQ(read_string_attr(h5, "/compute/params", "kind"), "table");
+}
+
+TEST(SweepCli, ExecSeesTableCellsAsWritten) {
+  TempDir dir;
+  write_file(dir.file("ids.csv"), "id,v\n007,1.50\n");
+  // exec's {id} is the cell as written (a case id keeps its zeros); the file holds the int.
+  run_ok({"-k", "exec", "--arg", "cmd=sh -c 'echo ${#0}' {id}/{v}", "--arg", "columns=len",
+          "--input", "ids.csv", "--progress", "none"},
+         dir);
+  const std::string h5 = dir.file("pmap.h5");
+  EXPECT_EQ(read_doubles(h5, "/compute/value"), (std::vector<double>{8}));  // "007/1.50"
+  EXPECT_EQ(read_int64s(h5, "/compute/params/id"), (std::vector<std::int64_t>{7}));
 }
 
 TEST(SweepCli, TablesInferForceAndQuote) {
@@ -216,14 +255,13 @@ TEST(SweepCli, BadTablesExitTwoWithLineAndColumn) {
        "--field zz:int: the table type.csv has no column zz"},
       {{"--input", "type.csv", "--format", "xml"},
        "--format xml: expected csv, tsv, jsonl or lines"},
+      {{"--input", "dir.csv"}, "--input dir.csv: is a directory"},
+      // A FIFO without a writer: refused at once, not a hang (a table is read twice).
+      {{"--input", "fifo.csv"}, "--input fifo.csv: is not a regular file"},
   };
-  for (const auto& [extra, message] : cases) {
-    Args args = extra;
-    args.insert(args.end(), {"--force", "--progress", "none"});
-    const auto err = usage_error(args, dir);
-    EXPECT_NE(err.find(message), std::string::npos) << err;
-    EXPECT_EQ(slurp(dir.file("pmap.h5")), before) << "the existing file changed: " << err;
-  }
+  std::filesystem::create_directory(dir.file("dir.csv"));
+  ASSERT_EQ(::mkfifo(dir.file("fifo.csv").c_str(), 0600), 0);
+  expect_refused(cases, dir, before);
 }
 
 TEST(SweepCli, ShardsOfAGridMergeWithTheirParams) {

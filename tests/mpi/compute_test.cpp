@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <thread>
 
 #include "mpi/mpi_support.hpp"
@@ -153,6 +154,26 @@ TEST(Compute, ExistingOutputIsAUsageErrorOnEveryRank) {
   EXPECT_THROW(pmap::run_compute(job, MPI_COMM_WORLD), pmap::UsageError);
   job.force = true;
   EXPECT_NO_THROW(pmap::run_compute(job, MPI_COMM_WORLD));
+}
+
+TEST(Compute, RanksThatSeeOtherItemsAreAUsageErrorOnEveryRankAndWriteNothing) {
+  // As with `--input /dev/stdin` under mpirun: only rank 0 reads the lines, the others get none.
+  // Each rank's share of the items would be missing from the file while the run said ok.
+  if (pmap::mpi::size(MPI_COMM_WORLD) < 2) GTEST_SKIP() << "needs two ranks";
+  auto dir = pmap::test::shared_temp_dir();
+  auto job = pi_job(dir->file("differ.h5"));
+  const int rank = pmap::mpi::rank(MPI_COMM_WORLD);
+  if (rank != 0)
+    job.space = pmap::ItemSpace(pmap::parse_range("-50:250:" + std::to_string(3 + rank)));
+  try {
+    pmap::run_compute(job, MPI_COMM_WORLD);
+    ADD_FAILURE() << "rank " << rank << " ran items the other ranks do not have";
+  } catch (const pmap::UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("the ranks do not see the same items"), std::string::npos)
+        << e.what();
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  EXPECT_FALSE(std::filesystem::exists(dir->file("differ.h5")));
 }
 
 }  // namespace

@@ -56,13 +56,33 @@ TEST(Table, InfersTypesAndQuoting) {
   EXPECT_EQ(t->fields()[2].type, pmap::FieldType::String);
   EXPECT_EQ(t->fields()[2].width, 9U);  // two\nlines and say "hi"
   EXPECT_EQ(rows(*t, 10), (std::vector<std::string>{"2|1|0.5|a, b", "4|2|2|say \"hi\"",
-                                                    "5|3|1000|two\nlines", "7|4|-1|plain"}));
+                                                    "5|3|1e3|two\nlines", "7|4|-1|plain"}));
   EXPECT_EQ(t->row_of(5), 2U);  // line numbers back to rows
   EXPECT_FALSE(t->row_of(6).has_value());
   const auto forced = pmap::open_table(path, pmap::TableFormat::Csv, {"id:float", "x:string"});
   EXPECT_EQ(forced->fields()[0].type, pmap::FieldType::Float);
   EXPECT_EQ(forced->fields()[1].type, pmap::FieldType::String);
   EXPECT_NE(forced->fingerprint(), t->fingerprint());
+}
+
+TEST(Table, NumbersKeepTheirSpellingAndWideIntegersStayText) {
+  TempDir dir;
+  const auto t =
+      pmap::open_table(write(dir, "ids.csv", "id,v,big\n007,1.50,1\n010,2,99999999999999999999\n"),
+                       pmap::TableFormat::Csv, {});
+  ASSERT_EQ(t->fields().size(), 3U);
+  EXPECT_EQ(t->fields()[0].type, pmap::FieldType::Int);  // typed in the file: 7, 10
+  EXPECT_EQ(t->fields()[1].type, pmap::FieldType::Float);
+  EXPECT_EQ(t->fields()[2].type, pmap::FieldType::String);  // as float64 it would lose digits
+  EXPECT_EQ(rows(*t, 1),
+            (std::vector<std::string>{"2|007|1.50|1", "3|010|2|99999999999999999999"}));
+  pmap::FieldBlock b;
+  t->read(0, 2, b);
+  const pmap::Fields f(&t->fields(), b.values.data());
+  EXPECT_EQ(f.as_int(0), 7);
+  EXPECT_DOUBLE_EQ(f.as_double(1), 1.5);
+  const auto forced = pmap::open_table(dir.file("ids.csv"), pmap::TableFormat::Csv, {"big:float"});
+  EXPECT_EQ(forced->fields()[2].type, pmap::FieldType::Float);  // asked for: the user's choice
 }
 
 TEST(Table, TsvAndJsonLines) {
