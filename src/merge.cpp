@@ -10,16 +10,16 @@
 #include <optional>
 
 #include "detail/url_merge.hpp"
+#include "pmap/columns.hpp"
 #include "pmap/compute.hpp"
 #include "pmap/error.hpp"
-#include "pmap/columns.hpp"
 #include "pmap/h5.hpp"
 #include "pmap/params.hpp"
 #include "pmap/partition.hpp"
 #include "pmap/report.hpp"
 #include "pmap/results.hpp"
-#include "pmap/resume.hpp"
 #include "pmap/results_file.hpp"
+#include "pmap/resume.hpp"
 
 namespace pmap {
 namespace {
@@ -30,8 +30,8 @@ struct ShardInfo {
   std::vector<std::pair<std::string, std::string>> identity;  // in the order of kIdentity
   std::int64_t index = 0, count = 1, items = 0;
   std::vector<std::string> columns;
-  Attrs carried;  // schedule, chunk, space, range_* (copied to the merged file)
-  std::vector<FieldSpec> fields;                             // /compute/params
+  Attrs carried;                  // schedule, chunk, space, range_* (copied to the merged file)
+  std::vector<FieldSpec> fields;  // /compute/params
   std::vector<std::pair<std::string, std::string>> params;  // its attributes
 };
 
@@ -48,33 +48,35 @@ constexpr const char* kHint = "; give the shards of one job";
 
 ShardInfo read_shard(const std::string& path) {
   return read_results(path, kUse, [&] {
-  const ResultsFile r = open_results_file(path, kUse, kHint);
-  if (!r.compute) throw UsageError("merge: " + path + ": no /compute stage" + std::string(kHint));
-  const h5::Group g = r.file.group("compute");
-  ShardInfo s;
-  s.path = path;
-  for (const auto& [key, label] : kIdentity) {
-    s.identity.emplace_back(key, h5::attr_text(g.get(), key, 17));
-  }
-  s.index = h5::has_attr(g.get(), "shard_index") ? h5::read_attr_int(g.get(), "shard_index") : 0;
-  s.count = h5::has_attr(g.get(), "shard_count") ? h5::read_attr_int(g.get(), "shard_count") : 1;
-  s.items = h5::read_attr_int(g.get(), "items");
-  s.columns = h5::read_attr_strings(g.get(), "columns");
-  for (const char* key : {"schedule", "space", "item_kind", "kernel", "args", "items_fnv"}) {
-    if (h5::has_attr(g.get(), key)) s.carried.emplace_back(key, h5::read_attr_string(g.get(), key));
-  }
-  for (const char* key : {"chunk", "range_start", "range_stop", "range_step", "items"}) {
-    if (h5::has_attr(g.get(), key)) s.carried.emplace_back(key, h5::read_attr_int(g.get(), key));
-  }
-  s.fields = ParamColumns(g.get(), static_cast<std::uint64_t>(s.items)).fields();
-  if (!s.fields.empty()) {
-    s.params = read_param_attributes(g.get());
-  }
-  return s;
+    const ResultsFile r = open_results_file(path, kUse, kHint);
+    if (!r.compute) throw UsageError("merge: " + path + ": no /compute stage" + std::string(kHint));
+    const h5::Group g = r.file.group("compute");
+    ShardInfo s;
+    s.path = path;
+    for (const auto& [key, label] : kIdentity) {
+      s.identity.emplace_back(key, h5::attr_text(g.get(), key, 17));
+    }
+    s.index = h5::has_attr(g.get(), "shard_index") ? h5::read_attr_int(g.get(), "shard_index") : 0;
+    s.count = h5::has_attr(g.get(), "shard_count") ? h5::read_attr_int(g.get(), "shard_count") : 1;
+    s.items = h5::read_attr_int(g.get(), "items");
+    s.columns = h5::read_attr_strings(g.get(), "columns");
+    for (const char* key : {"schedule", "space", "item_kind", "kernel", "args", "items_fnv"}) {
+      if (h5::has_attr(g.get(), key))
+        s.carried.emplace_back(key, h5::read_attr_string(g.get(), key));
+    }
+    for (const char* key : {"chunk", "range_start", "range_stop", "range_step", "items"}) {
+      if (h5::has_attr(g.get(), key)) s.carried.emplace_back(key, h5::read_attr_int(g.get(), key));
+    }
+    s.fields = ParamColumns(g.get(), static_cast<std::uint64_t>(s.items)).fields();
+    if (!s.fields.empty()) {
+      s.params = read_param_attributes(g.get());
+    }
+    return s;
   });
 }
 
-/// Copies rows [w.begin, w.end) of every /compute column from `src` to rows [w.begin + to - w.begin,
+/// Copies rows [w.begin, w.end) of every /compute column from `src` to rows [w.begin + to -
+/// w.begin,
 /// ...) of `dst` (the same rows unless `to` says where they go), in blocks.
 void copy_rows(const ComputeColumns& src, const ComputeColumns& dst, Chunk w,
                std::optional<std::uint64_t> to = std::nullopt) {
@@ -107,6 +109,29 @@ void copy_params(const ParamColumns& src, ParamColumns& dst, Chunk w,
   }
 }
 
+/// The merged /compute's last step, for shards and elastic blocks alike: its rows counted from
+/// the file itself (status, checksum) into `report` and the attributes, the errors in item order.
+void finish_compute(const std::string& partial, std::uint64_t n, std::vector<ErrorRecord> errors,
+                    MergeReport& report) {
+  std::sort(errors.begin(), errors.end(),
+            [](const ErrorRecord& a, const ErrorRecord& b) { return a.item < b.item; });
+  const StatusTally t = scan_results(partial, Chunk{0, n}, kUse);
+  report.items = n;
+  report.ok = t.ok;
+  report.failed = t.failed;
+  report.timed_out = t.timed_out;
+  report.checksum = t.checksum;
+  char hex[20];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(t.checksum));
+  finalize_results_file(partial, "compute",
+                        {{"ok", static_cast<std::int64_t>(t.ok)},
+                         {"failed", static_cast<std::int64_t>(t.failed)},
+                         {"timed_out", static_cast<std::int64_t>(t.timed_out)},
+                         {"not_run", std::int64_t{0}},
+                         {"checksum", std::string(hex)}},
+                        {}, errors);
+}
+
 /// Writes /compute of the merged file `partial` from the shards (checked already).
 void merge_compute(const std::string& partial, const ComputeMeta& meta,
                    const std::vector<ShardInfo>& info, std::uint64_t n, MergeReport& report) {
@@ -132,24 +157,8 @@ void merge_compute(const std::string& partial, const ComputeMeta& meta,
     out_params.close();
     dst.close("close " + partial);
   }
-  std::sort(errors.begin(), errors.end(),
-            [](const ErrorRecord& a, const ErrorRecord& b) { return a.item < b.item; });
-  const StatusTally t = scan_results(partial, Chunk{0, n}, kUse);
-  report.items = n;
-  report.ok = t.ok;
-  report.failed = t.failed;
-  report.timed_out = t.timed_out;
   report.shards = static_cast<int>(count);
-  report.checksum = t.checksum;
-  char hex[20];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(t.checksum));
-  finalize_results_file(partial, "compute",
-                        {{"ok", static_cast<std::int64_t>(t.ok)},
-                         {"failed", static_cast<std::int64_t>(t.failed)},
-                         {"timed_out", static_cast<std::int64_t>(t.timed_out)},
-                         {"not_run", std::int64_t{0}},
-                         {"checksum", std::string(hex)}},
-                        {}, errors);
+  finish_compute(partial, n, std::move(errors), report);
 }
 
 /// Which stages a shard file holds (a pmap results file is required).
@@ -264,9 +273,8 @@ void check_each_shard_once(const std::vector<ShardInfo>& info) {
   if (missing_count > 0) {
     throw UsageError("merge: " + std::string(missing_count == 1 ? "shard " : "shards ") + missing +
                      (missing_count > 8 ? ", ..." : "") + (missing_count == 1 ? " is" : " are") +
-                     " missing (the job of " + info.front().path + " has " +
-                     std::to_string(count) + " shards, " + std::to_string(info.size()) +
-                     " files were given)");
+                     " missing (the job of " + info.front().path + " has " + std::to_string(count) +
+                     " shards, " + std::to_string(info.size()) + " files were given)");
   }
 }
 
@@ -390,9 +398,9 @@ void write_blocks_table(hid_t group, const std::vector<BlockFile>& blocks) {
   }
   const hsize_t n = blocks.size();
   const h5::Handle space(H5Screate_simple(1, &n, nullptr), "space of blocks");
-  const h5::Handle d(H5Dcreate2(group, "blocks", t.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT,
-                                H5P_DEFAULT),
-                     "create table blocks");
+  const h5::Handle d(
+      H5Dcreate2(group, "blocks", t.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+      "create table blocks");
   if (n > 0) {
     h5::check(H5Dwrite(d.get(), t.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()),
               "write table blocks");
@@ -411,7 +419,8 @@ void check_block(const BlockFile& b, const ComputeMeta& meta, const std::string&
   for (const auto& [key, value] : s.identity) {
     if (key == "kernel" || key == "args" || key == "item_kind") {
       const std::string want = text_of(meta.compute, key);
-      if (value != want) fail("not a block of this job (" + key + ": " + value + " vs " + want + ")");
+      if (value != want)
+        fail("not a block of this job (" + key + ": " + value + " vs " + want + ")");
     }
   }
   read_results(b.path, kBlockUse, [&] {
@@ -446,8 +455,8 @@ MergeReport merge_blocks(const std::string& output, const ComputeMeta& meta,
   for (const auto& b : blocks) {
     if (b.begin != next || b.end < b.begin) {
       throw UsageError("elastic merge: blocks do not cover the items: " + b.path + " holds rows " +
-                       std::to_string(b.begin) + ":" + std::to_string(b.end) + ", expected rows from " +
-                       std::to_string(next));
+                       std::to_string(b.begin) + ":" + std::to_string(b.end) +
+                       ", expected rows from " + std::to_string(next));
     }
     next = b.end;
     check_block(b, meta, job_fnv);
@@ -484,23 +493,7 @@ MergeReport merge_blocks(const std::string& output, const ComputeMeta& meta,
       write_blocks_table(dst_group.get(), blocks);
       dst.close("close " + partial);
     }
-    std::sort(errors.begin(), errors.end(),
-              [](const ErrorRecord& a, const ErrorRecord& b) { return a.item < b.item; });
-    const StatusTally t = scan_results(partial, Chunk{0, meta.items}, kUse);
-    report.items = meta.items;
-    report.ok = t.ok;
-    report.failed = t.failed;
-    report.timed_out = t.timed_out;
-    report.checksum = t.checksum;
-    char hex[20];
-    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(t.checksum));
-    finalize_results_file(partial, "compute",
-                          {{"ok", static_cast<std::int64_t>(t.ok)},
-                           {"failed", static_cast<std::int64_t>(t.failed)},
-                           {"timed_out", static_cast<std::int64_t>(t.timed_out)},
-                           {"not_run", std::int64_t{0}},
-                           {"checksum", std::string(hex)}},
-                          {}, errors);
+    finish_compute(partial, meta.items, std::move(errors), report);
     if (!force && std::filesystem::exists(output)) {
       throw UsageError("elastic merge: " + output +
                        ": file appeared during the merge; the existing file was left untouched");
