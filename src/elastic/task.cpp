@@ -135,115 +135,141 @@ struct BlockOutcome {
   std::string why;
 };
 
+/// The loop's state on every rank: the ledger, who this task is, what it did so far.
+struct TaskState {
+  const TaskOptions& options;
+  MPI_Comm comm;
+  bool root;
+  Owner me;
+  std::optional<Ledger> ledger;
+  TaskReport report;
+
+  /// A line on rank 0's stdout.
+  void say(const std::string& line) const {
+    if (!root) return;
+    std::cout << "pmap elastic: " << line << "\n";
+    std::cout.flush();
+  }
+};
+
+/// Seconds left before the job's deadline (0: none); nullopt when it has passed.
+std::optional<double> time_left(double job_deadline, clock_type::time_point t0) {
+  if (job_deadline <= 0) return 0.0;
+  const double left = job_deadline - seconds_since(t0);
+  if (left <= 0) return std::nullopt;
+  return left;
+}
+
+/// Rank 0 claims the next block; every rank learns it (has == 0: nothing left to claim).
+ClaimWire claim_next(TaskState& st, std::optional<Claim>& claim) {
+  ClaimWire wire;
+  on_root(st.comm, [&] {
+    claim = st.ledger->claim(st.me, st.options.alive);
+    if (claim) {
+      wire = {1, claim->generation, claim->takeover ? 1 : 0,
+              exists(st.ledger->partial_path(claim->block)) ? 1 : 0, claim->block};
+    }
+  });
+  wire = mpi::bcast_value(st.comm, wire);
+  if (wire.has != 0 && st.root) {
+    const Chunk rows = st.ledger->rows(wire.block);
+    st.say("block " + std::to_string(wire.block) + " rows " + std::to_string(rows.begin) + ":" +
+           std::to_string(rows.end) +
+           (claim->takeover ? " taken over from " + claim->from
+                            : (claim->from.empty() ? "" : " given back by " + claim->from)) +
+           (wire.resume ? " (resuming its file)" : ""));
+  }
+  return wire;
+}
+
+/// Runs the claimed block; a dead task's file that cannot be resumed (damaged by the kill) is
+/// kept aside and the block runs from the start.
+template <class RunBlock>
+BlockOutcome run_claimed(TaskState& st, const ClaimWire& wire, double deadline,
+                         RunBlock& run_block) {
+  try {
+    return run_block(*st.ledger, wire.block, wire.resume != 0, deadline);
+  } catch (const UsageError& e) {
+    if (!wire.resume) throw;
+    on_root(st.comm, [&] {
+      const std::string part = st.ledger->partial_path(wire.block);
+      const std::string aside = part + ".damaged-" + st.me.task;
+      std::filesystem::rename(part, aside);
+      std::cerr << "pmap elastic: block " << wire.block << ": " << e.what() << "; kept as " << aside
+                << ", running the block again\n";
+    });
+    return run_block(*st.ledger, wire.block, false, deadline);
+  }
+}
+
+/// The task's one-line report (rank 0), for logs and the benchmark.
+void print_task_report(const TaskReport& report, const Ledger& ledger) {
+  std::ostringstream os;
+  os.precision(6);
+  os << "pmap-elastic task=" << report.task << " blocks=" << report.blocks
+     << " rows=" << report.rows << " failed=" << report.failed << " takeovers=" << report.takeovers
+     << " resumed_rows=" << report.resumed_rows << " stopped=" << (report.stopped ? 1 : 0)
+     << " gave_back=" << (report.gave_back ? 1 : 0) << " wall=" << report.wall
+     << " busy=" << report.busy << " idle=" << report.wall - report.busy
+     << " claims=" << report.claims << " claim_seconds=" << report.claim_seconds
+     << " claim_ms=" << (report.claims ? 1000.0 * report.claim_seconds / report.claims : 0.0)
+     << " remaining_blocks=" << ledger.remaining();
+  std::cout << os.str() << "\n";
+  std::cout.flush();
+}
+
 /// The task loop of both stages: claim, run the block (`run_block(block, resume, deadline)`),
 /// finish or give back, until no block is left or the task must stop.
 template <class OpenLedger, class RunBlock>
 TaskReport task_loop(const TaskOptions& options, double job_deadline, MPI_Comm comm,
                      OpenLedger&& open_ledger, RunBlock&& run_block) {
   const auto t0 = clock_type::now();
-  const bool root = mpi::rank(comm) == 0;
-  std::optional<Ledger> ledger;
-  on_root(comm, [&] { ledger.emplace(open_ledger()); });
+  TaskState st{options, comm, mpi::rank(comm) == 0, Owner::self(), std::nullopt, {}};
+  on_root(comm, [&] { st.ledger.emplace(open_ledger()); });
   // Every rank needs the plan (rows of a block, paths): open it after rank 0 made it.
-  if (!root) ledger.emplace(Ledger::open(options.folder));
-  TaskReport report;
-  const Owner me = Owner::self();
-  report.task = me.task;
+  if (!st.root) st.ledger.emplace(Ledger::open(options.folder));
+  TaskReport& report = st.report;
+  report.task = st.me.task;
   std::optional<Heartbeat> beat;
-  if (root) beat.emplace(*ledger, me, options.heartbeat);
-  const auto say = [&](const std::string& line) {
-    if (root) {
-      std::cout << "pmap elastic: " << line << "\n";
-      std::cout.flush();
-    }
-  };
-  say("task " + me.task + " on " + me.host + ", job folder " + options.folder + ": " +
-      std::to_string(ledger->items()) + " items in " + std::to_string(ledger->blocks()) +
-      " blocks of " + std::to_string(ledger->block_rows()));
+  if (st.root) beat.emplace(*st.ledger, st.me, options.heartbeat);
+  st.say("task " + st.me.task + " on " + st.me.host + ", job folder " + options.folder + ": " +
+         std::to_string(st.ledger->items()) + " items in " + std::to_string(st.ledger->blocks()) +
+         " blocks of " + std::to_string(st.ledger->block_rows()));
   while (true) {
-    if (any_rank(comm, stop_requested())) {
+    const std::optional<double> deadline = time_left(job_deadline, t0);
+    if (any_rank(comm, stop_requested()) || !deadline) {
       report.stopped = true;
       break;
     }
-    double deadline = 0;
-    if (job_deadline > 0) {
-      deadline = job_deadline - seconds_since(t0);
-      if (deadline <= 0) {
-        report.stopped = true;
-        break;
-      }
-    }
-    ClaimWire wire;
     std::optional<Claim> claim;
-    on_root(comm, [&] {
-      claim = ledger->claim(me, options.alive);
-      if (claim) {
-        wire = {1, claim->generation, claim->takeover ? 1 : 0,
-                exists(ledger->partial_path(claim->block)) ? 1 : 0, claim->block};
-      }
-    });
-    wire = mpi::bcast_value(comm, wire);
+    const ClaimWire wire = claim_next(st, claim);
     if (wire.has == 0) break;
-    const Chunk rows = ledger->rows(wire.block);
-    if (root) {
-      say("block " + std::to_string(wire.block) + " rows " + std::to_string(rows.begin) + ":" +
-          std::to_string(rows.end) +
-          (claim->takeover ? " taken over from " + claim->from
-                           : (claim->from.empty() ? "" : " given back by " + claim->from)) +
-          (wire.resume ? " (resuming its file)" : ""));
-    }
     report.takeovers += wire.takeover ? 1 : 0;
     const auto b0 = clock_type::now();
-    BlockOutcome r;
-    try {
-      r = run_block(*ledger, wire.block, wire.resume != 0, deadline);
-    } catch (const UsageError& e) {
-      if (!wire.resume) throw;
-      // The dead task's file cannot be resumed (damaged by the kill): it is kept aside, and the
-      // block runs from the start.
-      on_root(comm, [&] {
-        const std::string part = ledger->partial_path(wire.block);
-        const std::string aside = part + ".damaged-" + me.task;
-        std::filesystem::rename(part, aside);
-        std::cerr << "pmap elastic: block " << wire.block << ": " << e.what() << "; kept as "
-                  << aside << ", running the block again\n";
-      });
-      r = run_block(*ledger, wire.block, false, deadline);
-    }
+    const BlockOutcome r = run_claimed(st, wire, *deadline, run_block);
     report.busy += seconds_since(b0);
     report.resumed_rows += r.kept;
     if (r.interrupted) {
       on_root(comm, [&] {
-        report.gave_back = ledger->release(*claim, me);
-        say("stopped (" + r.why + "): block " + std::to_string(wire.block) + " given back with " +
-            std::to_string(r.ran + r.kept) + " of " + std::to_string(rows.size()) +
-            " rows written (the next task resumes it)");
+        report.gave_back = st.ledger->release(*claim, st.me);
+        st.say("stopped (" + r.why + "): block " + std::to_string(wire.block) +
+               " given back with " + std::to_string(r.ran + r.kept) + " of " +
+               std::to_string(st.ledger->rows(wire.block).size()) +
+               " rows written (the next task resumes it)");
       });
       report.stopped = true;
       break;
     }
-    on_root(comm, [&] { ledger->finish(*claim, me); });
+    on_root(comm, [&] { st.ledger->finish(*claim, st.me); });
     report.blocks += 1;
     report.rows += r.ran;
     report.failed += r.failed;
   }
   report.wall = seconds_since(t0);
-  if (root) {
-    report.claim_seconds = ledger->stats().seconds;
-    report.claims = ledger->stats().claims;
-    std::ostringstream os;
-    os.precision(6);
-    os << "pmap-elastic task=" << report.task << " blocks=" << report.blocks
-       << " rows=" << report.rows << " failed=" << report.failed
-       << " takeovers=" << report.takeovers << " resumed_rows=" << report.resumed_rows
-       << " stopped=" << (report.stopped ? 1 : 0) << " gave_back=" << (report.gave_back ? 1 : 0)
-       << " wall=" << report.wall << " busy=" << report.busy
-       << " idle=" << report.wall - report.busy << " claims=" << report.claims
-       << " claim_seconds=" << report.claim_seconds
-       << " claim_ms=" << (report.claims ? 1000.0 * report.claim_seconds / report.claims : 0.0)
-       << " remaining_blocks=" << ledger->remaining();
-    std::cout << os.str() << "\n";
-    std::cout.flush();
+  if (st.root) {
+    report.claim_seconds = st.ledger->stats().seconds;
+    report.claims = st.ledger->stats().claims;
+    print_task_report(report, *st.ledger);
   }
   return report;
 }
