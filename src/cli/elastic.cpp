@@ -144,9 +144,9 @@ int finish_job(const std::string& folder, bool by_hand, const std::string& comma
   return kOk;
 }
 
-}  // namespace
-
-int submit_command(int argc, char** argv) {
+/// The words of `pmap submit` before `--` (its options, sbatch's) and after it (the run).
+std::pair<std::vector<std::string>, std::vector<std::string>> split_at_dashes(int argc,
+                                                                              char** argv) {
   std::vector<std::string> before, after;
   bool seen = false;
   for (int i = 2; i < argc; ++i) {
@@ -157,12 +157,12 @@ int submit_command(int argc, char** argv) {
     }
     (seen ? after : before).push_back(w);
   }
-  pmap::elastic::SubmitOptions o;
-  std::string resume, finish;
-  CLI::App app(
-      "pmap submit: an elastic job on Slurm: N small jobs pull blocks of the items as "
-      "they start; a finishing job merges them",
-      "pmap submit");
+  return {before, after};
+}
+
+/// `pmap submit`'s own options; anything else before `--` is left for sbatch.
+void add_submit_options(CLI::App& app, pmap::elastic::SubmitOptions& o, std::string& resume,
+                        std::string& finish, bool& no_sbatch) {
   app.allow_extras();
   app.add_option("--jobs", o.jobs, "elastic tasks (a job array)")->capture_default_str();
   app.add_option("--nodes-per-job", o.nodes, "nodes per task")->capture_default_str();
@@ -182,10 +182,52 @@ int submit_command(int argc, char** argv) {
   app.add_option("--folder", o.folder, "the job folder (default: a new one under PMAP_JOBS_ROOT)");
   app.add_option("--resume", resume, "submit tasks for what FOLDER's job has left");
   app.add_option("--finish", finish, "the finishing step: merge FOLDER, or resubmit what is left");
-  bool no_sbatch = false;
   app.add_flag("--no-sbatch", no_sbatch,
                "make the job folder and its scripts only: run FOLDER/task.sh anywhere, as often as "
                "you like, then `pmap submit --finish FOLDER`");
+}
+
+/// Numbers in range, and no sbatch option that pmap submit sets itself.
+void check_submit_options(const pmap::elastic::SubmitOptions& o) {
+  if (o.jobs < 1 || o.nodes < 1 || o.ntasks < 1 || o.cpus < 1 || o.max_running < 0 ||
+      o.max_resubmits < 0 || o.signal_seconds < 0) {
+    throw pmap::UsageError(
+        "submit: --jobs, --nodes-per-job, --ntasks-per-job and "
+        "--cpus-per-task must be at least 1, the others not negative");
+  }
+  for (const auto& w : o.sbatch) {
+    if (w.rfind("--array", 0) == 0 || w.rfind("--dependency", 0) == 0 || w == "-a" || w == "-d") {
+      throw pmap::UsageError("submit: " + w +
+                             " is set by pmap submit (use --jobs and "
+                             "--max-running)");
+    }
+  }
+}
+
+/// Rows a block when --block-rows is not given: about 8 blocks a task (URL lists: 8 host buckets
+/// a task).
+void default_block_rows(pmap::elastic::SubmitOptions& o, const ElasticJob& e) {
+  if (o.block_rows == 0 && e.urls) {
+    o.block_rows = std::max<std::uint64_t>(1, 8 * std::uint64_t(o.jobs));  // host buckets
+  } else if (o.block_rows == 0) {
+    const std::uint64_t n = e.job.space.size();
+    const std::uint64_t blocks = std::max<std::uint64_t>(1, 8 * std::uint64_t(o.jobs));
+    o.block_rows = std::max<std::uint64_t>(1, (n + blocks - 1) / blocks);
+  }
+}
+
+}  // namespace
+
+int submit_command(int argc, char** argv) {
+  const auto [before, after] = split_at_dashes(argc, argv);
+  pmap::elastic::SubmitOptions o;
+  std::string resume, finish;
+  CLI::App app(
+      "pmap submit: an elastic job on Slurm: N small jobs pull blocks of the items as "
+      "they start; a finishing job merges them",
+      "pmap submit");
+  bool no_sbatch = false;
+  add_submit_options(app, o, resume, finish, no_sbatch);
   try {
     std::vector<std::string> words(before.rbegin(), before.rend());
     app.parse(words);
@@ -207,20 +249,8 @@ int submit_command(int argc, char** argv) {
         "submit: give the run after `--`: pmap submit --jobs 4 -- run "
         "--kernel pi --range 0:100000");
   }
-  if (o.jobs < 1 || o.nodes < 1 || o.ntasks < 1 || o.cpus < 1 || o.max_running < 0 ||
-      o.max_resubmits < 0 || o.signal_seconds < 0) {
-    throw pmap::UsageError(
-        "submit: --jobs, --nodes-per-job, --ntasks-per-job and "
-        "--cpus-per-task must be at least 1, the others not negative");
-  }
   o.sbatch = app.remaining();
-  for (const auto& w : o.sbatch) {
-    if (w.rfind("--array", 0) == 0 || w.rfind("--dependency", 0) == 0 || w == "-a" || w == "-d") {
-      throw pmap::UsageError("submit: " + w +
-                             " is set by pmap submit (use --jobs and "
-                             "--max-running)");
-    }
-  }
+  check_submit_options(o);
   o.run_args = after;
   if (!o.run_args.empty() && o.run_args[0] != "run" && o.run_args[0] != "urls") {
     o.run_args.insert(o.run_args.begin(), "run");
@@ -235,13 +265,7 @@ int submit_command(int argc, char** argv) {
                            "with `pmap submit --resume " +
                            o.folder + "`, or give a new --folder");
   }
-  if (o.block_rows == 0 && e.urls) {
-    o.block_rows = std::max<std::uint64_t>(1, 8 * std::uint64_t(o.jobs));  // host buckets
-  } else if (o.block_rows == 0) {
-    const std::uint64_t n = e.job.space.size();
-    const std::uint64_t blocks = std::max<std::uint64_t>(1, 8 * std::uint64_t(o.jobs));
-    o.block_rows = std::max<std::uint64_t>(1, (n + blocks - 1) / blocks);
-  }
+  default_block_rows(o, e);
   const auto ledger = e.urls ? pmap::elastic::url_ledger_for(e.url_job, o.folder, o.block_rows)
                              : pmap::elastic::ledger_for(e.job, o.folder, o.block_rows);
   if (no_sbatch) o.max_resubmits = 0;
