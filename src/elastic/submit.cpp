@@ -293,86 +293,109 @@ void count_resubmit(const std::string& folder) {
   write_file(folder + "/resubmits", std::to_string(resubmits(folder) + 1) + "\n");
 }
 
-std::string status_text(const std::string& folder) {
-  const Ledger ledger = Ledger::open(folder);
-  const auto states = ledger.scan();
+namespace {
+
+/// One task's line in the status.
+struct TaskLine {
+  std::uint64_t done = 0, holding = 0, rows = 0;
+};
+
+/// What the ledger's blocks add up to.
+struct Tally {
   std::uint64_t blocks_done = 0, rows_done = 0, ok = 0, failed = 0, claimed = 0, free = 0;
-  double first = 0, last = 0;
-  struct TaskLine {
-    std::uint64_t done = 0, holding = 0, rows = 0;
-    double beat = -1;
-  };
+  double first = 0, last = 0;  ///< first claim, last finished block (seconds since the epoch)
   std::map<std::string, TaskLine> tasks;
+};
+
+/// Counts blocks by state, the done blocks' rows by status (from their files) and by task.
+Tally tally_blocks(const Ledger& ledger, const std::vector<BlockState>& states) {
+  Tally t;
   for (std::uint64_t b = 0; b < states.size(); ++b) {
     const BlockState& s = states[b];
     for (const Owner& o : s.history) {
-      if (first == 0 || o.since < first) first = o.since;
+      if (t.first == 0 || o.since < t.first) t.first = o.since;
     }
     if (s.kind == BlockState::Kind::Done) {
-      ++blocks_done;
+      ++t.blocks_done;
       const Chunk rows = ledger.rows(b);
-      rows_done += rows.size();
+      t.rows_done += rows.size();
       try {
-        const StatusTally t = scan_results(ledger.done_path(b), Chunk{0, rows.size()}, "status");
-        ok += t.ok;
-        failed += t.failed + t.timed_out;
+        const StatusTally st = scan_results(ledger.done_path(b), Chunk{0, rows.size()}, "status");
+        t.ok += st.ok;
+        t.failed += st.failed + st.timed_out;
       } catch (const Error&) {
       }
       struct stat st {};
       if (::stat(ledger.done_path(b).c_str(), &st) == 0)
-        last = std::max(last, static_cast<double>(st.st_mtime));
+        t.last = std::max(t.last, static_cast<double>(st.st_mtime));
       if (!s.history.empty()) {
-        auto& t = tasks[s.history.back().task];
-        ++t.done;
-        t.rows += rows.size();
+        auto& line = t.tasks[s.history.back().task];
+        ++line.done;
+        line.rows += rows.size();
       }
     } else if (s.kind == BlockState::Kind::Claimed && s.owner) {
-      ++claimed;
-      ++tasks[s.owner->task].holding;
+      ++t.claimed;
+      ++t.tasks[s.owner->task].holding;
     } else {
-      ++free;
+      ++t.free;
     }
   }
+  return t;
+}
+
+/// URLs checked by the done blocks of a URL list (each block's file says how many).
+std::uint64_t checked_urls(const Ledger& ledger, const std::vector<BlockState>& states) {
+  std::uint64_t urls = 0;
+  for (std::uint64_t b = 0; b < states.size(); ++b) {
+    if (states[b].kind != BlockState::Kind::Done) continue;
+    try {
+      const h5::File f = h5::File::open(ledger.done_path(b), h5::Access::ReadOnly);
+      const h5::Group g = f.group("urls");
+      urls += static_cast<std::uint64_t>(h5::read_attr_int(g.get(), "shard_urls"));
+    } catch (const Error&) {
+    }
+  }
+  return urls;
+}
+
+/// The rate so far and, while items are left, the expected end.
+void rate_lines(std::ostream& os, const Tally& t, std::uint64_t n) {
+  if (t.rows_done == 0 || t.first <= 0) return;
+  const double elapsed = std::max(1e-3, (t.rows_done == n ? t.last : now_epoch()) - t.first);
+  const double rate = static_cast<double>(t.rows_done) / elapsed;
+  os << "  rate: " << std::fixed << std::setprecision(1) << rate << " items/s over "
+     << duration_text(elapsed);
+  if (t.rows_done < n) {
+    os << ", expected end in " << duration_text(static_cast<double>(n - t.rows_done) / rate);
+  }
+  os << "\n";
+}
+
+}  // namespace
+
+std::string status_text(const std::string& folder) {
+  const Ledger ledger = Ledger::open(folder);
+  const auto states = ledger.scan();
+  const Tally t = tally_blocks(ledger, states);
   const std::uint64_t n = ledger.items();
   std::ostringstream os;
   os << "elastic job " << folder << "\n";
   const auto args = split0(read_file(folder + "/job.args"));
-  if (!args.empty() && args[0] == "urls") {
-    // A URL list: a block is a bucket of hosts; each done block's file says how many URLs it
-    // checked.
-    std::uint64_t urls = 0;
-    for (std::uint64_t b = 0; b < states.size(); ++b) {
-      if (states[b].kind != BlockState::Kind::Done) continue;
-      try {
-        const h5::File f = h5::File::open(ledger.done_path(b), h5::Access::ReadOnly);
-        const h5::Group g = f.group("urls");
-        urls += static_cast<std::uint64_t>(h5::read_attr_int(g.get(), "shard_urls"));
-      } catch (const Error&) {
-      }
-    }
-    os << "  URL list: " << blocks_done << " of " << states.size() << " host blocks done (" << urls
-       << " URLs checked), " << claimed << " running\n";
+  if (!args.empty() && args[0] == "urls") {  // a block is a bucket of hosts
+    os << "  URL list: " << t.blocks_done << " of " << states.size() << " host blocks done ("
+       << checked_urls(ledger, states) << " URLs checked), " << t.claimed << " running\n";
     return os.str();
   }
-  os << "  blocks: " << blocks_done << " done, " << claimed << " running, " << free
+  os << "  blocks: " << t.blocks_done << " done, " << t.claimed << " running, " << t.free
      << " not claimed, of " << states.size() << " (" << ledger.block_rows() << " rows each)\n";
-  os << "  items: " << rows_done << " done (" << ok << " ok, " << failed << " failed), "
-     << n - rows_done << " not run, of " << n << "\n";
-  if (rows_done > 0 && first > 0) {
-    const double elapsed = std::max(1e-3, (rows_done == n ? last : now_epoch()) - first);
-    const double rate = static_cast<double>(rows_done) / elapsed;
-    os << "  rate: " << std::fixed << std::setprecision(1) << rate << " items/s over "
-       << duration_text(elapsed);
-    if (rows_done < n) {
-      os << ", expected end in " << duration_text(static_cast<double>(n - rows_done) / rate);
-    }
-    os << "\n";
-  }
+  os << "  items: " << t.rows_done << " done (" << t.ok << " ok, " << t.failed << " failed), "
+     << n - t.rows_done << " not run, of " << n << "\n";
+  rate_lines(os, t, n);
   os << "  tasks:\n";
-  for (auto& [task, t] : tasks) {
+  for (const auto& [task, line] : t.tasks) {
     const auto age = ledger.heartbeat_age(task);
-    os << "    " << task << ": " << t.done << " blocks done (" << t.rows << " items)";
-    if (t.holding > 0) os << ", running " << t.holding;
+    os << "    " << task << ": " << line.done << " blocks done (" << line.rows << " items)";
+    if (line.holding > 0) os << ", running " << line.holding;
     if (age) os << ", heartbeat " << static_cast<long long>(*age) << " s ago";
     os << "\n";
   }
