@@ -15,8 +15,9 @@ enum Tag : int {
   kVerdict = 203,      // 0 -> rank: (1 go on | 0 stop, cause)
   kStopRequest = 204,  // rank > 0 -> 0: (cause, 0)
   kStop = 205,         // 0 -> rank: (cause, 0)
-  kFinal = 206,        // rank > 0 -> 0: last counts; answered kBye
-  kBye = 207,          // 0 -> rank: nothing more will come
+  kFinal = 206,        // rank > 0 -> 0: last counts; kBye comes when every rank is final
+  kBye = 207,          // 0 -> rank: nothing more will come; answered kByeAck
+  kByeAck = 208,       // rank > 0 -> 0: nothing more will come from this rank
 };
 
 using Msg = std::array<std::uint64_t, 2>;
@@ -154,9 +155,25 @@ void Channel::handle(const MPI_Status& status, const std::uint64_t* msg) {
   } else if (status.MPI_TAG == kFinal) {
     finished_by_rank_[src] = 1;
     ++finals_;
-    const Msg bye{0, 0};
-    mpi::check(MPI_Send(bye.data(), 2, MPI_UINT64_T, status.MPI_SOURCE, kBye, comm_.get()),
-               "MPI_Send(bye)");
+  }
+}
+
+/// Every rank is final: each is told so, and what it sent before its answer is read (a stop
+/// asked for on a rank that finished its share, too late to matter now, is not left unread).
+void Channel::say_goodbye() {
+  const Msg bye{0, 0};
+  for (int r = 1; r < size_; ++r) {
+    mpi::check(MPI_Send(bye.data(), 2, MPI_UINT64_T, r, kBye, comm_.get()), "MPI_Send(bye)");
+  }
+  for (int r = 1; r < size_; ++r) {
+    Msg msg{0, 0};
+    MPI_Status st{};
+    do {
+      MPI_Request request = MPI_REQUEST_NULL;
+      mpi::check(MPI_Irecv(msg.data(), 2, MPI_UINT64_T, r, MPI_ANY_TAG, comm_.get(), &request),
+                 "MPI_Irecv(bye)");
+      mpi::wait_sleeping(request, &st);
+    } while (st.MPI_TAG != kByeAck);
   }
 }
 
@@ -167,7 +184,11 @@ void Channel::serve_root() noexcept {
     while (true) {
       {
         std::lock_guard lock(wake_mutex_);
-        if (abandon_ || (finishing_ && finals_ == size_ - 1)) break;
+        if (abandon_) break;
+        if (finishing_ && finals_ == size_ - 1) {
+          say_goodbye();
+          break;
+        }
       }
       if (stop_requested() && !stopping()) stop_locally(StopCause::Signal);
       if (over_limit()) stop_locally(StopCause::FailureLimit);
@@ -246,21 +267,38 @@ void Channel::serve_other() noexcept {
     forward_stop();  // a stop asked for just before finish() still reaches every rank
     const Msg last{done_.load(), failed_.load()};
     send(last.data(), kFinal);
-    // Drain what rank 0 sent before it saw the final counts; kBye comes last.
-    while (true) {
-      Msg msg{0, 0};
-      MPI_Status st{};
-      MPI_Request request = MPI_REQUEST_NULL;
-      mpi::check(MPI_Irecv(msg.data(), 2, MPI_UINT64_T, 0, MPI_ANY_TAG, comm_.get(), &request),
-                 "MPI_Irecv(bye)");
-      mpi::wait_sleeping(request, &st);
-      if (st.MPI_TAG == kBye) break;
-      if (st.MPI_TAG == kStop) stop_locally(static_cast<StopCause>(msg[0]));
-    }
+    wait_for_goodbye();
   } catch (...) {
     service_error_ = std::current_exception();
     stop_locally(StopCause::Error);
   }
+}
+
+/// After its final counts: drains what rank 0 sends until kBye, and forwards a stop asked for
+/// here meanwhile (this rank's share is done, others may still run: one rank is enough).
+void Channel::wait_for_goodbye() {
+  Msg msg{0, 0};
+  MPI_Status st{};
+  MPI_Request request = MPI_REQUEST_NULL;
+  auto pause = std::chrono::microseconds(5);
+  while (true) {
+    if (request == MPI_REQUEST_NULL) {
+      mpi::check(MPI_Irecv(msg.data(), 2, MPI_UINT64_T, 0, MPI_ANY_TAG, comm_.get(), &request),
+                 "MPI_Irecv(bye)");
+    }
+    int done = 0;
+    mpi::check(MPI_Test(&request, &done, &st), "MPI_Test(bye)");
+    if (done == 0) {
+      forward_stop();
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::microseconds(2000));
+      continue;
+    }
+    if (st.MPI_TAG == kBye) break;
+    if (st.MPI_TAG == kStop) stop_locally(static_cast<StopCause>(msg[0]));
+  }
+  const Msg ack{0, 0};
+  send(ack.data(), kByeAck);
 }
 
 }  // namespace pmap

@@ -70,6 +70,8 @@ class Channel {
   void stop_locally(StopCause cause) noexcept;
   void stop_all(StopCause cause);                                   // rank 0
   void handle(const MPI_Status& status, const std::uint64_t* msg);  // rank 0
+  void say_goodbye();                                               // rank 0
+  void wait_for_goodbye();                                          // ranks > 0
   [[nodiscard]] bool over_limit() const noexcept;
   void send(const std::uint64_t* msg, int tag);
   void nap(std::chrono::microseconds& backoff, std::chrono::microseconds cap);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <csignal>
 #include <thread>
 
 #include "mpi/mpi_support.hpp"
@@ -12,6 +13,7 @@
 #include "pmap/compute.hpp"
 #include "pmap/error.hpp"
 #include "pmap/report.hpp"
+#include "pmap/stop.hpp"
 #include "pmap/tally.hpp"
 #include "support/h5_read.hpp"
 
@@ -78,6 +80,33 @@ TEST(Channel, AStopOnTheLastRankReachesEveryRank) {
   EXPECT_TRUE(sees_stop(c, 10.0));
   EXPECT_EQ(c.cause(), pmap::StopCause::Error);
   c.finish();
+}
+
+// A signal to a rank that already finished its share (it waits in finish() for the others) still
+// stops the ranks that work: "one rank is enough" whatever that rank is doing.
+TEST(Channel, AStopOnARankThatFinishedItsShareStopsTheOthers) {
+  pmap::reset_stop();
+  pmap::Channel c(world(), {});
+  MPI_Barrier(world());
+  const int r = pmap::test::world_rank(), n = pmap::test::world_size();
+  if (n == 1) {
+    c.finish();
+    return;
+  }
+  if (r == n - 1) {
+    std::thread signal([] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      pmap::request_stop(SIGTERM);  // what the signal handler does
+    });
+    c.finish();  // its share is done: it waits for the others
+    signal.join();
+  } else {
+    EXPECT_TRUE(sees_stop(c, 10.0)) << "rank " << r << " went on after rank " << n - 1
+                                    << " was signalled while waiting in finish()";
+    EXPECT_EQ(c.cause(), pmap::StopCause::Signal);
+    c.finish();
+  }
+  pmap::reset_stop();
 }
 
 TEST(Channel, ProgressIsExactOnRankZeroAfterFinish) {
