@@ -197,9 +197,10 @@ std::string ItemSpace::kind() const {
 }
 
 Item ItemSpace::at(std::uint64_t i) const noexcept {
-  if (source_) return Item{i, static_cast<std::int64_t>(i), {}, false};
-  if (from_input_) return Item{i, lines_.line_number[i], lines_.text[i], true};
-  return Item{i, range_.at(i), {}, false};
+  const std::uint64_t row = first_row_ + i;
+  if (source_) return Item{row, static_cast<std::int64_t>(i), {}, false};
+  if (from_input_) return Item{row, lines_.line_number[i], lines_.text[i], true};
+  return Item{row, range_.at(i), {}, false};
 }
 
 void ItemSpace::read(std::uint64_t begin, std::uint64_t end, ItemBlock& block) const {
@@ -213,7 +214,7 @@ void ItemSpace::read(std::uint64_t begin, std::uint64_t end, ItemBlock& block) c
   const auto& specs = source_->fields();
   const std::size_t k = specs.size();
   for (std::uint64_t j = 0; j < n; ++j) {
-    block.items[j] = Item{begin + j,
+    block.items[j] = Item{first_row_ + begin + j,
                           block.fields.item[j],
                           {},
                           false,
@@ -261,6 +262,12 @@ ItemSpace ItemSpace::slice(std::uint64_t begin, std::uint64_t end) const {
     throw UsageError("rows", std::to_string(begin) + ":" + std::to_string(end),
                      "outside the " + std::to_string(size_) + " items of " + describe());
   }
+  ItemSpace part = slice_items(begin, end);
+  part.first_row_ = first_row_ + begin;
+  return part;
+}
+
+ItemSpace ItemSpace::slice_items(std::uint64_t begin, std::uint64_t end) const {
   if (source_) return ItemSpace(std::make_shared<SliceSource>(source_, begin, end));
   if (from_input_) {
     InputLines part;

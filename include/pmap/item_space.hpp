@@ -43,7 +43,7 @@ InputLines read_input(const std::string& path);
 
 /// One item as a kernel sees it.
 struct Item {
-  std::uint64_t row = 0;    ///< row in the results (0-based position in the space)
+  std::uint64_t row = 0;    ///< row in the job's results (0-based; a slice's items keep theirs)
   std::int64_t value = 0;   ///< the range value, or the line number for --input
   std::string_view text{};  ///< the input line (empty for ranges)
   bool from_input = false;  ///< true for --input items
@@ -97,16 +97,20 @@ class ItemSpace {
   /// Short human description, e.g. "range 0:10:1" or "input (7 lines)".
   [[nodiscard]] std::string describe() const;
   /// Rows [begin, end) of this space as a space of their own (end - begin rows, the same item
-  /// values, text and fields): what one block of an elastic job runs. Throws UsageError unless
-  /// begin <= end <= size().
+  /// values, text, fields and Item::row): what one block of an elastic job runs. Throws
+  /// UsageError unless begin <= end <= size().
   [[nodiscard]] ItemSpace slice(std::uint64_t begin, std::uint64_t end) const;
+  /// Item::row of the first item: where a slice starts in the whole space (0 otherwise).
+  [[nodiscard]] std::uint64_t first_row() const noexcept { return first_row_; }
 
  private:
+  [[nodiscard]] ItemSpace slice_items(std::uint64_t begin, std::uint64_t end) const;
   Range range_{};
   InputLines lines_{};
   std::shared_ptr<const FieldSource> source_;
   bool from_input_ = false;
   std::uint64_t size_ = 0;
+  std::uint64_t first_row_ = 0;
 };
 
 }  // namespace pmap
