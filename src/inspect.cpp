@@ -216,7 +216,15 @@ void print_url_run(std::ostream& os, const h5::Group& g) {
   const std::int64_t shard_urls = int_attr("shard_urls");
   if (int_attr("shard_count") > 1) {
     os << "  shard " << int_attr("shard_index") << "/" << int_attr("shard_count") << ": "
-       << shard_urls << " of the list's URLs\n";
+       << shard_urls << " of the list's " << int_attr("urls") << " URLs"
+       << (g.has(detail::kUrlListRowColumn.name) ? ", only these in the file (/urls/row: their "
+                                                   "rows in the list)"
+                                                 : "")
+       << "\n";
+  }
+  if (g.has("blocks")) {
+    os << "  blocks: " << h5::Dataset::open(g.get(), "blocks").dims().at(0)
+       << " (which task checked which block: /urls/blocks)\n";
   }
   if (g.has_attr("merged_from")) os << "  merged from " << int_attr("merged_from") << " shards\n";
   const bool finished = shard_urls >= 0 ? checked >= shard_urls : g.has_attr("wall_seconds");

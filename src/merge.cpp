@@ -366,8 +366,10 @@ std::string text_of(const Attrs& attrs, const std::string& key) {
   return "-";
 }
 
-/// Which task ran which block: /compute/blocks.
-void write_blocks_table(hid_t group, const std::vector<BlockFile>& blocks) {
+/// Which task ran which block: /compute/blocks (block, begin, end, task, taken_from), or with
+/// `urls` (each block's count of URLs) /urls/blocks (block, urls, task, taken_from).
+void write_blocks_table(hid_t group, const std::vector<BlockFile>& blocks,
+                        const std::vector<std::int64_t>* urls = nullptr) {
   struct Row {
     std::int64_t block, begin, end;
   };
@@ -381,15 +383,20 @@ void write_blocks_table(hid_t group, const std::vector<BlockFile>& blocks) {
   const h5::Handle from = h5::fixed_string_type(from_len);
   const h5::Handle t(H5Tcreate(H5T_COMPOUND, row_bytes), "blocks table type");
   h5::check(H5Tinsert(t.get(), "block", offsetof(Row, block), H5T_NATIVE_INT64), "blocks.block");
-  h5::check(H5Tinsert(t.get(), "begin", offsetof(Row, begin), H5T_NATIVE_INT64), "blocks.begin");
-  h5::check(H5Tinsert(t.get(), "end", offsetof(Row, end), H5T_NATIVE_INT64), "blocks.end");
+  if (urls != nullptr) {
+    h5::check(H5Tinsert(t.get(), "urls", offsetof(Row, begin), H5T_NATIVE_INT64), "blocks.urls");
+  } else {
+    h5::check(H5Tinsert(t.get(), "begin", offsetof(Row, begin), H5T_NATIVE_INT64), "blocks.begin");
+    h5::check(H5Tinsert(t.get(), "end", offsetof(Row, end), H5T_NATIVE_INT64), "blocks.end");
+  }
   h5::check(H5Tinsert(t.get(), "task", sizeof(Row), task.get()), "blocks.task");
   h5::check(H5Tinsert(t.get(), "taken_from", sizeof(Row) + task_len, from.get()),
             "blocks.taken_from");
   std::vector<char> buf(blocks.size() * row_bytes, '\0');
   for (std::size_t i = 0; i < blocks.size(); ++i) {
     const auto& b = blocks[i];
-    const Row row{static_cast<std::int64_t>(i), static_cast<std::int64_t>(b.begin),
+    const Row row{static_cast<std::int64_t>(i),
+                  urls != nullptr ? (*urls)[i] : static_cast<std::int64_t>(b.begin),
                   static_cast<std::int64_t>(b.end)};
     char* at = buf.data() + i * row_bytes;
     std::memcpy(at, &row, sizeof row);
@@ -507,8 +514,12 @@ MergeReport merge_blocks(const std::string& output, const ComputeMeta& meta,
   return report;
 }
 
-MergeReport merge_shards(const std::string& output, const std::vector<std::string>& shards,
-                         bool force, const std::string& command) {
+namespace {
+
+/// merge_shards, then `extra(partial, shards)` before the merged file takes its name.
+template <class Extra>
+MergeReport merge_shards_and(const std::string& output, const std::vector<std::string>& shards,
+                             bool force, const std::string& command, Extra&& extra) {
   const Shards all = read_shards(shards);
   check_same_job(all);
   check_each_shard_once(all.info);
@@ -524,6 +535,7 @@ MergeReport merge_shards(const std::string& output, const std::vector<std::strin
   report.shards = static_cast<int>(all.info.front().count);
   try {
     write_merged(partial, all, command, report);
+    extra(partial, all);
     if (!force && std::filesystem::exists(output)) {
       throw UsageError("--output " + output +
                        ": file appeared during the merge; pass --force to "
@@ -536,6 +548,27 @@ MergeReport merge_shards(const std::string& output, const std::vector<std::strin
     throw;
   }
   return report;
+}
+
+}  // namespace
+
+MergeReport merge_shards(const std::string& output, const std::vector<std::string>& shards,
+                         bool force, const std::string& command) {
+  return merge_shards_and(output, shards, force, command, [](const std::string&, const Shards&) {});
+}
+
+MergeReport merge_url_blocks(const std::string& output, const std::vector<BlockFile>& blocks,
+                             bool force, const std::string& command) {
+  std::vector<std::string> paths;
+  for (const BlockFile& b : blocks) paths.push_back(b.path);
+  return merge_shards_and(output, paths, force, command, [&](const std::string& partial,
+                                                             const Shards& all) {
+    std::vector<std::int64_t> urls;
+    for (const auto& u : all.url_info) urls.push_back(u.shard_urls);
+    h5::File dst = h5::File::open(partial, h5::Access::ReadWrite);
+    write_blocks_table(dst.group("urls").get(), blocks, &urls);
+    dst.close("close " + partial);
+  });
 }
 
 }  // namespace pmap

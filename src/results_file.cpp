@@ -40,7 +40,7 @@ void check_metadata(const ResultsFile& r) {
     }
   };
   if (r.compute) check_group("compute", kComputeColumns, {"errors", "ranks"});
-  if (r.urls) check_group("urls", detail::kUrlColumns, {});
+  if (r.urls) check_group("urls", detail::kUrlColumns, {detail::kUrlListRowColumn.name});
 }
 
 /// Opens `path`; a file another process holds (HDF5's file lock) is said so, not "damaged".

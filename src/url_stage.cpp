@@ -86,6 +86,39 @@ void for_each_url(const std::string& path, Fn&& fn) {
   while (lines.next(row, url)) fn(row, url);
 }
 
+/// A URL of a shard and where it goes: its row in the results file and in the list.
+struct ShardLine {
+  std::uint64_t file_row = 0, list_row = 0, host_hash = 0;
+  std::string url;
+};
+
+/// Reads the URLs of shard `index` of `count` (those whose host hashes to it) one at a time,
+/// numbering them as the results file does: by list row, or one after the other when the file
+/// holds only the shard's rows.
+class ShardLines {
+ public:
+  ShardLines(const std::string& path, int index, int count, bool shard_rows_only)
+      : lines_(path), index_(static_cast<std::uint64_t>(index)),
+        count_(static_cast<std::uint64_t>(count)), compact_(shard_rows_only) {}
+  /// The next URL of the shard; false at the end of the file.
+  bool next(ShardLine& l) {
+    while (lines_.next(l.list_row, l.url)) {
+      l.host_hash = host_hash(url_host(l.url));
+      if (l.host_hash % count_ != index_) continue;
+      l.file_row = compact_ ? file_rows_ : l.list_row;
+      ++file_rows_;
+      return true;
+    }
+    return false;
+  }
+
+ private:
+  UrlLines lines_;
+  std::uint64_t index_, count_;
+  bool compact_;
+  std::uint64_t file_rows_ = 0;
+};
+
 /// Writes one rank's rows of /urls: buffered as they finish (scattered by host, in completion
 /// order), written in sorted runs at each flush.
 class UrlRowWriter {
@@ -173,8 +206,8 @@ struct PriorRows {
 
 /// Rank 0, --resume: checks that `path` holds /urls of this list and shard, and reads which rows
 /// are done (checked and not interrupted), in blocks.
-PriorRows read_prior_rows(const std::string& path, std::uint64_t total, const std::string& list,
-                          const UrlJob& job) {
+PriorRows read_prior_rows(const std::string& path, std::uint64_t total, std::uint64_t file_rows,
+                          const std::string& list, const UrlJob& job) {
   const std::string fix = "; run without --resume (with --force) to start over";
   ResultsFile results = open_results_file(path, "--resume", fix);
   if (!results.urls) throw UsageError("--resume " + path + ": has no /urls to resume" + fix);
@@ -199,15 +232,21 @@ PriorRows read_prior_rows(const std::string& path, std::uint64_t total, const st
     }
   }
   detail::UrlDatasets dsets(file.get());
-  if (dsets.rows() != total)
+  if (dsets.has_list_rows() != job.shard_rows_only) {
+    throw UsageError("--resume " + path + ": /urls holds " +
+                     (dsets.has_list_rows() ? "only its shard's URLs" : "a row for every URL") +
+                     ", this run writes " +
+                     (job.shard_rows_only ? "only the shard's URLs" : "a row for every URL") + fix);
+  }
+  if (dsets.rows() != file_rows)
     throw UsageError("--resume " + path + ": /urls has the wrong size" + fix);
   PriorRows prior;
-  prior.done.assign((total + 7) / 8, 0);
-  if (job.print) prior.verdicts.assign(total, -1);
+  prior.done.assign((file_rows + 7) / 8, 0);
+  if (job.print) prior.verdicts.assign(file_rows, -1);
   detail::UrlColumns block;
   constexpr std::uint64_t kBlock = 16384;
-  for (std::uint64_t first = 0; first < total; first += kBlock) {
-    const std::uint64_t n = std::min(kBlock, total - first);
+  for (std::uint64_t first = 0; first < file_rows; first += kBlock) {
+    const std::uint64_t n = std::min(kBlock, file_rows - first);
     dsets.read(block, first, n, detail::kUrlDoneColumns);
     for (std::uint64_t i = 0; i < n; ++i) {
       const std::int8_t v = block.verdicts[i];
@@ -257,7 +296,8 @@ namespace {
 struct UrlList {
   std::uint64_t total = 0;       ///< URL lines
   std::uint64_t shard_urls = 0;  ///< of them in this shard
-  std::size_t url_len = 1;       ///< width of the url column
+  std::size_t url_len = 1;       ///< width of the url column: the longest URL of the list
+  std::size_t shard_url_len = 1;  ///< ... of the shard
   std::string fnv;               ///< the list's identity: its kept lines, each ended by \n
   std::optional<detail::RepeatFilter> repeats;
 };
@@ -295,6 +335,14 @@ class UrlStage final : public Stage {
            static_cast<std::uint64_t>(job_.shard_index);
   }
   void read_list();
+  /// Rows of the results file: the shard's URLs, or every URL of the list.
+  [[nodiscard]] std::uint64_t file_rows() const {
+    return job_.shard_rows_only ? list_.shard_urls : list_.total;
+  }
+  [[nodiscard]] ShardLines shard_lines() const {
+    return {job_.input, job_.shard_index, job_.shard_count, job_.shard_rows_only};
+  }
+  void write_list_rows(hid_t file);
   [[nodiscard]] Attrs attributes() const;
   void record(std::uint64_t row, Verdict verdict, bool invalid, bool interrupted);
   void copy_repeats();
@@ -351,12 +399,20 @@ void UrlStage::read_list() {
     hash.add("\n");
   });
   list_.repeats.emplace(list_.total);
+  std::uint64_t shard_max_len = 1;
   for_each_url(job_.input, [&](std::uint64_t, const std::string& url) {
     list_.repeats->add(url);
-    if (job_.shard_count > 1 && in_shard(host_hash(url_host(url)))) ++list_.shard_urls;
+    if (job_.shard_count > 1 && in_shard(host_hash(url_host(url)))) {
+      ++list_.shard_urls;
+      shard_max_len = std::max<std::uint64_t>(shard_max_len, std::min<std::size_t>(url.size(), 8192));
+    }
   });
-  if (job_.shard_count == 1) list_.shard_urls = list_.total;
+  if (job_.shard_count == 1) {
+    list_.shard_urls = list_.total;
+    shard_max_len = max_len;
+  }
   list_.url_len = max_len;
+  list_.shard_url_len = shard_max_len;
   list_.fnv = hash.hex();
 }
 
@@ -386,10 +442,33 @@ void UrlStage::create(const Attrs& root) {
     file = h5::File::create(job_.output, job_.force);
     write_attrs(file.get(), root);
   }
-  const std::size_t final_len = std::max<std::size_t>(detail::kUrlMinFinalLen, list_.url_len);
-  detail::create_urls_group(file.get(), list_.total, list_.url_len, final_len, attributes());
+  const std::size_t url_len = job_.shard_rows_only ? list_.shard_url_len : list_.url_len;
+  const std::size_t final_len = std::max<std::size_t>(detail::kUrlMinFinalLen, url_len);
+  detail::create_urls_group(file.get(), file_rows(), url_len, final_len, attributes(),
+                            job_.shard_rows_only);
+  if (job_.shard_rows_only) write_list_rows(file.get());
   file.flush();
   file.close("close " + job_.output);
+}
+
+/// /urls/row of a file that holds only the shard's URLs: their rows in the list.
+void UrlStage::write_list_rows(hid_t file) {
+  detail::UrlDatasets dsets(file);
+  std::vector<std::int64_t> rows;
+  std::uint64_t first = 0;
+  const auto flush = [&] {
+    dsets.write_list_rows(rows, first);
+    first += rows.size();
+    rows.clear();
+  };
+  ShardLines lines = shard_lines();
+  ShardLine l;
+  while (lines.next(l)) {
+    rows.push_back(static_cast<std::int64_t>(l.list_row));
+    if (rows.size() == 65536) flush();
+  }
+  flush();
+  dsets.close();
 }
 
 /// Rows an earlier run finished, as "R", their count and a bit per row; a stage appended to a
@@ -401,8 +480,9 @@ std::string UrlStage::plan_resume() {
       return "";
     }
   }
-  prior_ = read_results(job_.output, "--resume",
-                        [&] { return read_prior_rows(job_.output, list_.total, list_.fnv, job_); });
+  prior_ = read_results(job_.output, "--resume", [&] {
+    return read_prior_rows(job_.output, list_.total, file_rows(), list_.fnv, job_);
+  });
   std::string plan = "R";
   const std::uint64_t done = prior_.tally.total();
   plan.append(reinterpret_cast<const char*>(&done), sizeof done);
@@ -429,17 +509,16 @@ void UrlStage::work(Channel& channel) {
   // This rank's URLs: those of the shard whose host hashes to it, so a host's per-host limit
   // holds across the job (and across the shards of an array running at once); with --resume,
   // not those an earlier run finished.
-  UrlLines lines(job_.input);
+  ShardLines lines = shard_lines();
+  ShardLine l;
   const auto shards = static_cast<std::uint64_t>(job_.shard_count);
   const auto mine = [&](std::size_t& index, std::string& url) {
-    std::uint64_t row = 0;
-    while (lines.next(row, url)) {
-      const std::uint64_t hash = host_hash(url_host(url));
-      if (in_shard(hash) &&
-          (hash / shards) % static_cast<std::uint64_t>(size_) ==
+    while (lines.next(l)) {
+      if ((l.host_hash / shards) % static_cast<std::uint64_t>(size_) ==
               static_cast<std::uint64_t>(rank_) &&
-          !prior_.is_done(row)) {
-        index = row;
+          !prior_.is_done(l.file_row)) {
+        index = l.file_row;
+        url = std::move(l.url);
         return true;
       }
     }
@@ -501,6 +580,7 @@ void UrlStage::reduce(MPI_Comm comm, const Ending& ending) {
   report_.ranks = size_;
   report_.threads = checker_.options().threads;
   report_.checked = all.checked();
+  report_.resumed = prior_done_;
   report_.wall_seconds = all_max(
       comm, std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start_).count());
   report_.interrupted = ending.interrupted != 0 || any_rank(comm, channel_->stopping());
@@ -518,7 +598,7 @@ void UrlStage::print_verdicts(MPI_Comm comm) {
   if (rank_ != 0) return;
   // Rows an earlier run finished (--resume) print from the file's verdicts.
   std::vector<std::int8_t> by_row = prior_.verdicts.empty()
-                                        ? std::vector<std::int8_t>(list_.total, -1)
+                                        ? std::vector<std::int8_t>(file_rows(), -1)
                                         : std::move(prior_.verdicts);
   constexpr std::size_t kRecord = sizeof(std::uint64_t) + 1;
   for (std::size_t at = 0; at + kRecord <= all.size(); at += kRecord) {
@@ -526,10 +606,13 @@ void UrlStage::print_verdicts(MPI_Comm comm) {
     std::memcpy(&row, all.data() + at, sizeof row);
     by_row[row] = static_cast<std::int8_t>(all[at + sizeof row]);
   }
-  for_each_url(job_.input, [&](std::uint64_t row, const std::string& url) {
-    if (by_row[row] < 0) return;  // interrupted before it was checked
-    std::cout << url << " - " << to_string(static_cast<Verdict>(by_row[row])) << "\n";
-  });
+  ShardLines lines = shard_lines();
+  ShardLine l;
+  while (lines.next(l)) {
+    const std::int8_t v = by_row[l.file_row];
+    if (v < 0) continue;  // interrupted before it was checked
+    std::cout << l.url << " - " << to_string(static_cast<Verdict>(v)) << "\n";
+  }
   std::cout.flush();
 }
 

@@ -50,12 +50,13 @@ std::size_t text_bytes(std::size_t column, std::size_t url_len, std::size_t fina
 }  // namespace
 
 void create_urls_group(hid_t file, std::uint64_t rows, std::size_t url_len, std::size_t final_len,
-                       const Attrs& attrs) {
+                       const Attrs& attrs, bool list_rows) {
   const h5::Group g = h5::Group::create(file, "urls");
   write_attrs(g.get(), attrs);
   for (std::size_t i = 0; i < kUrlColumns.size(); ++i) {
     create_column(g.get(), kUrlColumns[i], rows, 0, text_bytes(i, url_len, final_len));
   }
+  if (list_rows) create_column(g.get(), kUrlListRowColumn, rows, 0);
 }
 
 void UrlColumns::clear() {
@@ -121,6 +122,23 @@ UrlDatasets::UrlDatasets(hid_t file) {
   }
   url_len_ = bytes[static_cast<std::size_t>(UrlColumn::Url)];
   final_len_ = bytes[static_cast<std::size_t>(UrlColumn::FinalUrl)];
+  has_list_rows_ = g.has(kUrlListRowColumn.name);
+  if (has_list_rows_) list_rows_ = open_column(g.get(), kUrlListRowColumn, rows_, 0);
+}
+
+void UrlDatasets::read_list_rows(std::vector<std::int64_t>& out, std::uint64_t first,
+                                 std::uint64_t count) {
+  out.resize(count);
+  if (!has_list_rows_) {
+    for (std::uint64_t i = 0; i < count; ++i) out[i] = static_cast<std::int64_t>(first + i);
+    return;
+  }
+  if (count > 0) list_rows_.read(H5T_NATIVE_INT64, first, count, 0, out.data());
+}
+
+void UrlDatasets::write_list_rows(const std::vector<std::int64_t>& rows, std::uint64_t first) {
+  if (!has_list_rows_) throw RuntimeError("write /urls/row: the file has a row for every URL");
+  if (!rows.empty()) list_rows_.write(H5T_NATIVE_INT64, first, rows.size(), 0, rows.data());
 }
 
 void UrlDatasets::read(UrlColumns& c, std::uint64_t first, std::uint64_t count, unsigned mask) {
@@ -205,6 +223,7 @@ void UrlDatasets::write_sorted(UrlColumns& c) {
 
 void UrlDatasets::close() {
   for (auto& d : dsets_) d.close("close /urls dataset");
+  if (has_list_rows_) list_rows_.close("close /urls/row");
   for (auto& t : types_) t.reset();
 }
 

@@ -37,9 +37,14 @@ inline constexpr unsigned kAllUrlColumns = (1U << kUrlColumnCount) - 1;
 inline constexpr unsigned kUrlDoneColumns =
     (1U << 2) | (1U << 4) | (1U << 6);  // error, attempts, verdict
 
-/// Serial: creates /urls in an open file, every dataset allocated, verdict filled with -1.
+/// /urls/row of a file that holds only its shard's URLs: each row's line number in the list
+/// (rows numbered as in a file of the whole list). A file without it has a row for every URL.
+inline constexpr Column kUrlListRowColumn{"row", Cell::Int64};
+
+/// Serial: creates /urls in an open file, every dataset allocated, verdict filled with -1; with
+/// `list_rows`, also /urls/row (the file then holds only some URLs of the list).
 void create_urls_group(hid_t file, std::uint64_t rows, std::size_t url_len, std::size_t final_len,
-                       const Attrs& attrs);
+                       const Attrs& attrs, bool list_rows = false);
 
 /// The columns of some rows, in memory (fixed-length strings packed end to end).
 struct UrlColumns {
@@ -88,6 +93,12 @@ class UrlDatasets {
   [[nodiscard]] std::uint64_t rows() const noexcept { return rows_; }
   [[nodiscard]] std::size_t url_len() const noexcept { return url_len_; }
   [[nodiscard]] std::size_t final_len() const noexcept { return final_len_; }
+  /// True when the file holds only some URLs of the list, /urls/row saying which.
+  [[nodiscard]] bool has_list_rows() const noexcept { return has_list_rows_; }
+  /// /urls/row[first, first + count) into `out` (resized); the file's own rows without it.
+  void read_list_rows(std::vector<std::int64_t>& out, std::uint64_t first, std::uint64_t count);
+  /// `rows` to /urls/row[first, first + rows.size()).
+  void write_list_rows(const std::vector<std::int64_t>& rows, std::uint64_t first);
   /// Rows [first, first + count) into c (resized), only the columns in `mask`.
   void read(UrlColumns& c, std::uint64_t first, std::uint64_t count,
             unsigned mask = kAllUrlColumns);
@@ -108,6 +119,8 @@ class UrlDatasets {
   [[nodiscard]] hid_t mem_type(std::size_t d) const { return types_[d].get(); }
   std::array<h5::Dataset, kUrlColumnCount> dsets_;
   std::array<h5::Handle, kUrlColumnCount> types_;
+  h5::Dataset list_rows_;
+  bool has_list_rows_ = false;
   std::uint64_t rows_ = 0;
   std::size_t url_len_ = 1, final_len_ = kUrlMinFinalLen;
 };

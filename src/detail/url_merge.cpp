@@ -112,56 +112,86 @@ Attrs merged_url_attrs(const std::vector<UrlShard>& shards, const std::string& c
   return attrs;
 }
 
-/// For each row of a block, the shard that checked it; throws unless exactly one did.
-std::vector<int> owners(const std::vector<UrlColumns>& blocks, std::uint64_t begin,
-                        std::uint64_t n, const std::vector<UrlShard>& shards) {
-  std::vector<int> owner(n, -1);
-  for (std::size_t k = 0; k < blocks.size(); ++k) {
-    for (std::uint64_t i = 0; i < n; ++i) {
-      if (blocks[k].verdicts[i] < 0) continue;
-      if (owner[i] >= 0) {
-        throw UsageError("merge: row " + std::to_string(begin + i) + " was checked by both " +
-                         shards[static_cast<std::size_t>(owner[i])].path + " and " +
-                         shards[k].path + ": the URL shards overlap");
-      }
-      owner[i] = static_cast<int>(k);
-    }
+/// The rows of the list the shards checked, a bit each: every row once, none twice.
+class RowsSeen {
+ public:
+  explicit RowsSeen(std::uint64_t rows) : bits_((rows + 7) / 8, 0), rows_(rows) {}
+  /// Marks `row`; false when it was marked already (or is not a row of the list).
+  bool mark(std::int64_t row) {
+    if (row < 0 || static_cast<std::uint64_t>(row) >= rows_) return false;
+    const auto r = static_cast<std::uint64_t>(row);
+    const auto bit = static_cast<std::uint8_t>(1U << (r % 8));
+    if ((bits_[r / 8] & bit) != 0) return false;
+    bits_[r / 8] = static_cast<std::uint8_t>(bits_[r / 8] | bit);
+    return true;
   }
-  for (std::uint64_t i = 0; i < n; ++i) {
-    if (owner[i] < 0) {
-      throw UsageError("merge: row " + std::to_string(begin + i) +
-                       " of the URL list was checked by no shard: a shard is missing rows");
+  /// The first row not marked, or rows() when every row is.
+  [[nodiscard]] std::uint64_t first_missing() const {
+    for (std::uint64_t r = 0; r < rows_; ++r) {
+      if ((bits_[r / 8] >> (r % 8) & 1U) == 0) return r;
     }
+    return rows_;
   }
-  return owner;
+
+ private:
+  std::vector<std::uint8_t> bits_;
+  std::uint64_t rows_;
+};
+
+/// True if shard file `in` checked list row `row` (the error path of an overlap).
+bool checked_row(UrlDatasets& in, std::int64_t row) {
+  UrlColumns c;
+  std::vector<std::int64_t> rows;
+  constexpr std::uint64_t kBlock = 16384;
+  for (std::uint64_t first = 0; first < in.rows(); first += kBlock) {
+    const std::uint64_t n = std::min(kBlock, in.rows() - first);
+    in.read_list_rows(rows, first, n);
+    const auto it = std::find(rows.begin(), rows.end(), row);
+    if (it == rows.end()) continue;
+    in.read(c, first + static_cast<std::uint64_t>(it - rows.begin()), 1, 1U << 6);
+    return c.verdicts[0] >= 0;
+  }
+  return false;
 }
 
-/// Copies every row from the shard that checked it into `out`, counting the verdicts.
-UrlTally copy_url_rows(std::vector<UrlDatasets>& in, UrlDatasets& out,
-                        const std::vector<UrlShard>& shards) {
-  UrlTally totals;
+/// Copies the rows shard k checked (all of a file of its shard's URLs; those with a verdict of a
+/// file of the whole list) to their rows in `out`, counting the verdicts; UsageError for a row
+/// another shard checked too, or a row outside the list.
+void copy_shard_rows(std::vector<UrlDatasets>& in, std::size_t k, UrlDatasets& out, RowsSeen& seen,
+                     const std::vector<UrlShard>& shards, UrlTally& totals) {
   constexpr std::uint64_t kBlock = 4096;
-  UrlColumns merged;
+  UrlDatasets& src = in[k];
+  UrlColumns block, merged;
   merged.url_len = out.url_len();
   merged.final_len = out.final_len();
-  std::vector<UrlColumns> blocks(in.size());
-  for (std::uint64_t begin = 0; begin < out.rows(); begin += kBlock) {
-    const std::uint64_t n = std::min(kBlock, out.rows() - begin);
-    for (std::size_t k = 0; k < in.size(); ++k) in[k].read(blocks[k], begin, n);
-    const std::vector<int> owner = owners(blocks, begin, n, shards);
+  std::vector<std::int64_t> list_rows;
+  for (std::uint64_t first = 0; first < src.rows(); first += kBlock) {
+    const std::uint64_t n = std::min(kBlock, src.rows() - first);
+    src.read(block, first, n);
+    src.read_list_rows(list_rows, first, n);
     merged.clear();
     for (std::uint64_t i = 0; i < n; ++i) {
-      const UrlColumns& from = blocks[static_cast<std::size_t>(owner[i])];
-      merged.add_from(from, i);  // a shard's string columns may be narrower: padded
-      merged.rows.back() = begin + i;
-      const std::int8_t v = from.verdicts[i];
+      const std::int8_t v = block.verdicts[i];
+      if (v < 0 && !src.has_list_rows()) continue;  // another shard's row
+      const std::int64_t row = list_rows[i];
+      if (v < 0 || !seen.mark(row)) {
+        std::string other = "another shard";
+        for (std::size_t j = 0; j < k; ++j) {
+          if (v >= 0 && checked_row(in[j], row)) other = shards[j].path;
+        }
+        throw UsageError("merge: " + shards[k].path + ": row " + std::to_string(row) +
+                         (v < 0 ? " of its shard was never checked"
+                                : " of the URL list was checked by both " + other + " and " +
+                                      shards[k].path + ": the URL shards overlap"));
+      }
+      merged.add_from(block, i);  // a shard's string columns may be narrower: padded
+      merged.rows.back() = static_cast<std::uint64_t>(row);
       const std::string_view error =
-          std::string_view(from.errors).substr(i * kUrlErrorLen, kUrlErrorLen);
-      totals.count(v, url_row_invalid(v, from.attempts[i], error));
+          std::string_view(block.errors).substr(i * kUrlErrorLen, kUrlErrorLen);
+      totals.count(v, url_row_invalid(v, block.attempts[i], error));
     }
-    out.write(merged, begin);
+    out.write_sorted(merged);
   }
-  return totals;
 }
 
 }  // namespace
@@ -177,16 +207,24 @@ UrlTally merge_url_rows(hid_t dst, const std::vector<UrlShard>& shards,
   const auto rows = static_cast<std::uint64_t>(shards.front().urls);
   std::size_t url_len = 1, final_len = kUrlMinFinalLen;
   for (std::size_t k = 0; k < in.size(); ++k) {
-    if (in[k].rows() != rows) {
+    const auto want = static_cast<std::uint64_t>(in[k].has_list_rows() ? shards[k].shard_urls
+                                                                        : shards[k].urls);
+    if (in[k].rows() != want) {
       throw UsageError("merge: " + shards[k].path + ": /urls has " + std::to_string(in[k].rows()) +
-                       " rows, its attributes say " + std::to_string(rows));
+                       " rows, its attributes say " + std::to_string(want));
     }
     url_len = std::max(url_len, in[k].url_len());
     final_len = std::max(final_len, in[k].final_len());
   }
   create_urls_group(dst, rows, url_len, final_len, merged_url_attrs(shards, command));
   UrlDatasets out(dst);
-  const UrlTally totals = copy_url_rows(in, out, shards);
+  UrlTally totals;
+  RowsSeen seen(rows);
+  for (std::size_t k = 0; k < in.size(); ++k) copy_shard_rows(in, k, out, seen, shards, totals);
+  if (const std::uint64_t missing = seen.first_missing(); missing < rows) {
+    throw UsageError("merge: row " + std::to_string(missing) +
+                     " of the URL list was checked by no shard: a shard is missing rows");
+  }
   out.close();
   for (auto& d : in) d.close();
   const h5::Group g = h5::Group::open(dst, "urls");

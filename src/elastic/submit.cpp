@@ -327,7 +327,8 @@ Tally tally_blocks(const Ledger& ledger, const std::vector<BlockState>& states) 
       }
       struct stat st {};
       if (::stat(ledger.done_path(b).c_str(), &st) == 0)
-        t.last = std::max(t.last, static_cast<double>(st.st_mtime));
+        t.last = std::max(t.last, static_cast<double>(st.st_mtim.tv_sec) +
+                                      1e-9 * static_cast<double>(st.st_mtim.tv_nsec));
       if (!s.history.empty()) {
         auto& line = t.tasks[s.history.back().task];
         ++line.done;
@@ -343,19 +344,56 @@ Tally tally_blocks(const Ledger& ledger, const std::vector<BlockState>& states) 
   return t;
 }
 
-/// URLs checked by the done blocks of a URL list (each block's file says how many).
-std::uint64_t checked_urls(const Ledger& ledger, const std::vector<BlockState>& states) {
-  std::uint64_t urls = 0;
+/// What the done blocks of a URL list say (each block's file has its counts).
+struct UrlCounts {
+  std::int64_t list = -1;  ///< URLs of the list (-1: no block done yet)
+  std::uint64_t checked = 0, exists = 0, does_not_exist = 0, unknown = 0;
+};
+
+/// Counts the done blocks' URLs, and makes each task's line count URLs, not blocks.
+UrlCounts count_urls(const Ledger& ledger, const std::vector<BlockState>& states, Tally& t) {
+  UrlCounts c;
+  for (auto& [task, line] : t.tasks) line.rows = 0;
   for (std::uint64_t b = 0; b < states.size(); ++b) {
     if (states[b].kind != BlockState::Kind::Done) continue;
     try {
       const h5::File f = h5::File::open(ledger.done_path(b), h5::Access::ReadOnly);
       const h5::Group g = f.group("urls");
-      urls += static_cast<std::uint64_t>(h5::read_attr_int(g.get(), "shard_urls"));
+      const auto attr = [&](const char* name) {
+        return h5::has_attr(g.get(), name) ? h5::read_attr_int(g.get(), name) : 0;
+      };
+      const auto urls = static_cast<std::uint64_t>(attr("shard_urls"));
+      c.list = attr("urls");
+      c.checked += urls;
+      c.exists += static_cast<std::uint64_t>(attr("exists"));
+      c.does_not_exist += static_cast<std::uint64_t>(attr("does_not_exist"));
+      c.unknown += static_cast<std::uint64_t>(attr("unknown"));
+      if (!states[b].history.empty()) t.tasks[states[b].history.back().task].rows += urls;
     } catch (const Error&) {
     }
   }
-  return urls;
+  return c;
+}
+
+/// A URL list's lines: host blocks, URLs checked and their verdicts, the rate.
+void url_lines(std::ostream& os, const Ledger& ledger, const std::vector<BlockState>& states,
+               Tally& t) {
+  const UrlCounts c = count_urls(ledger, states, t);
+  os << "  URL list: " << t.blocks_done << " of " << states.size() << " host blocks done ("
+     << c.checked << " URLs checked), " << t.claimed << " running, " << t.free
+     << " not claimed\n";
+  os << "  URLs: " << c.exists << " exist, " << c.does_not_exist << " do not exist, " << c.unknown
+     << " unknown";
+  if (c.list >= 0) os << "; " << static_cast<std::uint64_t>(c.list) - c.checked << " of " << c.list
+                      << " not checked yet";
+  os << "\n";
+  if (c.checked > 0 && t.first > 0) {
+    const double elapsed =
+        std::max(1e-3, (t.blocks_done == states.size() ? t.last : now_epoch()) - t.first);
+    os << "  rate: " << std::fixed << std::setprecision(1)
+       << static_cast<double>(c.checked) / elapsed << " URLs/s over " << duration_text(elapsed)
+       << "\n";
+  }
 }
 
 /// The rate so far and, while items are left, the expected end.
@@ -376,25 +414,26 @@ void rate_lines(std::ostream& os, const Tally& t, std::uint64_t n) {
 std::string status_text(const std::string& folder) {
   const Ledger ledger = Ledger::open(folder);
   const auto states = ledger.scan();
-  const Tally t = tally_blocks(ledger, states);
+  Tally t = tally_blocks(ledger, states);
   const std::uint64_t n = ledger.items();
   std::ostringstream os;
   os << "elastic job " << folder << "\n";
   const auto args = split0(read_file(folder + "/job.args"));
-  if (!args.empty() && args[0] == "urls") {  // a block is a bucket of hosts
-    os << "  URL list: " << t.blocks_done << " of " << states.size() << " host blocks done ("
-       << checked_urls(ledger, states) << " URLs checked), " << t.claimed << " running\n";
-    return os.str();
+  const bool urls = !args.empty() && args[0] == "urls";  // a block is a bucket of hosts
+  if (urls) {
+    url_lines(os, ledger, states, t);
+  } else {
+    os << "  blocks: " << t.blocks_done << " done, " << t.claimed << " running, " << t.free
+       << " not claimed, of " << states.size() << " (" << ledger.block_rows() << " rows each)\n";
+    os << "  items: " << t.rows_done << " done (" << t.ok << " ok, " << t.failed << " failed), "
+       << n - t.rows_done << " not run, of " << n << "\n";
+    rate_lines(os, t, n);
   }
-  os << "  blocks: " << t.blocks_done << " done, " << t.claimed << " running, " << t.free
-     << " not claimed, of " << states.size() << " (" << ledger.block_rows() << " rows each)\n";
-  os << "  items: " << t.rows_done << " done (" << t.ok << " ok, " << t.failed << " failed), "
-     << n - t.rows_done << " not run, of " << n << "\n";
-  rate_lines(os, t, n);
   os << "  tasks:\n";
   for (const auto& [task, line] : t.tasks) {
     const auto age = ledger.heartbeat_age(task);
-    os << "    " << task << ": " << line.done << " blocks done (" << line.rows << " items)";
+    os << "    " << task << ": " << line.done << " blocks done (" << line.rows
+       << (urls ? " URLs)" : " items)");
     if (line.holding > 0) os << ", running " << line.holding;
     if (age) os << ", heartbeat " << static_cast<long long>(*age) << " s ago";
     os << "\n";

@@ -332,11 +332,13 @@ TaskReport run_url_task(const UrlJob& job, const TaskOptions& options, MPI_Comm 
         bj.print = false;
         bj.shard_index = static_cast<int>(b);
         bj.shard_count = static_cast<int>(ledger.blocks());
+        bj.shard_rows_only = true;  // the block's file holds its URLs, not the whole list
         bj.progress = ProgressMode::None;
         bj.print_summary = false;
         const UrlReport r = run_urls(bj, comm);
         BlockOutcome o;
-        o.ran = r.checked;
+        o.ran = r.checked - std::min(r.checked, r.resumed);
+        o.kept = r.resumed;
         o.interrupted = r.interrupted;
         o.why = "signal";
         return o;
@@ -346,9 +348,7 @@ TaskReport run_url_task(const UrlJob& job, const TaskOptions& options, MPI_Comm 
 MergeReport merge_url_job(const UrlJob& job, const std::string& folder, const std::string& output,
                           const std::string& command) {
   const Ledger ledger = url_ledger_for(job, folder, 0);
-  std::vector<std::string> files;
-  for (const BlockFile& f : finished_blocks(ledger)) files.push_back(f.path);
-  return merge_shards(output, files, false, command);
+  return merge_url_blocks(output, finished_blocks(ledger), false, command);
 }
 
 std::vector<BlockFile> finished_blocks(const Ledger& ledger) {

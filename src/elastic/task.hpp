@@ -54,9 +54,9 @@ MergeReport merge_job(const ComputeJob& job, const std::string& folder, const st
                       bool force, const std::string& command);
 
 /// URL lists: a block is one of `blocks` host buckets (the URLs whose host hashes to it, as
-/// `--shard b/blocks` cuts them, so per-host limits hold across tasks); each block's file is a
-/// shard file of the list, and the finish is `pmap merge` of the shards. UsageError for a folder
-/// of another list.
+/// `--shard b/blocks` cuts them, so per-host limits hold across tasks); each block's file holds
+/// only the block's URLs (/urls/row: their rows in the list), and the finish is `pmap merge`'s
+/// check and join of them, with /urls/blocks. UsageError for a folder of another list.
 Ledger url_ledger_for(const UrlJob& job, const std::string& folder, std::uint64_t blocks);
 TaskReport run_url_task(const UrlJob& job, const TaskOptions& options, MPI_Comm comm);
 MergeReport merge_url_job(const UrlJob& job, const std::string& folder, const std::string& output,

@@ -47,4 +47,9 @@ MergeReport merge_blocks(const std::string& output, const ComputeMeta& meta,
                          const std::string& job_fnv, const std::vector<BlockFile>& blocks,
                          bool force);
 
+/// URL lists: merge_shards of the blocks' files (each the shard `block/blocks` of one list),
+/// with a /urls/blocks table (block, urls, task, taken_from).
+MergeReport merge_url_blocks(const std::string& output, const std::vector<BlockFile>& blocks,
+                             bool force, const std::string& command);
+
 }  // namespace pmap

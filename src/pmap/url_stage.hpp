@@ -28,6 +28,9 @@ struct UrlJob {
   bool resume = false;  ///< reopen `output`, check only rows not done (not checked, interrupted)
   int shard_index = 0;  ///< check only shard I of N: the URLs whose host hashes to I (job arrays)
   int shard_count = 1;
+  /// The file holds only the shard's URLs, in list order, /urls/row giving each one's row in the
+  /// list (elastic blocks: files that scale with the shard, not the list); false: every row.
+  bool shard_rows_only = false;
   ProgressMode progress = ProgressMode::Auto;
   std::string command;
   bool print_summary = true;
@@ -38,6 +41,7 @@ struct UrlReport {
   std::uint64_t urls = 0;  ///< URLs of the shard (of the list when not sharded)
   std::uint64_t exists = 0, does_not_exist = 0, unknown = 0, invalid = 0;
   std::uint64_t checked = 0;  ///< rows of the shard done for good (interrupted ones excluded)
+  std::uint64_t resumed = 0;  ///< of them, rows an earlier run had done (--resume): kept, not run
   int ranks = 1, threads = 1;
   double wall_seconds = 0;
   bool interrupted = false;  ///< a stop (signal) on any rank ended the stage early

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "support/h5_read.hpp"
+#include "support/http_fixture_process.hpp"
 #include "support/pmap_cli.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -166,6 +168,24 @@ TEST_F(ElasticCli, InputLinesAndGridsAreCutIntoBlocksToo) {
   expect_equal_to_one_run(grid);
 }
 
+// A kernel that sees the item's row ({#}, PMAP_ROW, a plugin's row) sees its row in the job, not
+// in its block: the merged file equals one run even when the values depend on the row.
+TEST_F(ElasticCli, KernelsSeeTheRowInTheJobNotInTheBlock) {
+  const Args rows = {"run",     "-k",        "exec",
+                     "--arg",   "cmd=sh -c 'echo $(($0 * 1000 + $PMAP_ROW))' {#}",
+                     "--arg",   "columns=v", "--range",
+                     "5:45",    "--threads", "1",
+                     "--progress", "none"};
+  submit(rows, {"--block-rows", "10"});
+  std::string what;
+  ASSERT_EQ(task(rows, &what).exit_code, 0) << what;
+  ASSERT_EQ(finish(&what).exit_code, 0) << what;
+  expect_equal_to_one_run(rows);
+  const auto values = pmap::test::read_doubles(folder() + "/merged.h5", "/compute/value");
+  ASSERT_EQ(values.size(), 40U);
+  for (std::size_t i = 0; i < values.size(); ++i) EXPECT_EQ(values[i], 1001.0 * i) << "row " << i;
+}
+
 TEST_F(ElasticCli, SignalledTaskGivesBackItsBlockAndTheNextResumesIt) {
   const Args slow = {"run",       "--kernel",  "compute_x", "--range",    "0:24", "--arg",
                      "sleep=0.1", "--threads", "1",         "--progress", "none"};
@@ -259,6 +279,81 @@ TEST_F(ElasticCli, UrlListsAreCutIntoHostBlocks) {
   EXPECT_EQ(read_int8s(merged, "/urls/verdict"), read_int8s(one, "/urls/verdict"));
   const auto st = pmap_cmd({"status", folder()}, dir.path().string(), &what);
   EXPECT_NE(st.out.find("16 of 16 host blocks done (26 URLs checked)"), std::string::npos) << what;
+  EXPECT_NE(st.out.find("URLs: 0 exist, 0 do not exist, 26 unknown; 0 of 26 not checked yet"),
+            std::string::npos)
+      << what;
+  long by_tasks = 0;  // each task's line counts the URLs of its blocks
+  for (auto at = st.out.find("tasks:"); (at = st.out.find("blocks done (", at)) != std::string::npos;
+       at += 12) {
+    by_tasks += number_after(st.out.substr(at), "blocks done (");
+  }
+  EXPECT_EQ(by_tasks, 26) << what;
+  // A block's file holds its URLs only (/urls/row: their rows in the list), not the whole list.
+  std::vector<std::int64_t> rows;
+  for (int b = 0; b < 16; ++b) {
+    const std::string bf = folder() + "/blocks/block-" + std::to_string(b) + ".h5";
+    const auto mine = read_int64s(bf, "/urls/row");
+    EXPECT_EQ(static_cast<std::int64_t>(mine.size()), read_int_attr(bf, "/urls", "shard_urls"))
+        << bf;
+    EXPECT_EQ(read_int8s(bf, "/urls/verdict").size(), mine.size()) << bf;
+    EXPECT_TRUE(std::is_sorted(mine.begin(), mine.end())) << bf;
+    rows.insert(rows.end(), mine.begin(), mine.end());
+  }
+  std::sort(rows.begin(), rows.end());
+  std::vector<std::int64_t> every(26);
+  for (std::size_t i = 0; i < every.size(); ++i) every[i] = static_cast<std::int64_t>(i);
+  EXPECT_EQ(rows, every) << "each row of the list in exactly one block";
+  EXPECT_EQ(read_int_attr(merged, "/urls", "merged_from"), 16);
+  // Which task ran which block: /urls/blocks.
+  const auto blocks = pmap::test::run_process({"h5dump", "-d", "/urls/blocks", merged});
+  EXPECT_NE(blocks.out.find("DATASPACE  SIMPLE { ( 16 ) / ( 16 ) }"), std::string::npos)
+      << blocks.out;
+  EXPECT_NE(blocks.out.find("\"task\""), std::string::npos) << blocks.out;
+}
+
+TEST_F(ElasticCli, UrlBlockGivenBackAtASignalIsResumedFromItsFile) {
+  std::string why;
+  const auto server = pmap::test::HttpFixture::start(PMAP_HTTP_FIXTURE, {"--max-seconds", "120"},
+                                                     &why);
+  ASSERT_TRUE(server) << why;
+  {
+    std::ofstream list(dir.file("urls.txt"));
+    for (int i = 0; i < 30; ++i) {
+      list << server->url(std::string(i % 5 == 4 ? "/missing?n=" : "/delay/300?n=") +
+                          std::to_string(i))
+           << "\n";
+    }
+  }
+  const Args urls = {"urls",       "--input",   dir.file("urls.txt"), "--retries", "0",
+                     "--threads",  "2",         "--per-host",         "2",         "--timeout",
+                     "10",         "--progress", "none"};
+  submit(urls, {"--block-rows", "4"});  // one host: one block holds every URL
+  const std::string log = dir.file("first");
+  const pid_t first = start(with(urls, {"--elastic", folder()}), log);
+  ASSERT_GE(pmap::test::fixture_wait(*server, "requests", 8, std::chrono::seconds(30)), 8) << slurp(log);
+  kill(first, SIGTERM);
+  EXPECT_EQ(wait_exit(first), 75) << slurp(log);
+  EXPECT_NE(slurp(log).find("given back"), std::string::npos) << slurp(log);
+  std::string what;
+  const auto second = task(urls, &what);
+  ASSERT_EQ(second.exit_code, 0) << what;
+  EXPECT_NE(second.out.find("resuming its file"), std::string::npos) << what;
+  const auto ran = number_after(second.out, " rows="),
+             kept = number_after(second.out, "resumed_rows=");
+  EXPECT_GE(kept, 6) << what;  // the URLs checked before the signal are kept, not asked again
+  EXPECT_EQ(ran + kept, 30) << what;
+  const auto stats = pmap::test::fixture_stats(*server);
+  EXPECT_LE(stats["requests"].get<long long>(), 30 + 2) << "at most the two in flight at the "
+                                                          "signal are asked again: "
+                                                       << stats.dump();
+  ASSERT_EQ(finish(&what).exit_code, 0) << what;
+  const std::string one = dir.file("one.h5");
+  ASSERT_EQ(pmap_cmd(with(urls, {"--output", one}), dir.path().string(), &what).exit_code, 0)
+      << what;
+  using namespace pmap::test;
+  const std::string merged = folder() + "/merged.h5";
+  EXPECT_EQ(read_int32s(merged, "/urls/http_status"), read_int32s(one, "/urls/http_status"));
+  EXPECT_EQ(read_int8s(merged, "/urls/verdict"), read_int8s(one, "/urls/verdict"));
 }
 
 TEST_F(ElasticCli, BadInputIsRefusedAndNothingIsMade) {

@@ -30,6 +30,7 @@
 
 #include "mpi/mpi_support.hpp"
 #include "pmap/error.hpp"
+#include "pmap/merge.hpp"
 #include "pmap/results.hpp"
 #include "pmap/stop.hpp"
 #include "pmap/url_stage.hpp"
@@ -565,6 +566,129 @@ TEST(UrlStage, StopOnOneRankStopsEveryRank) {
                       << pmap::host_hash(host) % static_cast<std::uint64_t>(size()) << " of "
                       << size() << " owns it)";
     }
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+}
+
+// Shard files that hold only their own URLs (elastic blocks: a file scales with its shard, not
+// with the list): each file has exactly its shard's rows, /urls/row naming their rows in the
+// list; a stopped shard resumes from its file; `pmap merge` of them equals the unsharded run, and
+// refuses a set with a shard missing. Four hosts in three shards (a shard may be empty).
+TEST(UrlStage, ShardFilesOfTheirOwnRowsResumeAndMergeToTheWholeList) {
+  pmap::reset_stop();
+  auto dir = pmap::test::shared_temp_dir();
+  std::vector<std::unique_ptr<SharedFixture>> hosts;
+  for (const char* address : {"127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"}) {
+    hosts.push_back(std::make_unique<SharedFixture>(
+        std::vector<std::string>{"--host", address, "--max-seconds", "300"}, true));
+  }
+  for (const auto& h : hosts) {
+    if (!h->up()) return;
+  }
+  constexpr int kShards = 3;
+  const std::string list = dir->file("shards.txt");
+  std::vector<std::string> urls;  // the list's URL lines, in order (rank 0)
+  if (rank() == 0) {
+    std::ofstream out(list);
+    out << "# a comment, not a row\n";
+    for (int i = 0; i < 8; ++i) {
+      for (const auto& h : hosts) {
+        urls.push_back(h->url((i % 3 == 2 ? "/missing?n=" : "/delay/400?n=") + std::to_string(i)));
+        out << urls.back() << "\n";
+      }
+    }
+    for (const char* extra : {"not a url", "ftp://example.com/x"}) {
+      urls.emplace_back(extra);
+      out << extra << "\n";
+    }
+    urls.push_back(urls.front());  // a repeat: same host, same shard
+    out << urls.back() << "\n";
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  const auto job_for = [&](const std::string& output, int shard) {
+    auto job = quiet_job(list, output);
+    job.options.threads = 4;
+    job.options.per_host = 2;
+    job.options.timeout = 5;
+    job.options.retries = 0;
+    job.shard_index = shard;
+    job.shard_count = kShards;
+    job.shard_rows_only = true;
+    return job;
+  };
+  std::string error;
+  auto whole = quiet_job(list, dir->file("whole.h5"));
+  whole.options = job_for("", 0).options;
+  run_urls_expecting_no_throw(whole, error);
+
+  // The shard of the most hosts is stopped a moment in, then resumed; the others run once.
+  std::vector<std::string> files;
+  for (int s = 0; s < kShards; ++s) files.push_back(dir->file("shard-" + std::to_string(s) + ".h5"));
+  int stopped = 0;  // rank 0 knows the hosts' addresses
+  if (rank() == 0) {
+    std::array<int, kShards> hosts_in{};
+    for (const auto& h : hosts) ++hosts_in[pmap::host_hash(pmap::url_host(h->url("/"))) % kShards];
+    stopped = static_cast<int>(std::max_element(hosts_in.begin(), hosts_in.end()) - hosts_in.begin());
+  }
+  MPI_Bcast(&stopped, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  {
+    std::thread stopper;
+    if (rank() == size() - 1) {
+      stopper = std::thread([] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        pmap::request_stop(SIGTERM);
+      });
+    }
+    const pmap::UrlReport cut = run_urls_expecting_no_throw(job_for(files[stopped], stopped), error);
+    if (stopper.joinable()) stopper.join();
+    MPI_Barrier(MPI_COMM_WORLD);
+    pmap::reset_stop();
+    EXPECT_TRUE(cut.interrupted) << "rank " << rank();
+    EXPECT_LT(cut.checked, cut.urls) << "the stop came after the shard's end: nothing to resume: " << cut.line() << " rank " << rank();
+    auto again = job_for(files[stopped], stopped);
+    again.resume = true;
+    const pmap::UrlReport r = run_urls_expecting_no_throw(again, error);
+    EXPECT_EQ(r.checked, r.urls) << "rank " << rank();
+  }
+  for (int s = 0; s < kShards; ++s) {
+    if (s != stopped) run_urls_expecting_no_throw(job_for(files[s], s), error);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+
+  if (rank() == 0 && error.empty()) {
+    std::size_t rows_in_shards = 0;
+    for (int s = 0; s < kShards; ++s) {
+      std::vector<std::int64_t> want;  // the list rows of the shard's URLs
+      for (std::size_t i = 0; i < urls.size(); ++i) {
+        if (pmap::host_hash(pmap::url_host(urls[i])) % kShards == static_cast<std::uint64_t>(s))
+          want.push_back(static_cast<std::int64_t>(i));
+      }
+      const auto rows = pmap::test::read_url_rows(files[s]);
+      EXPECT_EQ(pmap::test::read_int64s(files[s], "/urls/row"), want) << files[s];
+      ASSERT_EQ(rows.size(), want.size()) << files[s] << ": not only the shard's rows";
+      EXPECT_EQ(pmap::test::read_int_attr(files[s], "/urls", "shard_urls"),
+                static_cast<std::int64_t>(want.size()));
+      for (std::size_t i = 0; i < want.size(); ++i) {
+        EXPECT_EQ(rows.url[i], urls[static_cast<std::size_t>(want[i])]) << files[s] << " row " << i;
+        EXPECT_GE(rows.verdict[i], 0) << files[s] << " row " << i;
+        EXPECT_NE(rows.error[i], "interrupted") << files[s] << " row " << i;
+      }
+      rows_in_shards += want.size();
+    }
+    EXPECT_EQ(rows_in_shards, urls.size());
+
+    const std::string merged = dir->file("merged.h5");
+    const pmap::MergeReport m = pmap::merge_shards(merged, files, false, "urls_test merge");
+    EXPECT_EQ(m.urls, urls.size());
+    const auto a = pmap::test::read_url_rows(merged);
+    const auto b = pmap::test::read_url_rows(dir->file("whole.h5"));
+    EXPECT_EQ(a.url, b.url);
+    EXPECT_EQ(a.verdict, b.verdict);
+    EXPECT_EQ(a.http_status, b.http_status);
+    EXPECT_EQ(a.error, b.error);
+    const std::vector<std::string> some(files.begin() + 1, files.end());
+    EXPECT_THROW(pmap::merge_shards(dir->file("some.h5"), some, false, "x"), pmap::UsageError);
+    EXPECT_FALSE(std::filesystem::exists(dir->file("some.h5")));
   }
   MPI_Barrier(MPI_COMM_WORLD);
 }
