@@ -300,6 +300,7 @@ struct UrlList {
   std::size_t shard_url_len = 1;  ///< ... of the shard
   std::string fnv;               ///< the list's identity: its kept lines, each ended by \n
   std::optional<detail::RepeatFilter> repeats;
+  std::vector<std::int64_t> list_rows;  ///< rank 0, shard_rows_only: the shard's rows in the list
 };
 
 /// The URL stage: each rank checks the URLs whose host hashes to it, rows into /urls.
@@ -400,9 +401,13 @@ void UrlStage::read_list() {
   });
   list_.repeats.emplace(list_.total);
   std::uint64_t shard_max_len = 1;
-  for_each_url(job_.input, [&](std::uint64_t, const std::string& url) {
+  const bool keep_rows = job_.shard_rows_only && rank_ == 0;
+  for_each_url(job_.input, [&](std::uint64_t row, const std::string& url) {
     list_.repeats->add(url);
-    if (job_.shard_count > 1 && in_shard(host_hash(url_host(url)))) {
+    if (job_.shard_count == 1) {
+      if (keep_rows) list_.list_rows.push_back(static_cast<std::int64_t>(row));
+    } else if (in_shard(host_hash(url_host(url)))) {
+      if (keep_rows) list_.list_rows.push_back(static_cast<std::int64_t>(row));
       ++list_.shard_urls;
       shard_max_len = std::max<std::uint64_t>(shard_max_len, std::min<std::size_t>(url.size(), 8192));
     }
@@ -451,24 +456,17 @@ void UrlStage::create(const Attrs& root) {
   file.close("close " + job_.output);
 }
 
-/// /urls/row of a file that holds only the shard's URLs: their rows in the list.
+/// /urls/row of a file that holds only the shard's URLs: their rows in the list (gathered by
+/// read_list, 8 bytes a URL of the shard, freed once written).
 void UrlStage::write_list_rows(hid_t file) {
   detail::UrlDatasets dsets(file);
-  std::vector<std::int64_t> rows;
-  std::uint64_t first = 0;
-  const auto flush = [&] {
-    dsets.write_list_rows(rows, first);
-    first += rows.size();
-    rows.clear();
-  };
-  ShardLines lines = shard_lines();
-  ShardLine l;
-  while (lines.next(l)) {
-    rows.push_back(static_cast<std::int64_t>(l.list_row));
-    if (rows.size() == 65536) flush();
+  if (list_.list_rows.size() != file_rows()) {
+    throw RuntimeError("write /urls/row: " + std::to_string(list_.list_rows.size()) +
+                       " rows gathered for " + std::to_string(file_rows()) + " URLs");
   }
-  flush();
+  dsets.write_list_rows(list_.list_rows, 0);
   dsets.close();
+  std::vector<std::int64_t>().swap(list_.list_rows);
 }
 
 /// Rows an earlier run finished, as "R", their count and a bit per row; a stage appended to a
