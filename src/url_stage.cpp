@@ -206,8 +206,20 @@ struct PriorRows {
 
 /// Rank 0, --resume: checks that `path` holds /urls of this list and shard, and reads which rows
 /// are done (checked and not interrupted), in blocks.
-PriorRows read_prior_rows(const std::string& path, std::uint64_t total, std::uint64_t file_rows,
-                          const std::string& list, const UrlJob& job) {
+/// What a results file of the URL stage says it holds: the list (its URLs and fingerprint) and
+/// which shard of it; with `own_rows`, only that shard's URLs.
+struct ListIdentity {
+  std::string input;
+  std::uint64_t urls = 0;
+  std::string fnv;
+  int index = 0, count = 1;
+  bool own_rows = false;
+};
+
+PriorRows read_prior_rows(const std::string& path, const ListIdentity& id, std::uint64_t file_rows,
+                          const UrlJob& job) {
+  const std::uint64_t total = id.urls;
+  const std::string& list = id.fnv;
   const std::string fix = "; run without --resume (with --force) to start over";
   ResultsFile results = open_results_file(path, "--resume", fix);
   if (!results.urls) throw UsageError("--resume " + path + ": has no /urls to resume" + fix);
@@ -221,22 +233,21 @@ PriorRows read_prior_rows(const std::string& path, std::uint64_t total, std::uin
     if (int_attr("urls", -1) != static_cast<std::int64_t>(total) || had != list) {
       throw UsageError("--resume " + path + ": holds the results of another URL list (" +
                        std::to_string(int_attr("urls", -1)) + " URLs, fingerprint " + had + "; " +
-                       job.input + " has " + std::to_string(total) + ", " + list + ")" + fix);
+                       id.input + " has " + std::to_string(total) + ", " + list + ")" + fix);
     }
-    if (int_attr("shard_index", 0) != job.shard_index ||
-        int_attr("shard_count", 1) != job.shard_count) {
-      throw UsageError(
-          "--resume " + path + ": is shard " + std::to_string(int_attr("shard_index", 0)) + "/" +
-          std::to_string(int_attr("shard_count", 1)) + ", not " + std::to_string(job.shard_index) +
-          "/" + std::to_string(job.shard_count) + fix);
+    if (int_attr("shard_index", 0) != id.index || int_attr("shard_count", 1) != id.count) {
+      throw UsageError("--resume " + path + ": is shard " +
+                       std::to_string(int_attr("shard_index", 0)) + "/" +
+                       std::to_string(int_attr("shard_count", 1)) + ", not " +
+                       std::to_string(id.index) + "/" + std::to_string(id.count) + fix);
     }
   }
   detail::UrlDatasets dsets(file.get());
-  if (dsets.has_list_rows() != job.shard_rows_only) {
+  if (dsets.has_list_rows() != id.own_rows) {
     throw UsageError("--resume " + path + ": /urls holds " +
                      (dsets.has_list_rows() ? "only its shard's URLs" : "a row for every URL") +
                      ", this run writes " +
-                     (job.shard_rows_only ? "only the shard's URLs" : "a row for every URL") + fix);
+                     (id.own_rows ? "only the shard's URLs" : "a row for every URL") + fix);
   }
   if (dsets.rows() != file_rows)
     throw UsageError("--resume " + path + ": /urls has the wrong size" + fix);
@@ -261,6 +272,19 @@ PriorRows read_prior_rows(const std::string& path, std::uint64_t total, std::uin
   }
   dsets.close();
   return prior;
+}
+
+/// The rows file of a part (UrlListPart::rows): `n` int64, or UsageError.
+std::vector<std::int64_t> read_part_rows(const std::string& path, std::uint64_t n) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<std::int64_t> rows(n);
+  in.read(reinterpret_cast<char*>(rows.data()), static_cast<std::streamsize>(n * sizeof(std::int64_t)));
+  if (!in || in.peek() != std::char_traits<char>::eof()) {
+    throw UsageError("urls part", path,
+                     "does not hold the rows of its " + std::to_string(n) +
+                         " URLs (changed or cut short?); cut the list again in a new job folder");
+  }
+  return rows;
 }
 
 std::string fixed3(double v) {
@@ -336,12 +360,19 @@ class UrlStage final : public Stage {
            static_cast<std::uint64_t>(job_.shard_index);
   }
   void read_list();
+  /// True when the file holds only the shard's URLs (/urls/row: their rows in the list).
+  [[nodiscard]] bool own_rows() const { return job_.shard_rows_only || job_.part_of; }
   /// Rows of the results file: the shard's URLs, or every URL of the list.
   [[nodiscard]] std::uint64_t file_rows() const {
-    return job_.shard_rows_only ? list_.shard_urls : list_.total;
+    return own_rows() ? list_.shard_urls : list_.total;
   }
   [[nodiscard]] ShardLines shard_lines() const {
-    return {job_.input, job_.shard_index, job_.shard_count, job_.shard_rows_only};
+    return {job_.input, job_.shard_index, job_.shard_count, own_rows()};
+  }
+  /// The list and shard the file says it holds: `input`'s, or the whole list's of a part.
+  [[nodiscard]] ListIdentity identity() const {
+    if (const auto& p = job_.part_of) return {p->list, p->urls, p->list_fnv, p->index, p->count, true};
+    return {job_.input, list_.total, list_.fnv, job_.shard_index, job_.shard_count, own_rows()};
   }
   void write_list_rows(hid_t file);
   [[nodiscard]] Attrs attributes() const;
@@ -369,6 +400,10 @@ class UrlStage final : public Stage {
 
 void UrlStage::prepare(MPI_Comm comm) {
   check_shard(job_.shard_index, job_.shard_count);
+  if (job_.part_of) {
+    check_shard(job_.part_of->index, job_.part_of->count);
+    if (job_.shard_count != 1) throw UsageError("urls", job_.input, "a part of a list is not cut again");
+  }
   if (job_.resume && job_.output.empty()) {
     throw UsageError("resume", "", "needs the results file of the run to resume: set `output`");
   }
@@ -401,7 +436,7 @@ void UrlStage::read_list() {
   });
   list_.repeats.emplace(list_.total);
   std::uint64_t shard_max_len = 1;
-  const bool keep_rows = job_.shard_rows_only && rank_ == 0;
+  const bool keep_rows = own_rows() && !job_.part_of && rank_ == 0;
   for_each_url(job_.input, [&](std::uint64_t row, const std::string& url) {
     list_.repeats->add(url);
     if (job_.shard_count == 1) {
@@ -423,17 +458,18 @@ void UrlStage::read_list() {
 
 Attrs UrlStage::attributes() const {
   const UrlOptions& o = job_.options;
-  return {{"input", job_.input},
+  const ListIdentity id = identity();
+  return {{"input", id.input},
           {"timeout", o.timeout},
           {"threads", std::int64_t{checker_.options().threads}},  // lowered to the fd limit
           {"threads_requested", std::int64_t{checker_.requested_threads()}},
           {"retries", std::int64_t{o.retries}},
           {"per_host", std::int64_t{o.per_host}},
           {"method", std::string(o.method == HttpMethod::Head ? "head" : "get")},
-          {"urls", static_cast<std::int64_t>(list_.total)},
-          {"list_fnv", list_.fnv},
-          {"shard_index", std::int64_t{job_.shard_index}},
-          {"shard_count", std::int64_t{job_.shard_count}},
+          {"urls", static_cast<std::int64_t>(id.urls)},
+          {"list_fnv", id.fnv},
+          {"shard_index", std::int64_t{id.index}},
+          {"shard_count", std::int64_t{id.count}},
           {"shard_urls", static_cast<std::int64_t>(list_.shard_urls)}};
 }
 
@@ -447,11 +483,10 @@ void UrlStage::create(const Attrs& root) {
     file = h5::File::create(job_.output, job_.force);
     write_attrs(file.get(), root);
   }
-  const std::size_t url_len = job_.shard_rows_only ? list_.shard_url_len : list_.url_len;
+  const std::size_t url_len = own_rows() ? list_.shard_url_len : list_.url_len;
   const std::size_t final_len = std::max<std::size_t>(detail::kUrlMinFinalLen, url_len);
-  detail::create_urls_group(file.get(), file_rows(), url_len, final_len, attributes(),
-                            job_.shard_rows_only);
-  if (job_.shard_rows_only) write_list_rows(file.get());
+  detail::create_urls_group(file.get(), file_rows(), url_len, final_len, attributes(), own_rows());
+  if (own_rows()) write_list_rows(file.get());
   file.flush();
   file.close("close " + job_.output);
 }
@@ -459,6 +494,7 @@ void UrlStage::create(const Attrs& root) {
 /// /urls/row of a file that holds only the shard's URLs: their rows in the list (gathered by
 /// read_list, 8 bytes a URL of the shard, freed once written).
 void UrlStage::write_list_rows(hid_t file) {
+  if (job_.part_of) list_.list_rows = read_part_rows(job_.part_of->rows, file_rows());
   detail::UrlDatasets dsets(file);
   if (list_.list_rows.size() != file_rows()) {
     throw RuntimeError("write /urls/row: " + std::to_string(list_.list_rows.size()) +
@@ -478,9 +514,8 @@ std::string UrlStage::plan_resume() {
       return "";
     }
   }
-  prior_ = read_results(job_.output, "--resume", [&] {
-    return read_prior_rows(job_.output, list_.total, file_rows(), list_.fnv, job_);
-  });
+  prior_ = read_results(job_.output, "--resume",
+                        [&] { return read_prior_rows(job_.output, identity(), file_rows(), job_); });
   std::string plan = "R";
   const std::uint64_t done = prior_.tally.total();
   plan.append(reinterpret_cast<const char*>(&done), sizeof done);
@@ -635,6 +670,48 @@ void UrlStage::finalize() {
 }
 
 }  // namespace
+
+UrlListPart split_url_list(const std::string& input, std::uint64_t parts, const std::string& dir) {
+  if (parts == 0) throw UsageError("urls", input, "cut into 0 parts");
+  constexpr std::uint64_t kOpenAtOnce = 200;  // 2 files a part: far below 1,024 descriptors
+  UrlListPart whole;
+  whole.list = input;
+  whole.count = static_cast<int>(parts);
+  for (std::uint64_t first = 0; first < parts; first += kOpenAtOnce) {
+    const std::uint64_t n = std::min(kOpenAtOnce, parts - first);
+    std::vector<std::ofstream> urls(n), rows(n);
+    for (std::uint64_t k = 0; k < n; ++k) {
+      const std::string base = dir + "/part-" + std::to_string(first + k);
+      urls[k].open(base + ".txt", std::ios::binary | std::ios::trunc);
+      rows[k].open(base + ".rows", std::ios::binary | std::ios::trunc);
+      if (!urls[k] || !rows[k]) {
+        throw UsageError("urls", base, std::string("cannot write: ") + std::strerror(errno));
+      }
+    }
+    detail::Fnv1a64 hash;
+    whole.urls = 0;
+    for_each_url(input, [&](std::uint64_t row, const std::string& url) {
+      ++whole.urls;
+      hash.add(url);  // as UrlStage::read_list: the list's identity
+      hash.add("\n");
+      const std::uint64_t part = host_hash(url_host(url)) % parts;
+      if (part < first || part >= first + n) return;
+      const auto r = static_cast<std::int64_t>(row);
+      urls[part - first] << url << '\n';
+      rows[part - first].write(reinterpret_cast<const char*>(&r), sizeof r);
+    });
+    whole.list_fnv = hash.hex();
+    for (std::uint64_t k = 0; k < n; ++k) {
+      urls[k].close();
+      rows[k].close();
+      if (!urls[k] || !rows[k]) {
+        throw UsageError("urls", dir + "/part-" + std::to_string(first + k),
+                         "write failed (disk full?)");
+      }
+    }
+  }
+  return whole;
+}
 
 UrlReport run_urls(const UrlJob& job, MPI_Comm comm) {
   UrlStage stage(job);

@@ -305,6 +305,61 @@ TaskReport run_task(const ComputeJob& job, const TaskOptions& options, MPI_Comm 
       });
 }
 
+namespace {
+
+/// The folder's URL list cut into its blocks (made with the ledger): folder/lists holds
+/// part-B.txt, part-B.rows and `list` (what they are part of).
+std::string lists_dir(const std::string& folder) { return folder + "/lists"; }
+
+/// Cuts the list into `blocks` parts under a private name, then renames it into place: the parts
+/// appear whole or not at all, and the first task's cut wins (the same list cuts the same way).
+void cut_url_list(const UrlJob& job, const std::string& folder, std::uint64_t blocks) {
+  const std::string tmp = folder + "/.lists-" + Owner::self().task;
+  std::filesystem::create_directories(tmp);
+  try {
+    const UrlListPart whole = split_url_list(job.input, blocks, tmp);
+    std::ofstream(tmp + "/list") << "urls=" << whole.urls << "\nlist_fnv=" << whole.list_fnv
+                                 << "\nparts=" << blocks << "\n";
+    std::error_code ec;
+    std::filesystem::rename(tmp, lists_dir(folder), ec);
+    if (ec && exists(lists_dir(folder) + "/list")) ec.clear();  // another task's cut: the same
+    if (ec) throw UsageError("elastic: cannot make " + lists_dir(folder) + ": " + ec.message());
+  } catch (...) {
+    std::error_code ignored;
+    std::filesystem::remove_all(tmp, ignored);
+    throw;
+  }
+  std::error_code ignored;
+  std::filesystem::remove_all(tmp, ignored);
+}
+
+/// What block `b`'s list is part of; nullopt for a folder made before lists were cut (its
+/// blocks read the whole list).
+std::optional<UrlListPart> url_part(const UrlJob& job, const Ledger& ledger, std::uint64_t b) {
+  std::ifstream in(lists_dir(ledger.folder()) + "/list");
+  if (!in) return std::nullopt;
+  UrlListPart p;
+  std::string line;
+  std::uint64_t parts = 0;
+  while (std::getline(in, line)) {
+    if (line.rfind("urls=", 0) == 0) p.urls = std::stoull(line.substr(5));
+    if (line.rfind("list_fnv=", 0) == 0) p.list_fnv = line.substr(9);
+    if (line.rfind("parts=", 0) == 0) parts = std::stoull(line.substr(6));
+  }
+  if (parts != ledger.blocks() || p.list_fnv.empty()) {
+    throw UsageError("elastic: " + lists_dir(ledger.folder()) + "/list is damaged (" +
+                     std::to_string(parts) + " parts for " + std::to_string(ledger.blocks()) +
+                     " blocks); start the job again in a new folder");
+  }
+  p.list = job.input;
+  p.index = static_cast<int>(b);
+  p.count = static_cast<int>(parts);
+  p.rows = lists_dir(ledger.folder()) + "/part-" + std::to_string(b) + ".rows";
+  return p;
+}
+
+}  // namespace
+
 Ledger url_ledger_for(const UrlJob& job, const std::string& folder, std::uint64_t blocks) {
   const std::string fp = file_fingerprint(job.input);
   if (exists(folder + "/ledger/plan")) {
@@ -317,6 +372,7 @@ Ledger url_ledger_for(const UrlJob& job, const std::string& folder, std::uint64_
     return l;
   }
   if (blocks == 0) blocks = 64;
+  if (!exists(lists_dir(folder) + "/list")) cut_url_list(job, folder, blocks);
   return Ledger::create(folder, blocks, 1, fp);
 }
 
@@ -330,9 +386,14 @@ TaskReport run_url_task(const UrlJob& job, const TaskOptions& options, MPI_Comm 
         bj.force = !resume;
         bj.append = false;
         bj.print = false;
-        bj.shard_index = static_cast<int>(b);
-        bj.shard_count = static_cast<int>(ledger.blocks());
-        bj.shard_rows_only = true;  // the block's file holds its URLs, not the whole list
+        bj.part_of = url_part(job, ledger, b);
+        if (bj.part_of) {  // the block's own list, cut once: no block reads the whole list
+          bj.input = lists_dir(ledger.folder()) + "/part-" + std::to_string(b) + ".txt";
+        } else {
+          bj.shard_index = static_cast<int>(b);
+          bj.shard_count = static_cast<int>(ledger.blocks());
+          bj.shard_rows_only = true;  // the block's file holds its URLs, not the whole list
+        }
         bj.progress = ProgressMode::None;
         bj.print_summary = false;
         const UrlReport r = run_urls(bj, comm);

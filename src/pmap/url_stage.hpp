@@ -10,12 +10,24 @@
 #include <mpi.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "pmap/progress.hpp"
 #include "pmap/url_check.hpp"
 
 namespace pmap {
+
+/// What a part of a URL list (cut by split_url_list) is part of: the list its results file
+/// names as its own, so `pmap merge` joins the parts' files as shards of that list.
+struct UrlListPart {
+  std::string list;        ///< the whole list's path
+  std::uint64_t urls = 0;  ///< its URL lines
+  std::string list_fnv;    ///< its fingerprint, as the URL stage computes it
+  int index = 0;           ///< the part: shard index/count of the list, cut by host
+  int count = 1;
+  std::string rows;  ///< file of int64 (native order): each URL's row in the whole list
+};
 
 /// Everything the URL stage needs.
 struct UrlJob {
@@ -31,6 +43,9 @@ struct UrlJob {
   /// The file holds only the shard's URLs, in list order, /urls/row giving each one's row in the
   /// list (elastic blocks: files that scale with the shard, not the list); false: every row.
   bool shard_rows_only = false;
+  /// `input` is part `index` of a list cut by split_url_list: the file holds the part's URLs as
+  /// shard index/count of that list (the list is read once to cut it, not once per part).
+  std::optional<UrlListPart> part_of;
   ProgressMode progress = ProgressMode::Auto;
   std::string command;
   bool print_summary = true;
@@ -52,6 +67,13 @@ struct UrlReport {
   [[nodiscard]] std::string line() const;
   [[nodiscard]] std::string summary() const;
 };
+
+/// Serial: cuts `input` into `parts` lists by host, exactly as `--shard b/parts` selects URLs:
+/// DIR/part-B.txt (its URL lines, in list order) and DIR/part-B.rows (their rows in the list, as
+/// UrlListPart::rows). Returns what the parts are part of (`index` 0; `rows` empty). Keeps at
+/// most 200 files open (more parts: more passes over the list). Throws UsageError when `input`
+/// cannot be read or DIR written.
+UrlListPart split_url_list(const std::string& input, std::uint64_t parts, const std::string& dir);
 
 /// Runs the URL stage (collective). Throws UsageError for a missing or unreadable input or an
 /// unusable output, before anything is written.

@@ -83,7 +83,7 @@ long number_after(const std::string& text, const std::string& key) {
 }
 
 class ElasticCli : public ::testing::Test {
- protected:
+ public:  // shared with the helpers of the URL tests below
   TempDir dir;
   std::string folder() const { return dir.file("job"); }
 
@@ -102,6 +102,17 @@ class ElasticCli : public ::testing::Test {
   /// The finishing step; returns its result.
   ProcessResult finish(std::string* what) {
     return pmap_cmd({"submit", "--finish", folder()}, dir.path().string(), what);
+  }
+  /// The merged file of a URL list equals a one-job check of it (status, verdict per row).
+  void expect_urls_equal_to_one_run(const Args& urls) {
+    std::string what;
+    const std::string one = dir.file("one.h5");
+    ASSERT_EQ(pmap_cmd(with(urls, {"--output", one}), dir.path().string(), &what).exit_code, 0)
+        << what;
+    using namespace pmap::test;
+    const std::string merged = folder() + "/merged.h5";
+    EXPECT_EQ(read_int32s(merged, "/urls/http_status"), read_int32s(one, "/urls/http_status"));
+    EXPECT_EQ(read_int8s(merged, "/urls/verdict"), read_int8s(one, "/urls/verdict"));
   }
   /// The merged file equals a one-job run of `run` (items, values, status, checksum).
   void expect_equal_to_one_run(const Args& run) {
@@ -270,13 +281,9 @@ TEST_F(ElasticCli, UrlListsAreCutIntoHostBlocks) {
   ASSERT_EQ(f.exit_code, 0) << what;
   EXPECT_NE(f.out.find("merged 16 blocks"), std::string::npos) << what;
   EXPECT_NE(f.out.find("26 URLs"), std::string::npos) << what;
-  const std::string one = dir.file("one.h5");
-  ASSERT_EQ(pmap_cmd(with(urls, {"--output", one}), dir.path().string(), &what).exit_code, 0)
-      << what;
+  expect_urls_equal_to_one_run(urls);
   using namespace pmap::test;
   const std::string merged = folder() + "/merged.h5";
-  EXPECT_EQ(read_int32s(merged, "/urls/http_status"), read_int32s(one, "/urls/http_status"));
-  EXPECT_EQ(read_int8s(merged, "/urls/verdict"), read_int8s(one, "/urls/verdict"));
   const auto st = pmap_cmd({"status", folder()}, dir.path().string(), &what);
   EXPECT_NE(st.out.find("16 of 16 host blocks done (26 URLs checked)"), std::string::npos) << what;
   EXPECT_NE(st.out.find("URLs: 0 exist, 0 do not exist, 26 unknown; 0 of 26 not checked yet"),
@@ -303,6 +310,18 @@ TEST_F(ElasticCli, UrlListsAreCutIntoHostBlocks) {
   std::vector<std::int64_t> every(26);
   for (std::size_t i = 0; i < every.size(); ++i) every[i] = static_cast<std::int64_t>(i);
   EXPECT_EQ(rows, every) << "each row of the list in exactly one block";
+  // The list was cut once into the blocks' own lists; each block read only its part, and its
+  // file still says it is shard b/16 of the whole list.
+  std::size_t part_lines = 0;
+  for (int b = 0; b < 16; ++b) {
+    const std::string part = slurp(folder() + "/lists/part-" + std::to_string(b) + ".txt");
+    part_lines += static_cast<std::size_t>(std::count(part.begin(), part.end(), '\n'));
+    const std::string bf = folder() + "/blocks/block-" + std::to_string(b) + ".h5";
+    EXPECT_EQ(read_string_attr(bf, "/urls", "input"), dir.file("urls.txt")) << bf;
+    EXPECT_EQ(read_int_attr(bf, "/urls", "shard_index"), b) << bf;
+    EXPECT_EQ(read_int_attr(bf, "/urls", "urls"), 26) << bf;
+  }
+  EXPECT_EQ(part_lines, 26U);
   EXPECT_EQ(read_int_attr(merged, "/urls", "merged_from"), 16);
   // Which task ran which block: /urls/blocks.
   const auto blocks = pmap::test::run_process({"h5dump", "-d", "/urls/blocks", merged});
@@ -311,12 +330,36 @@ TEST_F(ElasticCli, UrlListsAreCutIntoHostBlocks) {
   EXPECT_NE(blocks.out.find("\"task\""), std::string::npos) << blocks.out;
 }
 
-TEST_F(ElasticCli, UrlBlockGivenBackAtASignalIsResumedFromItsFile) {
-  std::string why;
-  const auto server = pmap::test::HttpFixture::start(PMAP_HTTP_FIXTURE, {"--max-seconds", "120"},
-                                                     &why);
-  ASSERT_TRUE(server) << why;
-  {
+/// A URL task stopped by `signal` in the middle of its only block (30 URLs of one host, 0.3 s
+/// each, two at a time), then a second task that finishes the block from the first one's file;
+/// returns both tasks' output, and the server's count of requests when the block was done.
+std::pair<std::string, long long> url_block_interrupted(ElasticCli& t, int signal, const pmap::test::HttpFixture& server,
+                                  const Args& urls) {
+  t.submit(urls, {"--block-rows", "4"});  // one host: one block holds every URL
+  const std::string log = t.dir.file("first");
+  const pid_t first = start(with(urls, {"--elastic", t.folder()}), log);
+  EXPECT_GE(pmap::test::fixture_wait(server, "requests", 8, std::chrono::seconds(30)), 8)
+      << slurp(log);
+  kill(first, signal);
+  EXPECT_EQ(wait_exit(first), signal == SIGKILL ? 128 + SIGKILL : 75) << slurp(log);
+  std::string what;
+  const auto second = t.task(urls, &what);
+  EXPECT_EQ(second.exit_code, 0) << what;
+  const auto ran = number_after(second.out, " rows="),
+             kept = number_after(second.out, "resumed_rows=");
+  EXPECT_EQ(ran + kept, 30) << what;
+  const long long requests = pmap::test::fixture_stats(server)["requests"].get<long long>();
+  EXPECT_EQ(t.finish(&what).exit_code, 0) << what;
+  t.expect_urls_equal_to_one_run(urls);
+  return {second.out + "\n" + slurp(log), requests};
+}
+
+class ElasticUrlCli : public ElasticCli {
+ protected:
+  void SetUp() override {
+    std::string why;
+    server = pmap::test::HttpFixture::start(PMAP_HTTP_FIXTURE, {"--max-seconds", "120"}, &why);
+    ASSERT_TRUE(server) << why;
     std::ofstream list(dir.file("urls.txt"));
     for (int i = 0; i < 30; ++i) {
       list << server->url(std::string(i % 5 == 4 ? "/missing?n=" : "/delay/300?n=") +
@@ -324,36 +367,25 @@ TEST_F(ElasticCli, UrlBlockGivenBackAtASignalIsResumedFromItsFile) {
            << "\n";
     }
   }
-  const Args urls = {"urls",       "--input",   dir.file("urls.txt"), "--retries", "0",
-                     "--threads",  "2",         "--per-host",         "2",         "--timeout",
-                     "10",         "--progress", "none"};
-  submit(urls, {"--block-rows", "4"});  // one host: one block holds every URL
-  const std::string log = dir.file("first");
-  const pid_t first = start(with(urls, {"--elastic", folder()}), log);
-  ASSERT_GE(pmap::test::fixture_wait(*server, "requests", 8, std::chrono::seconds(30)), 8) << slurp(log);
-  kill(first, SIGTERM);
-  EXPECT_EQ(wait_exit(first), 75) << slurp(log);
-  EXPECT_NE(slurp(log).find("given back"), std::string::npos) << slurp(log);
-  std::string what;
-  const auto second = task(urls, &what);
-  ASSERT_EQ(second.exit_code, 0) << what;
-  EXPECT_NE(second.out.find("resuming its file"), std::string::npos) << what;
-  const auto ran = number_after(second.out, " rows="),
-             kept = number_after(second.out, "resumed_rows=");
-  EXPECT_GE(kept, 6) << what;  // the URLs checked before the signal are kept, not asked again
-  EXPECT_EQ(ran + kept, 30) << what;
-  const auto stats = pmap::test::fixture_stats(*server);
-  EXPECT_LE(stats["requests"].get<long long>(), 30 + 2) << "at most the two in flight at the "
-                                                          "signal are asked again: "
-                                                       << stats.dump();
-  ASSERT_EQ(finish(&what).exit_code, 0) << what;
-  const std::string one = dir.file("one.h5");
-  ASSERT_EQ(pmap_cmd(with(urls, {"--output", one}), dir.path().string(), &what).exit_code, 0)
-      << what;
-  using namespace pmap::test;
-  const std::string merged = folder() + "/merged.h5";
-  EXPECT_EQ(read_int32s(merged, "/urls/http_status"), read_int32s(one, "/urls/http_status"));
-  EXPECT_EQ(read_int8s(merged, "/urls/verdict"), read_int8s(one, "/urls/verdict"));
+  std::unique_ptr<pmap::test::HttpFixture> server;
+  const Args urls = {"urls",      "--input",    dir.file("urls.txt"), "--retries", "0",
+                     "--threads", "2",          "--per-host",         "2",         "--timeout",
+                     "10",        "--progress", "none"};
+};
+
+TEST_F(ElasticUrlCli, UrlBlockGivenBackAtASignalIsResumedFromItsFile) {
+  const auto [out, requests] = url_block_interrupted(*this, SIGTERM, *server, urls);
+  EXPECT_NE(out.find("given back"), std::string::npos) << out;
+  EXPECT_NE(out.find("resuming its file"), std::string::npos) << out;
+  // The URLs checked before the signal are kept, not asked again (at most the two in flight).
+  EXPECT_GE(number_after(out, "resumed_rows="), 6) << out;
+  EXPECT_LE(requests, 30 + 2) << out;
+}
+
+TEST_F(ElasticUrlCli, UrlBlockOfAKilledTaskIsTakenOver) {
+  const std::string out = url_block_interrupted(*this, SIGKILL, *server, urls).first;
+  EXPECT_NE(out.find("taken over from"), std::string::npos) << out;
+  EXPECT_NE(out.find("takeovers=1"), std::string::npos) << out;
 }
 
 TEST_F(ElasticCli, BadInputIsRefusedAndNothingIsMade) {

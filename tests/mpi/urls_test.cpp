@@ -98,6 +98,16 @@ class SharedFixture {
   int garbage_port_ = 0;
 };
 
+/// Collective: fixture servers on 127.0.0.1 to .4 (a failure to start is a test failure).
+std::vector<std::unique_ptr<SharedFixture>> four_loopback_fixtures() {
+  std::vector<std::unique_ptr<SharedFixture>> hosts;
+  for (const char* address : {"127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"}) {
+    hosts.push_back(std::make_unique<SharedFixture>(
+        std::vector<std::string>{"--host", address, "--max-seconds", "300"}, true));
+  }
+  return hosts;
+}
+
 /// A local port with nothing listening on it.
 int closed_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -497,11 +507,7 @@ TEST(UrlStage, PerHostLimitHoldsAcrossTheJob) {
 TEST(UrlStage, StopOnOneRankStopsEveryRank) {
   pmap::reset_stop();
   auto dir = pmap::test::shared_temp_dir();
-  std::vector<std::unique_ptr<SharedFixture>> hosts;
-  for (const char* address : {"127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"}) {
-    hosts.push_back(std::make_unique<SharedFixture>(
-        std::vector<std::string>{"--host", address, "--max-seconds", "300"}, true));
-  }
+  const auto hosts = four_loopback_fixtures();
   for (const auto& h : hosts) {
     if (!h->up()) return;  // every rank: the failure was added by SharedFixture
   }
@@ -577,11 +583,7 @@ TEST(UrlStage, StopOnOneRankStopsEveryRank) {
 TEST(UrlStage, ShardFilesOfTheirOwnRowsResumeAndMergeToTheWholeList) {
   pmap::reset_stop();
   auto dir = pmap::test::shared_temp_dir();
-  std::vector<std::unique_ptr<SharedFixture>> hosts;
-  for (const char* address : {"127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"}) {
-    hosts.push_back(std::make_unique<SharedFixture>(
-        std::vector<std::string>{"--host", address, "--max-seconds", "300"}, true));
-  }
+  const auto hosts = four_loopback_fixtures();
   for (const auto& h : hosts) {
     if (!h->up()) return;
   }
