@@ -561,14 +561,14 @@ MergeReport merge_url_blocks(const std::string& output, const std::vector<BlockF
                              bool force, const std::string& command) {
   std::vector<std::string> paths;
   for (const BlockFile& b : blocks) paths.push_back(b.path);
-  return merge_shards_and(output, paths, force, command, [&](const std::string& partial,
-                                                             const Shards& all) {
-    std::vector<std::int64_t> urls;
-    for (const auto& u : all.url_info) urls.push_back(u.shard_urls);
-    h5::File dst = h5::File::open(partial, h5::Access::ReadWrite);
-    write_blocks_table(dst.group("urls").get(), blocks, &urls);
-    dst.close("close " + partial);
-  });
+  return merge_shards_and(output, paths, force, command,
+                          [&](const std::string& partial, const Shards& all) {
+                            std::vector<std::int64_t> urls;
+                            for (const auto& u : all.url_info) urls.push_back(u.shard_urls);
+                            h5::File dst = h5::File::open(partial, h5::Access::ReadWrite);
+                            write_blocks_table(dst.group("urls").get(), blocks, &urls);
+                            dst.close("close " + partial);
+                          });
 }
 
 }  // namespace pmap

@@ -98,8 +98,10 @@ struct ShardLine {
 class ShardLines {
  public:
   ShardLines(const std::string& path, int index, int count, bool shard_rows_only)
-      : lines_(path), index_(static_cast<std::uint64_t>(index)),
-        count_(static_cast<std::uint64_t>(count)), compact_(shard_rows_only) {}
+      : lines_(path),
+        index_(static_cast<std::uint64_t>(index)),
+        count_(static_cast<std::uint64_t>(count)),
+        compact_(shard_rows_only) {}
   /// The next URL of the shard; false at the end of the file.
   bool next(ShardLine& l) {
     while (lines_.next(l.list_row, l.url)) {
@@ -278,7 +280,8 @@ PriorRows read_prior_rows(const std::string& path, const ListIdentity& id, std::
 std::vector<std::int64_t> read_part_rows(const std::string& path, std::uint64_t n) {
   std::ifstream in(path, std::ios::binary);
   std::vector<std::int64_t> rows(n);
-  in.read(reinterpret_cast<char*>(rows.data()), static_cast<std::streamsize>(n * sizeof(std::int64_t)));
+  in.read(reinterpret_cast<char*>(rows.data()),
+          static_cast<std::streamsize>(n * sizeof(std::int64_t)));
   if (!in || in.peek() != std::char_traits<char>::eof()) {
     throw UsageError("urls part", path,
                      "does not hold the rows of its " + std::to_string(n) +
@@ -318,11 +321,11 @@ namespace {
 
 /// What every rank reads of the list before anything is created.
 struct UrlList {
-  std::uint64_t total = 0;       ///< URL lines
-  std::uint64_t shard_urls = 0;  ///< of them in this shard
-  std::size_t url_len = 1;       ///< width of the url column: the longest URL of the list
+  std::uint64_t total = 0;        ///< URL lines
+  std::uint64_t shard_urls = 0;   ///< of them in this shard
+  std::size_t url_len = 1;        ///< width of the url column: the longest URL of the list
   std::size_t shard_url_len = 1;  ///< ... of the shard
-  std::string fnv;               ///< the list's identity: its kept lines, each ended by \n
+  std::string fnv;                ///< the list's identity: its kept lines, each ended by \n
   std::optional<detail::RepeatFilter> repeats;
   std::vector<std::int64_t> list_rows;  ///< rank 0, shard_rows_only: the shard's rows in the list
 };
@@ -371,7 +374,8 @@ class UrlStage final : public Stage {
   }
   /// The list and shard the file says it holds: `input`'s, or the whole list's of a part.
   [[nodiscard]] ListIdentity identity() const {
-    if (const auto& p = job_.part_of) return {p->list, p->urls, p->list_fnv, p->index, p->count, true};
+    if (const auto& p = job_.part_of)
+      return {p->list, p->urls, p->list_fnv, p->index, p->count, true};
     return {job_.input, list_.total, list_.fnv, job_.shard_index, job_.shard_count, own_rows()};
   }
   void write_list_rows(hid_t file);
@@ -402,7 +406,8 @@ void UrlStage::prepare(MPI_Comm comm) {
   check_shard(job_.shard_index, job_.shard_count);
   if (job_.part_of) {
     check_shard(job_.part_of->index, job_.part_of->count);
-    if (job_.shard_count != 1) throw UsageError("urls", job_.input, "a part of a list is not cut again");
+    if (job_.shard_count != 1)
+      throw UsageError("urls", job_.input, "a part of a list is not cut again");
   }
   if (job_.resume && job_.output.empty()) {
     throw UsageError("resume", "", "needs the results file of the run to resume: set `output`");
@@ -444,7 +449,8 @@ void UrlStage::read_list() {
     } else if (in_shard(host_hash(url_host(url)))) {
       if (keep_rows) list_.list_rows.push_back(static_cast<std::int64_t>(row));
       ++list_.shard_urls;
-      shard_max_len = std::max<std::uint64_t>(shard_max_len, std::min<std::size_t>(url.size(), 8192));
+      shard_max_len =
+          std::max<std::uint64_t>(shard_max_len, std::min<std::size_t>(url.size(), 8192));
     }
   });
   if (job_.shard_count == 1) {
@@ -514,8 +520,9 @@ std::string UrlStage::plan_resume() {
       return "";
     }
   }
-  prior_ = read_results(job_.output, "--resume",
-                        [&] { return read_prior_rows(job_.output, identity(), file_rows(), job_); });
+  prior_ = read_results(job_.output, "--resume", [&] {
+    return read_prior_rows(job_.output, identity(), file_rows(), job_);
+  });
   std::string plan = "R";
   const std::uint64_t done = prior_.tally.total();
   plan.append(reinterpret_cast<const char*>(&done), sizeof done);

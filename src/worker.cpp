@@ -140,7 +140,9 @@ class ChunkRunner {
     status_[j] = static_cast<std::int8_t>(outcome->status);
     totals.busy += secs;
     totals.tally.count(outcome->status,
-                       outcome->status == ItemStatus::Ok ? row_checksum(item.row - plan_.space->first_row(), out, k) : 0);
+                       outcome->status == ItemStatus::Ok
+                           ? row_checksum(item.row - plan_.space->first_row(), out, k)
+                           : 0);
     return true;
   }
 

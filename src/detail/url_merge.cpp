@@ -107,8 +107,7 @@ Attrs merged_url_attrs(const std::vector<UrlShard>& shards, const std::string& c
     if (name != "wall_seconds") attrs.emplace_back(name, value);
   }
   attrs.emplace_back("wall_seconds", wall);
-  attrs.emplace_back("urls_per_second",
-                     wall > 0 ? static_cast<double>(first.urls) / wall : 0.0);
+  attrs.emplace_back("urls_per_second", wall > 0 ? static_cast<double>(first.urls) / wall : 0.0);
   return attrs;
 }
 
@@ -197,7 +196,7 @@ void copy_shard_rows(std::vector<UrlDatasets>& in, std::size_t k, UrlDatasets& o
 }  // namespace
 
 UrlTally merge_url_rows(hid_t dst, const std::vector<UrlShard>& shards,
-                         const std::string& command) {
+                        const std::string& command) {
   std::vector<h5::File> files;
   std::vector<UrlDatasets> in;
   for (const UrlShard& s : shards) {
@@ -207,8 +206,8 @@ UrlTally merge_url_rows(hid_t dst, const std::vector<UrlShard>& shards,
   const auto rows = static_cast<std::uint64_t>(shards.front().urls);
   std::size_t url_len = 1, final_len = kUrlMinFinalLen;
   for (std::size_t k = 0; k < in.size(); ++k) {
-    const auto want = static_cast<std::uint64_t>(in[k].has_list_rows() ? shards[k].shard_urls
-                                                                        : shards[k].urls);
+    const auto want =
+        static_cast<std::uint64_t>(in[k].has_list_rows() ? shards[k].shard_urls : shards[k].urls);
     if (in[k].rows() != want) {
       throw UsageError("merge: " + shards[k].path + ": /urls has " + std::to_string(in[k].rows()) +
                        " rows, its attributes say " + std::to_string(want));

@@ -380,12 +380,12 @@ void url_lines(std::ostream& os, const Ledger& ledger, const std::vector<BlockSt
                Tally& t) {
   const UrlCounts c = count_urls(ledger, states, t);
   os << "  URL list: " << t.blocks_done << " of " << states.size() << " host blocks done ("
-     << c.checked << " URLs checked), " << t.claimed << " running, " << t.free
-     << " not claimed\n";
+     << c.checked << " URLs checked), " << t.claimed << " running, " << t.free << " not claimed\n";
   os << "  URLs: " << c.exists << " exist, " << c.does_not_exist << " do not exist, " << c.unknown
      << " unknown";
-  if (c.list >= 0) os << "; " << static_cast<std::uint64_t>(c.list) - c.checked << " of " << c.list
-                      << " not checked yet";
+  if (c.list >= 0)
+    os << "; " << static_cast<std::uint64_t>(c.list) - c.checked << " of " << c.list
+       << " not checked yet";
   os << "\n";
   if (c.checked > 0 && t.first > 0) {
     const double elapsed =

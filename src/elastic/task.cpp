@@ -389,6 +389,8 @@ TaskReport run_url_task(const UrlJob& job, const TaskOptions& options, MPI_Comm 
         bj.part_of = url_part(job, ledger, b);
         if (bj.part_of) {  // the block's own list, cut once: no block reads the whole list
           bj.input = lists_dir(ledger.folder()) + "/part-" + std::to_string(b) + ".txt";
+          bj.shard_index = 0;  // all of it (not the array task's shard, under Slurm)
+          bj.shard_count = 1;
         } else {
           bj.shard_index = static_cast<int>(b);
           bj.shard_count = static_cast<int>(ledger.blocks());

@@ -182,11 +182,10 @@ TEST_F(ElasticCli, InputLinesAndGridsAreCutIntoBlocksToo) {
 // A kernel that sees the item's row ({#}, PMAP_ROW, a plugin's row) sees its row in the job, not
 // in its block: the merged file equals one run even when the values depend on the row.
 TEST_F(ElasticCli, KernelsSeeTheRowInTheJobNotInTheBlock) {
-  const Args rows = {"run",     "-k",        "exec",
-                     "--arg",   "cmd=sh -c 'echo $(($0 * 1000 + $PMAP_ROW))' {#}",
-                     "--arg",   "columns=v", "--range",
-                     "5:45",    "--threads", "1",
-                     "--progress", "none"};
+  const Args rows = {
+      "run",   "-k",         "exec",    "--arg", "cmd=sh -c 'echo $(($0 * 1000 + $PMAP_ROW))' {#}",
+      "--arg", "columns=v",  "--range", "5:45",  "--threads",
+      "1",     "--progress", "none"};
   submit(rows, {"--block-rows", "10"});
   std::string what;
   ASSERT_EQ(task(rows, &what).exit_code, 0) << what;
@@ -290,8 +289,8 @@ TEST_F(ElasticCli, UrlListsAreCutIntoHostBlocks) {
             std::string::npos)
       << what;
   long by_tasks = 0;  // each task's line counts the URLs of its blocks
-  for (auto at = st.out.find("tasks:"); (at = st.out.find("blocks done (", at)) != std::string::npos;
-       at += 12) {
+  for (auto at = st.out.find("tasks:");
+       (at = st.out.find("blocks done (", at)) != std::string::npos; at += 12) {
     by_tasks += number_after(st.out.substr(at), "blocks done (");
   }
   EXPECT_EQ(by_tasks, 26) << what;
@@ -333,8 +332,9 @@ TEST_F(ElasticCli, UrlListsAreCutIntoHostBlocks) {
 /// A URL task stopped by `signal` in the middle of its only block (30 URLs of one host, 0.3 s
 /// each, two at a time), then a second task that finishes the block from the first one's file;
 /// returns both tasks' output, and the server's count of requests when the block was done.
-std::pair<std::string, long long> url_block_interrupted(ElasticCli& t, int signal, const pmap::test::HttpFixture& server,
-                                  const Args& urls) {
+std::pair<std::string, long long> url_block_interrupted(ElasticCli& t, int signal,
+                                                        const pmap::test::HttpFixture& server,
+                                                        const Args& urls) {
   t.submit(urls, {"--block-rows", "4"});  // one host: one block holds every URL
   const std::string log = t.dir.file("first");
   const pid_t first = start(with(urls, {"--elastic", t.folder()}), log);
@@ -368,9 +368,9 @@ class ElasticUrlCli : public ElasticCli {
     }
   }
   std::unique_ptr<pmap::test::HttpFixture> server;
-  const Args urls = {"urls",      "--input",    dir.file("urls.txt"), "--retries", "0",
-                     "--threads", "2",          "--per-host",         "2",         "--timeout",
-                     "10",        "--progress", "none"};
+  const Args urls = {
+      "urls",       "--input", dir.file("urls.txt"), "--retries", "0",          "--threads", "2",
+      "--per-host", "2",       "--timeout",          "10",        "--progress", "none"};
 };
 
 TEST_F(ElasticUrlCli, UrlBlockGivenBackAtASignalIsResumedFromItsFile) {

@@ -625,12 +625,14 @@ TEST(UrlStage, ShardFilesOfTheirOwnRowsResumeAndMergeToTheWholeList) {
 
   // The shard of the most hosts is stopped a moment in, then resumed; the others run once.
   std::vector<std::string> files;
-  for (int s = 0; s < kShards; ++s) files.push_back(dir->file("shard-" + std::to_string(s) + ".h5"));
+  for (int s = 0; s < kShards; ++s)
+    files.push_back(dir->file("shard-" + std::to_string(s) + ".h5"));
   int stopped = 0;  // rank 0 knows the hosts' addresses
   if (rank() == 0) {
     std::array<int, kShards> hosts_in{};
     for (const auto& h : hosts) ++hosts_in[pmap::host_hash(pmap::url_host(h->url("/"))) % kShards];
-    stopped = static_cast<int>(std::max_element(hosts_in.begin(), hosts_in.end()) - hosts_in.begin());
+    stopped =
+        static_cast<int>(std::max_element(hosts_in.begin(), hosts_in.end()) - hosts_in.begin());
   }
   MPI_Bcast(&stopped, 1, MPI_INT, 0, MPI_COMM_WORLD);
   {
@@ -641,12 +643,15 @@ TEST(UrlStage, ShardFilesOfTheirOwnRowsResumeAndMergeToTheWholeList) {
         pmap::request_stop(SIGTERM);
       });
     }
-    const pmap::UrlReport cut = run_urls_expecting_no_throw(job_for(files[stopped], stopped), error);
+    const pmap::UrlReport cut =
+        run_urls_expecting_no_throw(job_for(files[stopped], stopped), error);
     if (stopper.joinable()) stopper.join();
     MPI_Barrier(MPI_COMM_WORLD);
     pmap::reset_stop();
     EXPECT_TRUE(cut.interrupted) << "rank " << rank();
-    EXPECT_LT(cut.checked, cut.urls) << "the stop came after the shard's end: nothing to resume: " << cut.line() << " rank " << rank();
+    EXPECT_LT(cut.checked, cut.urls)
+        << "the stop came after the shard's end: nothing to resume: " << cut.line() << " rank "
+        << rank();
     auto again = job_for(files[stopped], stopped);
     again.resume = true;
     const pmap::UrlReport r = run_urls_expecting_no_throw(again, error);
