@@ -89,8 +89,8 @@ void print_run(std::ostream& os, const h5::Group& g) {
     return;
   }
   os << "  run: wall " << a("wall_seconds") << " s, " << a("items_per_second")
-     << " items/s, efficiency " << a("parallel_efficiency") << ", imbalance "
-     << a("load_imbalance") << ", write " << a("write_seconds") << " s\n";
+     << " items/s, efficiency " << a("parallel_efficiency") << ", imbalance " << a("load_imbalance")
+     << ", write " << a("write_seconds") << " s\n";
   // The truth about a stop, whatever a launcher returned.
   const std::string stop = a("stop_reason");
   if (stop == "signal" || stop == "deadline") {
@@ -261,15 +261,18 @@ void print_urls(std::ostream& os, const h5::File& f) {
 
 std::string inspect(const std::string& path) {
   return read_results(path, kUse, [&] {
-    const ResultsFile r =
-        open_results_file(path, kUse, " (give a results file written by pmap)");
+    const ResultsFile r = open_results_file(path, kUse, " (give a results file written by pmap)");
     const h5::File& f = r.file;
     const auto a = [&](const char* name) { return h5::attr_text(f.get(), name); };
     std::ostringstream os;
-    os << path << ": pmap results, schema " << r.schema << ", written by pmap "
-       << a("pmap_version") << " on " << a("created") << "\n";
+    os << path << ": pmap results, schema " << r.schema << ", written by pmap " << a("pmap_version")
+       << " on " << a("created") << "\n";
     os << "  command: " << a("command") << "\n";
-    os << "  layout:  " << a("mpi_ranks") << " ranks x " << a("omp_threads") << " threads\n";
+    if (a("mpi_ranks") == "0") {  // pmap merge and elastic jobs: the parts ran in many layouts
+      os << "  layout:  merged from shards or blocks (each ran in its own layout)\n";
+    } else {
+      os << "  layout:  " << a("mpi_ranks") << " ranks x " << a("omp_threads") << " threads\n";
+    }
     if (r.compute) print_compute(os, f.group("compute"));
     if (r.urls) print_urls(os, f);
     return os.str();

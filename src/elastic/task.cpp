@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -341,10 +342,15 @@ std::optional<UrlListPart> url_part(const UrlJob& job, const Ledger& ledger, std
   UrlListPart p;
   std::string line;
   std::uint64_t parts = 0;
+  const auto number = [](const std::string& text) -> std::uint64_t {
+    std::uint64_t v = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    return ec == std::errc() && end == text.data() + text.size() ? v : 0;
+  };
   while (std::getline(in, line)) {
-    if (line.rfind("urls=", 0) == 0) p.urls = std::stoull(line.substr(5));
+    if (line.rfind("urls=", 0) == 0) p.urls = number(line.substr(5));
     if (line.rfind("list_fnv=", 0) == 0) p.list_fnv = line.substr(9);
-    if (line.rfind("parts=", 0) == 0) parts = std::stoull(line.substr(6));
+    if (line.rfind("parts=", 0) == 0) parts = number(line.substr(6));
   }
   if (parts != ledger.blocks() || p.list_fnv.empty()) {
     throw UsageError("elastic: " + lists_dir(ledger.folder()) + "/list is damaged (" +

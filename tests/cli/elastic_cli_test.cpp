@@ -321,6 +321,10 @@ TEST_F(ElasticCli, UrlListsAreCutIntoHostBlocks) {
     EXPECT_EQ(read_int_attr(bf, "/urls", "urls"), 26) << bf;
   }
   EXPECT_EQ(part_lines, 26U);
+  const auto shown = pmap_cmd({"inspect", merged}, dir.path().string(), &what);
+  EXPECT_NE(shown.out.find("layout:  merged from shards or blocks"), std::string::npos) << what;
+  EXPECT_NE(shown.out.find("blocks: 16 (which task checked which block"), std::string::npos)
+      << what;
   EXPECT_EQ(read_int_attr(merged, "/urls", "merged_from"), 16);
   // Which task ran which block: /urls/blocks.
   const auto blocks = pmap::test::run_process({"h5dump", "-d", "/urls/blocks", merged});
